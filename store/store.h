@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * The page store interface: one vtable, two implementations (store-fs.c,
+ * store-s3.c), in the style of SQLite's sqlite3_io_methods.  A store keeps
+ * the pages of named exports: fixed-size pages, named by a 32-bit index,
+ * plus one small metadata record per export.  The page cache above it knows
+ * nothing of files or HTTP; a store knows nothing of NBD.
+ *
+ * Every instance starts with its ops pointer (struct store) or its store
+ * pointer (struct store_export), so an implementation embeds these as the
+ * first member of its own structs.  All methods return -1 after reporting
+ * the failure once with nbdkit_error, with errno set (EIO when nothing more
+ * precise applies).  A page that was never written, or was deleted, "is not
+ * stored": read_page returns 0 and the cache serves zeros.  New methods go
+ * at the end of the struct.
+ */
+
+#ifndef NBDS3_STORE_H
+#define NBDS3_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Layout shared by both stores (relative to the data directory or the
+ * bucket): exports/<export>/nbds3.meta and exports/<export>/page-%08x.bin.
+ */
+#define STORE_EXPORTS_DIR "exports"
+#define STORE_META_NAME "nbds3.meta"
+#define STORE_PAGE_NAME_FMT "page-%08" PRIx32 ".bin"
+#define STORE_PAGE_NAME_LEN 17      /* strlen ("page-00000000.bin") */
+
+/* Export names: 1..200 bytes, no '/', no control characters, no leading
+ * '.'.  The same rule for both stores.
+ */
+#define STORE_EXPORT_NAME_MAX 200
+
+#define STORE_META_VERSION 1
+#define STORE_META_MAX 512      /* bytes of metadata text, at most */
+
+/* What nbds3.meta records about an export. */
+struct store_meta {
+  uint32_t version;             /* STORE_META_VERSION when written */
+  uint64_t size;                /* export size in bytes */
+  uint32_t page_size;           /* bytes per page, a power of two */
+};
+
+struct store;
+struct store_export;
+
+struct store_ops {
+  const char *name;             /* "fs" or "s3", for messages */
+
+  /* Check, once at start-up (nbdkit's .get_ready), that the store can be
+   * used: the FS store that its directory is writable, the S3 store that
+   * bucket and credentials work.  0 or -1.
+   */
+  int (*ready) (struct store *s);
+
+  /* Call FN once for each export that has metadata, in no particular
+   * order.  FN returning -1 stops the listing and makes it return -1.
+   * 0 or -1.
+   */
+  int (*list_exports) (struct store *s,
+                       int (*fn) (void *opaque, const char *name),
+                       void *opaque);
+
+  /* Open the export NAME (already validated).  Creates nothing: an export
+   * comes into being with write_meta.  If the export exists, takes the
+   * single-writer guard, failing when another process holds it.  Returns
+   * NULL on error.
+   */
+  struct store_export *(*open_export) (struct store *s, const char *name);
+
+  /* Read the export's metadata.  1 if found (META filled in), 0 if the
+   * export does not exist yet, -1 on error (including unparsable
+   * metadata).
+   */
+  int (*read_meta) (struct store_export *e, struct store_meta *meta);
+
+  /* Create the export by writing its metadata durably, taking the
+   * single-writer guard if not yet held.  Called before the export's first
+   * page is written.  0 or -1.
+   */
+  int (*write_meta) (struct store_export *e, const struct store_meta *meta);
+
+  /* Call FN once for each stored page index, in no particular order.  FN
+   * returning -1 stops the listing.  0 or -1.
+   */
+  int (*list_pages) (struct store_export *e,
+                     int (*fn) (void *opaque, uint32_t page), void *opaque);
+
+  /* Read page PAGE into BUF, LEN bytes (the page size).  Returns 1 if the
+   * page is stored, 0 if it is not (BUF untouched), -1 on error.  A stored
+   * page whose length is not LEN is an error, never zeros.  Safe to call
+   * from many threads at once.
+   */
+  int (*read_page) (struct store_export *e, uint32_t page,
+                    void *buf, size_t len);
+
+  /* Store LEN bytes of BUF as page PAGE, durably when it returns (FS: temp
+   * file, fsync, rename, directory fsync; S3: acknowledged PUT), never torn.
+   * The cache issues at most one mutation (write or delete) per page at a
+   * time; different pages may be written concurrently.  0 or -1.
+   */
+  int (*write_page) (struct store_export *e, uint32_t page,
+                     const void *buf, size_t len);
+
+  /* Delete page PAGE durably.  Deleting a page that is not stored
+   * succeeds.  Same concurrency rule as write_page.  0 or -1.
+   */
+  int (*delete_page) (struct store_export *e, uint32_t page);
+
+  /* Release the single-writer guard and free E.  Never fails. */
+  void (*close_export) (struct store_export *e);
+
+  /* Free the store.  Every export must be closed first. */
+  void (*free) (struct store *s);
+};
+
+struct store {
+  const struct store_ops *ops;
+};
+
+struct store_export {
+  struct store *store;
+};
+
+/* Constructors.  Each reports its own errors and returns NULL on failure. */
+extern struct store *store_fs_new (const char *data_dir);
+
+/* Helpers shared by both stores (store.c). */
+
+/* true if NAME is a valid export name (see above). */
+extern bool store_export_name_valid (const char *name);
+
+/* Format META as text into BUF (STORE_META_MAX bytes).  Returns the
+ * length.
+ */
+extern size_t store_meta_format (const struct store_meta *meta, char *buf);
+
+/* Parse metadata TEXT of LEN bytes (not NUL-terminated) into META.  0, or
+ * -1 with nbdkit_error naming WHERE (a path or object key).
+ */
+extern int store_meta_parse (const char *text, size_t len,
+                             struct store_meta *meta, const char *where);
+
+/* Parse a page object or file name "page-%08x.bin".  Returns true and sets
+ * *PAGE if NAME is exactly such a name.
+ */
+extern bool store_page_name_parse (const char *name, uint32_t *page);
+
+#endif /* NBDS3_STORE_H */

@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * Unit tests of store.c: the export name rule, the metadata format and the
+ * page names that both stores share.
+ */
+
+#include <config.h>
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <check.h>
+
+#include "store.h"
+#include "check_suites.h"
+#include "nbdkit-stubs.h"
+
+START_TEST (test_export_names)
+{
+  char long_name[STORE_EXPORT_NAME_MAX + 2];
+
+  ck_assert (store_export_name_valid ("default"));
+  ck_assert (store_export_name_valid ("a"));
+  ck_assert (store_export_name_valid ("disk one"));
+  ck_assert (store_export_name_valid ("caf\xc3\xa9"));        /* café */
+  ck_assert (store_export_name_valid ("x.."));
+  ck_assert (!store_export_name_valid (""));
+  ck_assert (!store_export_name_valid ("."));
+  ck_assert (!store_export_name_valid (".."));
+  ck_assert (!store_export_name_valid ("../x"));
+  ck_assert (!store_export_name_valid (".hidden"));
+  ck_assert (!store_export_name_valid ("a/b"));
+  ck_assert (!store_export_name_valid ("tab\there"));
+  ck_assert (!store_export_name_valid ("del\x7f"));
+  ck_assert (!store_export_name_valid ("\xc3"));             /* truncated */
+  ck_assert (!store_export_name_valid ("\xc0\xaf"));         /* overlong / */
+  ck_assert (!store_export_name_valid ("\xed\xa0\x80"));     /* surrogate */
+  ck_assert (!store_export_name_valid ("\xc2\x85"));         /* C1 control */
+
+  memset (long_name, 'a', sizeof long_name);
+  long_name[STORE_EXPORT_NAME_MAX] = '\0';
+  ck_assert (store_export_name_valid (long_name));
+  long_name[STORE_EXPORT_NAME_MAX] = 'a';
+  long_name[STORE_EXPORT_NAME_MAX + 1] = '\0';
+  ck_assert (!store_export_name_valid (long_name));
+}
+END_TEST
+
+START_TEST (test_meta_round_trip)
+{
+  struct store_meta in = {
+    .version = STORE_META_VERSION, .size = UINT64_C (1) << 40,
+    .page_size = 4 << 20,
+  };
+  struct store_meta out = { 0 };
+  char buf[STORE_META_MAX];
+  size_t len = store_meta_format (&in, buf);
+
+  ck_assert_uint_gt (len, 0);
+  ck_assert_uint_lt (len, STORE_META_MAX);
+  ck_assert_int_eq (store_meta_parse (buf, len, &out, "test"), 0);
+  ck_assert_uint_eq (out.version, in.version);
+  ck_assert_uint_eq (out.size, in.size);
+  ck_assert_uint_eq (out.page_size, in.page_size);
+}
+END_TEST
+
+START_TEST (test_meta_damaged)
+{
+  static const char *const bad[] = {
+    "",
+    "version=1\nsize=10\n",                        /* no page-size */
+    "version=1\nsize=10\npage-size=4097\n",        /* not a power of two */
+    "version=1\nsize=-1\npage-size=4096\n",
+    "version=1\nsize=12x\npage-size=4096\n",
+    "version=2\nsize=10\npage-size=4096\n",        /* future format */
+    "garbage",
+  };
+  struct store_meta out;
+  char msg[256];
+
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; ++i) {
+    stub_reset_errors ();
+    ck_assert_int_eq (store_meta_parse (bad[i], strlen (bad[i]), &out,
+                                        "where/nbds3.meta"), -1);
+    ck_assert_uint_eq (stub_error_count (), 1);
+    ck_assert_ptr_nonnull (strstr (stub_last_error (msg, sizeof msg),
+                                   "where/nbds3.meta"));
+  }
+}
+END_TEST
+
+START_TEST (test_page_names)
+{
+  char name[64];
+  uint32_t page = 0;
+
+  snprintf (name, sizeof name, STORE_PAGE_NAME_FMT, (uint32_t) 0xdeadbeef);
+  ck_assert_str_eq (name, "page-deadbeef.bin");
+  ck_assert (store_page_name_parse (name, &page));
+  ck_assert_uint_eq (page, 0xdeadbeef);
+  ck_assert (store_page_name_parse ("page-00000000.bin", &page));
+  ck_assert_uint_eq (page, 0);
+  ck_assert (!store_page_name_parse ("page-0000000.bin", &page));
+  ck_assert (!store_page_name_parse ("page-DEADBEEF.bin", &page));
+  ck_assert (!store_page_name_parse ("page-00000000.bin.tmp", &page));
+  ck_assert (!store_page_name_parse ("nbds3.meta", &page));
+}
+END_TEST
+
+Suite *
+store_suite (void)
+{
+  Suite *s = suite_create ("store");
+  TCase *tc = tcase_create ("shared");
+
+  tcase_add_test (tc, test_export_names);
+  tcase_add_test (tc, test_meta_round_trip);
+  tcase_add_test (tc, test_meta_damaged);
+  tcase_add_test (tc, test_page_names);
+  suite_add_tcase (s, tc);
+  return s;
+}

@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * The suite constructors of the unit tests, one per check_<module>.c.
+ */
+
+#ifndef NBDS3_CHECK_SUITES_H
+#define NBDS3_CHECK_SUITES_H
+
+#include <check.h>
+
+extern Suite *store_suite (void);
+
+#endif /* NBDS3_CHECK_SUITES_H */
