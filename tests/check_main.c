@@ -18,6 +18,7 @@ main (void)
 {
   Suite *(*suites[]) (void) = {
     store_suite,
+    s3_xml_suite,
   };
   SRunner *runner = srunner_create (NULL);
   int failed;

@@ -9,5 +9,6 @@
 #include <check.h>
 
 extern Suite *store_suite (void);
+extern Suite *s3_xml_suite (void);
 
 #endif /* NBDS3_CHECK_SUITES_H */
