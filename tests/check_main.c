@@ -19,6 +19,7 @@ main (void)
   Suite *(*suites[]) (void) = {
     store_suite,
     store_fs_suite,
+    s3_xml_suite,
   };
   SRunner *runner = srunner_create (NULL);
   int failed;

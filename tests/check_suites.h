@@ -10,5 +10,6 @@
 
 extern Suite *store_suite (void);
 extern Suite *store_fs_suite (void);
+extern Suite *s3_xml_suite (void);
 
 #endif /* NBDS3_CHECK_SUITES_H */
