@@ -20,6 +20,7 @@ main (void)
     store_suite,
     store_fs_suite,
     s3_xml_suite,
+    pagecache_suite,
   };
   SRunner *runner = srunner_create (NULL);
   int failed;
