@@ -18,6 +18,7 @@ main (void)
 {
   Suite *(*suites[]) (void) = {
     store_suite,
+    sigv4_suite,
   };
   SRunner *runner = srunner_create (NULL);
   int failed;

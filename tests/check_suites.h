@@ -9,5 +9,6 @@
 #include <check.h>
 
 extern Suite *store_suite (void);
+extern Suite *sigv4_suite (void);
 
 #endif /* NBDS3_CHECK_SUITES_H */
