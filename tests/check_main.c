@@ -21,6 +21,7 @@ main (void)
     store_fs_suite,
     s3_xml_suite,
     pagecache_suite,
+    sigv4_suite,
   };
   SRunner *runner = srunner_create (NULL);
   int failed;
