@@ -160,13 +160,13 @@ check ()
   rm -rf "$asan"
   mkdir -p "$asan"
   [ -d ../shared ] && ln -s "$PWD/../shared" "$asan/shared"
-  ( set -e
-    make -s distdir distdir="$asan/src" >/dev/null
-    cd "$asan/src"
-    ./configure --enable-sanitizers --enable-werror > configure.out 2>&1 ||
-      { tail -n 30 configure.out >&2; exit 1; }
-    make -j"$(nproc)" tests/check-unit
-    make check-TESTS TESTS=tests/check-unit VERBOSE=1
+  # (An && chain: "set -e" does not apply inside a command tested by ||.)
+  ( make -s distdir distdir="$asan/src" >/dev/null &&
+    cd "$asan/src" &&
+    { ./configure --enable-sanitizers --enable-werror > configure.out 2>&1 ||
+      { tail -n 30 configure.out >&2; false; }; } &&
+    make -j"$(nproc)" tests/check-unit &&
+    make check-TESTS TESTS=tests/check-unit VERBOSE=1 &&
     [ "$(count PASS test-suite.log)" -ge 1 ]
   ) || rc=$?
   if [ "$rc" -eq 0 ]; then
