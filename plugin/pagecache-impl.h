@@ -71,6 +71,9 @@ struct pc_export {
   size_t npresent;              /* pages in the table */
   struct list dirty;            /* dirty pages, oldest first */
   uint64_t gen_seq;             /* last generation handed out */
+  uint64_t mutated_seq;         /* store mutations completed */
+  uint64_t synced_seq;          /* ... of which made durable by sync */
+  bool syncing;                 /* a store sync is running */
   uint64_t ra_next;             /* page a sequential reader reads next */
   uint64_t ra_high;             /* read-ahead issued up to here */
   unsigned ra_streak;           /* sequential reads in a row */

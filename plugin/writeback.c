@@ -112,6 +112,7 @@ mutate_page (struct page *p)
       cache.stats.bytes_up += pc_page_size ();
     }
     p->durable_gen = p->inflight_gen;
+    e->mutated_seq++;
     p->retries = 0;
     if (!pc_is_dirty (p))
       pc_mark_clean (p);
@@ -217,6 +218,38 @@ pagecache_shutdown (void)
   return r;
 }
 
+/* Make every mutation of E that has completed durable, for a store that
+ * needs a sync (FS: one directory fsync for all pages written).  Only one
+ * sync runs at a time; a flush that needs a later one waits for it.
+ */
+static int
+sync_store (struct pc_export *e)
+{
+  int (*sync) (struct store_export *) = e->store->store->ops->sync;
+  uint64_t need = e->mutated_seq;
+
+  while (sync && e->synced_seq < need) {
+    uint64_t covers = e->mutated_seq;
+    int r;
+
+    if (e->syncing) {
+      pthread_cond_wait (&cache.changed, &cache.lock);
+      continue;
+    }
+    e->syncing = true;
+    pthread_mutex_unlock (&cache.lock);
+    r = sync (e->store);
+    pthread_mutex_lock (&cache.lock);
+    e->syncing = false;
+    pthread_cond_broadcast (&cache.changed);
+    if (r == -1)
+      return -1;
+    if (e->synced_seq < covers)
+      e->synced_seq = covers;
+  }
+  return 0;
+}
+
 /* Wait until every target is durable, or has failed since this flush
  * began, or DEADLINE passes.  Continues past failed pages and returns the
  * first error.  With NAME_FAILURES, reports every page not written.
@@ -271,7 +304,7 @@ flush_targets (struct pc_export *e, struct flush_target *t, size_t n,
     errno = first_errno == ETIMEDOUT ? EIO : first_errno;
     return -1;
   }
-  return 0;
+  return sync_store (e);
 }
 
 int
@@ -285,7 +318,7 @@ pc_flush_export_until (struct pc_export *e, int64_t deadline, bool name_failures
   list_for_each (l, &e->dirty)
     len++;
   if (len == 0)
-    return 0;
+    return sync_store (e);     /* pages written in the background */
   t = malloc (len * sizeof *t);
   if (t == NULL) {
     nbdkit_error ("cache: out of memory in flush");

@@ -6,8 +6,9 @@
  *
  * Invariants:
  * - A page or metadata file is only ever replaced by renaming a fully
- *   written, fsync'd temporary file of the same directory over it, then
- *   fsyncing the directory, so it is never torn.  Temporary names start
+ *   written, fsync'd temporary file of the same directory over it, so it
+ *   is never torn.  The directory is fsync'd at once for metadata, and
+ *   for pages only by fs_sync (the cache's flush), once for many pages.  Temporary names start
  *   with '.' (they never parse as pages) and contain ".tmp."; those left
  *   by a crash are removed when the export's guard is taken.
  * - The single-writer guard is flock (LOCK_EX) on the export directory,
@@ -239,11 +240,12 @@ lock_dir (struct fs_export *e)
 
 /* Replace the file NAME in E's directory DIR_FD (guard held) with LEN
  * bytes of BUF, never torn: unique temporary file, write, fsync, rename,
- * fsync of the directory.  The temporary file never outlives a failure.
+ * and with SYNC an fsync of the directory.  The temporary file never
+ * outlives a failure.
  */
 static int
 replace_file (struct fs_export *e, int dir_fd, const char *name,
-              const void *buf, size_t len)
+              const void *buf, size_t len, bool sync)
 {
   char tmp[64];
   const char *what;
@@ -284,7 +286,7 @@ replace_file (struct fs_export *e, int dir_fd, const char *name,
   what = "rename";
   if (renameat (dir_fd, tmp, dir_fd, name) == -1)
     goto err;
-  return sync_dir (e->dir, dir_fd);
+  return sync ? sync_dir (e->dir, dir_fd) : 0;
 
  err:
   err = errno;
@@ -464,7 +466,7 @@ fs_write_meta (struct store_export *se, const struct store_meta *meta)
       return -1;
     }
   }
-  if (replace_file (e, e->dir_fd, STORE_META_NAME, text, len) == -1)
+  if (replace_file (e, e->dir_fd, STORE_META_NAME, text, len, true) == -1)
     return -1;
 
   /* Make the export's own directory entry durable too. */
@@ -559,7 +561,7 @@ fs_write_page (struct store_export *se, uint32_t page,
     return -1;
   }
   snprintf (name, sizeof name, STORE_PAGE_NAME_FMT, page);
-  return replace_file (e, dir_fd, name, buf, len);
+  return replace_file (e, dir_fd, name, buf, len, false);
 }
 
 static int
@@ -576,8 +578,16 @@ fs_delete_page (struct store_export *se, uint32_t page)
     nbdkit_error ("cannot delete page file %s/%s: %m", e->dir, name);
     return -1;
   }
-  /* Also after ENOENT: an earlier unlink may not be durable yet. */
-  return sync_dir (e->dir, dir_fd);
+  return 0;
+}
+
+static int
+fs_sync (struct store_export *se)
+{
+  struct fs_export *e = (struct fs_export *) se;
+  int dir_fd = get_dir_fd (e);
+
+  return dir_fd == -1 ? 0 : sync_dir (e->dir, dir_fd);
 }
 
 static void
@@ -602,6 +612,7 @@ static const struct store_ops fs_ops = {
   .delete_page = fs_delete_page,
   .close_export = fs_close_export,
   .free = fs_free,
+  .sync = fs_sync,
 };
 
 struct store *
