@@ -76,8 +76,11 @@ set_number (const struct key *k, const char *value, void *field)
 
   if (k->type == KEY_SIZE) {
     int64_t r = nbdkit_parse_size (value);
-    if (r == -1)
-      return -1;                /* nbdkit_parse_size reported it */
+    if (r == -1) {
+      nbdkit_error ("%s=%s: not a size (use bytes or a suffix, e.g. 64k, "
+                    "4M, 1G)", k->name, value);
+      return -1;
+    }
     v = r;
   }
   else {

@@ -80,9 +80,14 @@ nbds3_get_ready (void)
   };
 
   store = store_fs_new (config.data_dir);
-  if (store == NULL || store->ops->ready (store) == -1)
+  if (store == NULL)
     return -1;
-  return pagecache_init (&cc);
+  if (store->ops->ready (store) == -1 || pagecache_init (&cc) == -1) {
+    store->ops->free (store);
+    store = NULL;               /* so .cleanup has nothing to do */
+    return -1;
+  }
+  return 0;
 }
 
 static int

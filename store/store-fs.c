@@ -107,7 +107,7 @@ mkdir_p (const char *path)
       continue;
     *p = '\0';
     if (mkdir (copy, 0777) == -1 && errno != EEXIST) {
-      nbdkit_error ("cannot create directory %s: %m", copy);
+      nbdkit_error ("cannot create directory %s: %m (check data-dir=)", copy);
       return -1;
     }
     if (c == '\0')
