@@ -1,43 +1,461 @@
 /* SPDX-License-Identifier: MIT
  *
- * Scaffolding: the nbdkit callbacks arrive with the page cache.
+ * The nbdkit callbacks.  This file turns NBD exports into page-cache
+ * exports: it owns the registry of open exports (one per name, shared by
+ * all its connections, kept open until nbdkit exits so that its page
+ * index stays authoritative and its single-writer guard held), creates an
+ * export's metadata on its first write, and maps each callback to the
+ * cache.  The store is made in .get_ready, the cache's threads start in
+ * .after_fork, and the final write-back runs in .cleanup, because on
+ * SIGTERM nbdkit calls .cleanup without calling .close.
  */
 
 #include <config.h>
 
-#include <stddef.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define NBDKIT_API_VERSION 2
 #include <nbdkit-plugin.h>
 
+#include "config.h"
+#include "debug.h"
+#include "list.h"
+#include "pagecache.h"
+#include "store.h"
+
 #define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL
+
+/* nbdkit 1.32 refuses a minimum block size over 64K and a preferred one
+ * over 32M.
+ */
+#define MAX_PREFERRED_BLOCK (32 << 20)
+
+struct export {
+  struct list link;             /* in exports */
+  char *name;
+  unsigned connections;         /* guarded by registry_lock */
+  struct store_export *store;
+  struct pc_export *cache;
+  uint64_t size;
+  pthread_mutex_t create_lock;  /* serialises creating the metadata */
+  bool created;                 /* metadata exists (atomic reads) */
+};
+
+static struct store *store;
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct list exports = { &exports, &exports };   /* registry_lock */
+
+static void
+nbds3_unload (void)
+{
+  config_free ();
+}
+
+static int
+nbds3_config (const char *key, const char *value)
+{
+  return config_set (key, value);
+}
+
+static int
+nbds3_config_complete (void)
+{
+  return config_complete ();
+}
+
+static int
+nbds3_get_ready (void)
+{
+  struct pagecache_config cc = {
+    .page_size = config.page_size,
+    .budget = config.cache_size,
+    .connections = config.connections,
+    .wait_timeout = config.cache_wait_timeout,
+    .shutdown_timeout = config.shutdown_timeout,
+  };
+
+  store = store_fs_new (config.data_dir);
+  if (store == NULL || store->ops->ready (store) == -1)
+    return -1;
+  return pagecache_init (&cc);
+}
+
+static int
+nbds3_after_fork (void)
+{
+  return pagecache_start ();
+}
+
+static void
+export_free (struct export *e)
+{
+  if (e->cache)
+    pagecache_close_export (e->cache);
+  if (e->store)
+    e->store->store->ops->close_export (e->store);
+  pthread_mutex_destroy (&e->create_lock);
+  free (e->name);
+  free (e);
+}
+
+static void
+nbds3_cleanup (void)
+{
+  if (store == NULL)
+    return;
+  pagecache_shutdown ();
+  pthread_mutex_lock (&registry_lock);
+  while (!list_empty (&exports)) {
+    struct export *e = list_entry (exports.next, struct export, link);
+    list_del (&e->link);
+    export_free (e);
+  }
+  pthread_mutex_unlock (&registry_lock);
+  pagecache_free ();
+  store->ops->free (store);
+  store = NULL;
+}
+
+static int
+add_export (void *opaque, const char *name)
+{
+  return nbdkit_add_export (opaque, name, NULL);
+}
+
+static int
+nbds3_list_exports (int readonly, int is_tls, struct nbdkit_exports *list)
+{
+  return store->ops->list_exports (store, add_export, list);
+}
+
+static const char *
+nbds3_default_export (int readonly, int is_tls)
+{
+  return config.default_export;
+}
+
+/* Open the export NAME in the store and its cache.  registry_lock held. */
+static struct export *
+export_open (const char *name)
+{
+  struct export *e = calloc (1, sizeof *e);
+  struct store_meta meta;
+  int r;
+
+  if (e == NULL || (e->name = strdup (name)) == NULL) {
+    nbdkit_error ("out of memory opening export '%s'", name);
+    free (e);
+    return NULL;
+  }
+  pthread_mutex_init (&e->create_lock, NULL);
+  e->store = store->ops->open_export (store, name);
+  if (e->store == NULL)
+    goto err;
+  r = store->ops->read_meta (e->store, &meta);
+  if (r == -1)
+    goto err;
+  e->created = r == 1;
+  e->size = config.size;
+  if (e->created) {
+    if (meta.page_size != config.page_size) {
+      nbdkit_error ("export '%s' was created with page-size=%" PRIu32
+                    " but nbdkit was started with page-size=%" PRIu64
+                    ": restart with page-size=%" PRIu32
+                    " (or use another export name)",
+                    name, meta.page_size, config.page_size, meta.page_size);
+      goto err;
+    }
+    if (meta.size / meta.page_size > UINT32_MAX) {
+      nbdkit_error ("export '%s': recorded size %" PRIu64 " is too large",
+                    name, meta.size);
+      goto err;
+    }
+    e->size = meta.size;
+  }
+  e->cache = pagecache_open_export (e->store, name, e->size,
+                                    config.page_size, e->created);
+  if (e->cache == NULL)
+    goto err;
+  return e;
+
+ err:
+  export_free (e);
+  return NULL;
+}
 
 static void *
 nbds3_open (int readonly)
 {
-  nbdkit_error ("nbds3: not built yet");
-  return NULL;
+  const char *name = nbdkit_export_name ();
+  struct list *l;
+  struct export *e = NULL;
+
+  if (name == NULL || *name == '\0')
+    name = config.default_export;
+  if (!store_export_name_valid (name)) {
+    nbdkit_error ("export name '%s' is not valid: use 1-200 bytes of UTF-8 "
+                  "without '/', control characters or a leading '.'", name);
+    return NULL;
+  }
+  pthread_mutex_lock (&registry_lock);
+  list_for_each (l, &exports) {
+    struct export *x = list_entry (l, struct export, link);
+    if (strcmp (x->name, name) == 0) {
+      e = x;
+      break;
+    }
+  }
+  if (e == NULL) {
+    e = export_open (name);
+    if (e)
+      list_add_tail (&exports, &e->link);
+  }
+  if (e)
+    e->connections++;
+  pthread_mutex_unlock (&registry_lock);
+  return e;
+}
+
+/* The last connection's close writes the export back; the export stays
+ * open (and cached) for the next one.
+ */
+static void
+nbds3_close (void *handle)
+{
+  struct export *e = handle;
+  bool last;
+
+  pthread_mutex_lock (&registry_lock);
+  last = --e->connections == 0;
+  pthread_mutex_unlock (&registry_lock);
+  if (last)
+    pagecache_flush (e->cache);
+}
+
+/* Write the export's metadata before its first page. */
+static int
+export_create (struct export *e)
+{
+  struct store_meta meta = {
+    .version = STORE_META_VERSION,
+    .size = e->size,
+    .page_size = config.page_size,
+  };
+  int r = 0;
+
+  if (__atomic_load_n (&e->created, __ATOMIC_ACQUIRE))
+    return 0;
+  pthread_mutex_lock (&e->create_lock);
+  if (!e->created) {
+    r = store->ops->write_meta (e->store, &meta);
+    if (r == 0) {
+      nbdkit_debug ("created export '%s': %" PRIu64 " bytes, page-size %"
+                    PRIu64, e->name, e->size, config.page_size);
+      __atomic_store_n (&e->created, true, __ATOMIC_RELEASE);
+    }
+  }
+  pthread_mutex_unlock (&e->create_lock);
+  return r;
+}
+
+static bool
+export_exists (struct export *e)
+{
+  return __atomic_load_n (&e->created, __ATOMIC_ACQUIRE);
 }
 
 static int64_t
 nbds3_get_size (void *handle)
 {
+  struct export *e = handle;
+
+  return e->size;
+}
+
+static int
+nbds3_block_size (void *handle, uint32_t *minimum, uint32_t *preferred,
+                  uint32_t *maximum)
+{
+  *minimum = 1;
+  *preferred = config.page_size < MAX_PREFERRED_BLOCK
+    ? config.page_size : MAX_PREFERRED_BLOCK;
+  *maximum = 0xffffffff;
   return 0;
+}
+
+static int
+nbds3_can_multi_conn (void *handle)
+{
+  return 1;                     /* one cache per export, shared */
+}
+
+static int
+nbds3_can_flush (void *handle)
+{
+  return 1;
+}
+
+static int
+nbds3_can_fua (void *handle)
+{
+  return NBDKIT_FUA_NATIVE;
+}
+
+static int
+nbds3_can_trim (void *handle)
+{
+  return 1;
+}
+
+static int
+nbds3_can_zero (void *handle)
+{
+  return 1;
+}
+
+static int
+nbds3_can_fast_zero (void *handle)
+{
+  return 1;
+}
+
+static int
+nbds3_can_extents (void *handle)
+{
+  return 1;
+}
+
+static int
+nbds3_can_cache (void *handle)
+{
+  return NBDKIT_CACHE_NATIVE;
 }
 
 static int
 nbds3_pread (void *handle, void *buf, uint32_t count, uint64_t offset,
              uint32_t flags)
 {
-  return -1;
+  struct export *e = handle;
+
+  if (!export_exists (e)) {
+    memset (buf, 0, count);
+    return 0;
+  }
+  return pagecache_read (e->cache, buf, count, offset);
+}
+
+static int
+nbds3_pwrite (void *handle, const void *buf, uint32_t count, uint64_t offset,
+              uint32_t flags)
+{
+  struct export *e = handle;
+
+  if (export_create (e) == -1)
+    return -1;
+  return pagecache_write (e->cache, buf, count, offset,
+                          flags & NBDKIT_FLAG_FUA);
+}
+
+static int
+nbds3_zero (void *handle, uint32_t count, uint64_t offset, uint32_t flags)
+{
+  struct export *e = handle;
+
+  if (!export_exists (e))
+    return 0;                   /* it reads as zeros already */
+  return pagecache_zero (e->cache, count, offset,
+                         flags & NBDKIT_FLAG_FAST_ZERO,
+                         flags & NBDKIT_FLAG_FUA);
+}
+
+static int
+nbds3_trim (void *handle, uint32_t count, uint64_t offset, uint32_t flags)
+{
+  struct export *e = handle;
+
+  if (!export_exists (e))
+    return 0;
+  return pagecache_trim (e->cache, count, offset, flags & NBDKIT_FLAG_FUA);
+}
+
+static int
+nbds3_flush (void *handle, uint32_t flags)
+{
+  struct export *e = handle;
+
+  return pagecache_flush (e->cache);
+}
+
+static int
+nbds3_cache (void *handle, uint32_t count, uint64_t offset, uint32_t flags)
+{
+  struct export *e = handle;
+
+  if (!export_exists (e))
+    return 0;
+  return pagecache_prefetch (e->cache, count, offset);
+}
+
+static int
+add_extent (void *opaque, uint64_t offset, uint64_t length, bool data)
+{
+  return nbdkit_add_extent (opaque, offset, length,
+                            data ? 0
+                            : NBDKIT_EXTENT_HOLE | NBDKIT_EXTENT_ZERO);
+}
+
+static int
+nbds3_extents (void *handle, uint32_t count, uint64_t offset, uint32_t flags,
+               struct nbdkit_extents *extents)
+{
+  struct export *e = handle;
+
+  if (!export_exists (e))
+    return add_extent (extents, offset, count, false);
+  return pagecache_extents (e->cache, count, offset, add_extent, extents);
 }
 
 static struct nbdkit_plugin plugin = {
   .name = "nbds3",
+  .longname = "nbds3: block devices durable on S3",
   .version = PACKAGE_VERSION,
+  .description = "Serves block devices whose pages live in a directory "
+                 "or an S3 bucket, through a bounded write-back cache.",
+  .unload = nbds3_unload,
+  .config = nbds3_config,
+  .config_complete = nbds3_config_complete,
+  .config_help = CONFIG_HELP,
+  .magic_config_key = NULL,
+  .get_ready = nbds3_get_ready,
+  .after_fork = nbds3_after_fork,
+  .cleanup = nbds3_cleanup,
+  .list_exports = nbds3_list_exports,
+  .default_export = nbds3_default_export,
   .open = nbds3_open,
+  .close = nbds3_close,
   .get_size = nbds3_get_size,
+  .block_size = nbds3_block_size,
+  .can_multi_conn = nbds3_can_multi_conn,
+  .can_flush = nbds3_can_flush,
+  .can_fua = nbds3_can_fua,
+  .can_trim = nbds3_can_trim,
+  .can_zero = nbds3_can_zero,
+  .can_fast_zero = nbds3_can_fast_zero,
+  .can_extents = nbds3_can_extents,
+  .can_cache = nbds3_can_cache,
   .pread = nbds3_pread,
+  .pwrite = nbds3_pwrite,
+  .zero = nbds3_zero,
+  .trim = nbds3_trim,
+  .flush = nbds3_flush,
+  .cache = nbds3_cache,
+  .extents = nbds3_extents,
+  .errno_is_preserved = 1,
 };
 
 NBDKIT_REGISTER_PLUGIN (plugin)

@@ -98,16 +98,18 @@ struct store_ops {
   int (*read_page) (struct store_export *e, uint32_t page,
                     void *buf, size_t len);
 
-  /* Store LEN bytes of BUF as page PAGE, durably when it returns (FS: temp
-   * file, fsync, rename, directory fsync; S3: acknowledged PUT), never torn.
-   * The cache issues at most one mutation (write or delete) per page at a
-   * time; different pages may be written concurrently.  0 or -1.
+  /* Store LEN bytes of BUF as page PAGE, never torn (FS: temp file,
+   * fsync, rename; S3: a PUT).  Durable once sync returns, or when it
+   * returns for a store without sync (S3: an acknowledged PUT).  The cache
+   * issues at most one mutation (write or delete) per page at a time;
+   * different pages may be written concurrently.  0 or -1.
    */
   int (*write_page) (struct store_export *e, uint32_t page,
                      const void *buf, size_t len);
 
-  /* Delete page PAGE durably.  Deleting a page that is not stored
-   * succeeds.  Same concurrency rule as write_page.  0 or -1.
+  /* Delete page PAGE (durable as for write_page).  Deleting a page that
+   * is not stored succeeds.  Same concurrency rule as write_page.  0 or
+   * -1.
    */
   int (*delete_page) (struct store_export *e, uint32_t page);
 
@@ -116,6 +118,12 @@ struct store_ops {
 
   /* Free the store.  Every export must be closed first. */
   void (*free) (struct store *s);
+
+  /* Make every write_page and delete_page of E that has returned durable
+   * (FS: fsync of the export directory, so a flush pays for it once, not
+   * every page).  NULL when each mutation is durable on return.  0 or -1.
+   */
+  int (*sync) (struct store_export *e);
 };
 
 struct store {

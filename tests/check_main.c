@@ -18,6 +18,10 @@ main (void)
 {
   Suite *(*suites[]) (void) = {
     store_suite,
+    store_fs_suite,
+    s3_xml_suite,
+    pagecache_suite,
+    sigv4_suite,
   };
   SRunner *runner = srunner_create (NULL);
   int failed;

@@ -9,5 +9,9 @@
 #include <check.h>
 
 extern Suite *store_suite (void);
+extern Suite *store_fs_suite (void);
+extern Suite *s3_xml_suite (void);
+extern Suite *pagecache_suite (void);
+extern Suite *sigv4_suite (void);
 
 #endif /* NBDS3_CHECK_SUITES_H */

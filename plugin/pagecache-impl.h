@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * The page cache's private parts, shared by its three files: pages.c
+ * (page table, buffers and the budget, page states), pagecache.c (the
+ * data path) and writeback.c (workers, write-back and flush).  The rules
+ * and the state machine are described at the top of pagecache.c.
+ */
+
+#ifndef NBDS3_PAGECACHE_IMPL_H
+#define NBDS3_PAGECACHE_IMPL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "list.h"
+#include "pagecache.h"
+#include "pageindex.h"
+
+#define NS_PER_SEC INT64_C (1000000000)
+
+/* A dirty page older than this is written back even without a flush. */
+#define WRITEBACK_DELAY_NS (2 * NS_PER_SEC)
+/* Background write-back starts when dirty buffers pass this share of the
+ * budget (in percent).
+ */
+#define DIRTY_WATERMARK 50
+/* First and longest delay before a failed page is retried in the
+ * background (a flush retries at once).
+ */
+#define RETRY_MIN_NS (NS_PER_SEC / 2)
+#define RETRY_MAX_NS (30 * NS_PER_SEC)
+#define STATS_INTERVAL_NS (5 * NS_PER_SEC)
+
+struct page {
+  struct pc_export *exp;
+  uint32_t index;
+  struct page *hash_next;
+  struct list lru;              /* in cache.lru: clean, idle, with a buffer */
+  struct list dirty;            /* in exp->dirty while dirty */
+  struct list queue;            /* in cache.queue while queued */
+  void *buf;                    /* the page's bytes; NULL for a tombstone */
+  void *inflight_buf;           /* what the PUT in flight sends */
+  uint64_t gen;                 /* generation of the latest change */
+  uint64_t durable_gen;         /* generation known to be in the store */
+  uint64_t inflight_gen;        /* generation the mutation in flight stores */
+  uint64_t fail_seq;            /* cache.fail_seq of its last failure */
+  uint64_t fail_gen;            /* generation that failed then */
+  int fail_errno;
+  int64_t retry_at;             /* no background retry before (monotonic) */
+  int64_t dirty_since;
+  uint32_t written;             /* bytes written since it was last clean */
+  unsigned retries;             /* consecutive failures */
+  bool loading;                 /* a fetch into buf is in flight */
+  bool prefetch;                /* ... started by read-ahead (queued) */
+  bool tombstone;               /* reads as zeros; DELETE pending or done */
+  bool stored;                  /* the store may hold an object for it */
+  bool inflight;                /* a PUT or DELETE is in flight */
+  bool queued;                  /* waits in cache.queue */
+};
+
+struct pc_export {
+  struct list link;             /* in cache.exports */
+  struct store_export *store;
+  char *name;
+  uint64_t size;
+  uint64_t npages;
+  struct pageindex index;
+  struct page **buckets;        /* page table: hash of index */
+  size_t nbuckets;
+  size_t npresent;              /* pages in the table */
+  struct list dirty;            /* dirty pages, oldest first */
+  uint64_t gen_seq;             /* last generation handed out */
+  uint64_t mutated_seq;         /* store mutations completed */
+  uint64_t synced_seq;          /* ... of which made durable by sync */
+  bool syncing;                 /* a store sync is running */
+  uint64_t ra_next;             /* page a sequential reader reads next */
+  uint64_t ra_high;             /* read-ahead issued up to here */
+  unsigned ra_streak;           /* sequential reads in a row */
+};
+
+/* A page a flush waits for. */
+struct flush_target {
+  uint32_t index;
+  uint64_t gen;
+};
+
+struct pagecache_state {
+  pthread_mutex_t lock;         /* guards everything here and every page */
+  pthread_cond_t changed;       /* a page changed state, or memory freed */
+  pthread_cond_t work;          /* work was queued, or stopping */
+  struct pagecache_config cfg;
+  unsigned page_shift;
+  uint64_t used;                /* bytes of page buffers, pool included */
+  void **pool;                  /* free buffers kept for reuse */
+  unsigned npool, pool_max;
+  uint64_t ndirty;              /* dirty pages, all exports */
+  unsigned nqueued;             /* pages in the queue */
+  unsigned nmutating;           /* mutations in flight */
+  unsigned requests;            /* store requests in flight */
+  struct list lru;              /* clean pages, least recently used first */
+  struct list queue;            /* store work, first come first served */
+  struct list exports;          /* open exports */
+  uint64_t fail_seq;            /* counts failed mutations */
+  pthread_t *workers;
+  unsigned nworkers, nstarted;
+  bool stopping;
+  int64_t stats_logged;
+  struct pagecache_stats stats;
+};
+
+extern struct pagecache_state cache;
+
+
+static inline uint32_t
+pc_page_size (void)
+{
+  return cache.cfg.page_size;
+}
+
+static inline bool
+pc_is_dirty (const struct page *p)
+{
+  return p->gen > p->durable_gen;
+}
+
+/* pages.c: time, the page table, buffers, page states.  All with
+ * cache.lock held.
+ */
+extern int64_t pc_now (void);
+extern int pc_wait_until (pthread_cond_t *cond, int64_t deadline);
+extern struct page *pc_page_lookup (const struct pc_export *e,
+                                    uint32_t index);
+extern struct page *pc_page_new (struct pc_export *e, uint32_t index);
+extern void pc_page_remove (struct page *p);
+extern void *pc_buf_get (bool may_wait);
+extern void pc_buf_put (void *buf);
+extern void pc_lru_add (struct page *p);
+extern void pc_lru_touch (struct page *p);
+extern void pc_mark_dirty (struct page *p);
+extern void pc_mark_clean (struct page *p);
+extern void pc_request_begin (void);
+extern void pc_request_end (void);
+
+/* pagecache.c */
+extern int pc_load_page (struct page *p);
+
+/* writeback.c */
+extern void pc_queue_page (struct page *p);
+extern void pc_schedule_background (bool pressure);
+extern int pc_flush_export_until (struct pc_export *e, int64_t deadline,
+                                  bool name_failures);
+extern int pc_flush_range (struct pc_export *e, uint32_t count,
+                           uint64_t offset);
+
+#endif /* NBDS3_PAGECACHE_IMPL_H */

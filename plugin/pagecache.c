@@ -1,0 +1,529 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * The page cache: one per process, shared by every connection and every
+ * export, holding page buffers within one memory budget.  This file is
+ * its data path (opening exports, reads, writes, zeroes, trims, extents,
+ * fetches and read-ahead); pages.c holds the page table and the budget,
+ * writeback.c the workers and flush.  The rules that bind them:
+ *
+ * One mutex, cache.lock, guards all of it, including page contents: data
+ * is copied in and out of page buffers with the lock held, and the lock is
+ * never held across store I/O.  Instead a page carries its state, and
+ * whoever must wait for it waits on cache.changed, then looks the page up
+ * again by index (page structs may be freed while the lock is dropped).
+ *
+ *   absent ──read/partial write of a stored page──▶ LOADING ──▶ clean
+ *   absent ──write (no fetch needed)──────────────▶ dirty
+ *   clean ──write──▶ dirty ──worker: PUT/DELETE──▶ INFLIGHT ──ok──▶ clean
+ *                              ▲                     │ failed: stays dirty,
+ *                              └── retry / flush ────┘ retried later
+ *   any ──trim/zero whole page──▶ TOMBSTONE (no buffer, dirty) ──DELETE──▶
+ *                                  absent (a hole)
+ *   clean ──LRU eviction under memory pressure──▶ absent
+ *
+ * Invariants:
+ * - A page is dirty when gen > durable_gen.  gen comes from a counter per
+ *   export, so a flush can remember (index, gen) pairs and know a page is
+ *   durable when it is absent or its durable_gen has caught up.
+ * - An absent page exists in the store exactly when its index bit is set;
+ *   for a present page, the bit says whether it holds data (not a hole).
+ * - At most one mutation per page is in flight (INFLIGHT); a PUT sends
+ *   inflight_buf, which a writer never modifies: it copies the page first.
+ * - Every page buffer (cached, dirty, in flight, loading, pooled) counts
+ *   against the budget in cache.used.
+ */
+
+#include <config.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nbdkit-plugin.h>
+
+#include "pagecache-impl.h"
+
+/* Read page P (LOADING, buffer set) from the store, dropping the lock.
+ * On success P is clean and cached; on failure it is removed.  0 or -1.
+ */
+int
+pc_load_page (struct page *p)
+{
+  struct pc_export *e = p->exp;
+  uint32_t index = p->index;
+  void *buf = p->buf;
+  int r, saved_errno;
+
+  pc_request_begin ();
+  pthread_mutex_unlock (&cache.lock);
+  r = e->store->store->ops->read_page (e->store, index, buf, pc_page_size ());
+  saved_errno = errno;
+  pthread_mutex_lock (&cache.lock);
+  pc_request_end ();
+
+  p->loading = false;
+  if (r == 1) {
+    cache.stats.fetches++;
+    cache.stats.bytes_down += pc_page_size ();
+    pc_lru_add (p);
+    pthread_cond_broadcast (&cache.changed);
+    return 0;
+  }
+  if (r == 0) {
+    nbdkit_error ("export '%s': page %" PRIu32 " is in the page index but "
+                  "not in the store: was it removed behind nbds3's back?",
+                  e->name, index);
+    saved_errno = EIO;
+  }
+  pc_page_remove (p);
+  errno = saved_errno;
+  return -1;
+}
+
+/* Fetch page INDEX, which exists in the store and is absent, in the
+ * foreground.  May drop the lock; returns 0 when the caller should look
+ * the page up again, -1 on error.
+ */
+static int
+fetch_page (struct pc_export *e, uint32_t index)
+{
+  void *buf = pc_buf_get (true);
+  struct page *p;
+
+  if (buf == NULL)
+    return -1;
+  if (pc_page_lookup (e, index) || !pageindex_get (&e->index, index)) {
+    pc_buf_put (buf);              /* the page changed while we waited */
+    return 0;
+  }
+  p = pc_page_new (e, index);
+  if (p == NULL) {
+    pc_buf_put (buf);
+    errno = ENOMEM;
+    return -1;
+  }
+  p->buf = buf;
+  p->loading = true;
+  p->stored = true;
+  cache.stats.misses++;
+  return pc_load_page (p);
+}
+
+/* Start fetching absent, stored page INDEX in the background, if memory
+ * allows without waiting.
+ */
+static void
+prefetch_page (struct pc_export *e, uint32_t index)
+{
+  struct page *p;
+  void *buf;
+
+  if (pc_page_lookup (e, index) || !pageindex_get (&e->index, index))
+    return;
+  buf = pc_buf_get (false);
+  if (buf == NULL)
+    return;
+  p = pc_page_new (e, index);
+  if (p == NULL) {
+    pc_buf_put (buf);
+    return;
+  }
+  p->buf = buf;
+  p->loading = p->prefetch = p->stored = true;
+  p->queued = true;
+  list_add_tail (&cache.queue, &p->queue);
+  cache.nqueued++;
+  cache.stats.prefetches++;
+  pthread_cond_signal (&cache.work);
+}
+
+static int
+index_add (void *opaque, uint32_t page)
+{
+  struct pc_export *e = opaque;
+
+  if (page >= e->npages)
+    return 0;                   /* beyond the end: never read */
+  return pageindex_set (&e->index, page);
+}
+
+struct pc_export *
+pagecache_open_export (struct store_export *store, const char *name,
+                       uint64_t size, uint32_t psize, bool exists)
+{
+  struct pc_export *e = calloc (1, sizeof *e);
+
+  if (e == NULL)
+    goto nomem;
+  e->store = store;
+  e->size = size;
+  e->npages = (size + psize - 1) / psize;
+  e->nbuckets = 64;
+  e->buckets = calloc (e->nbuckets, sizeof *e->buckets);
+  e->name = strdup (name);
+  list_init (&e->dirty);
+  if (e->buckets == NULL || e->name == NULL ||
+      pageindex_init (&e->index, e->npages) == -1)
+    goto nomem;
+  if (exists &&
+      store->store->ops->list_pages (store, index_add, e) == -1)
+    goto err;
+  nbdkit_debug ("cache: opened export '%s': %" PRIu64 " bytes, %" PRIu64
+                " pages, %" PRIu64 " stored", name, size, e->npages,
+                e->index.count);
+  pthread_mutex_lock (&cache.lock);
+  list_add_tail (&cache.exports, &e->link);
+  pthread_mutex_unlock (&cache.lock);
+  return e;
+
+ nomem:
+  nbdkit_error ("cache: out of memory opening export '%s'", name);
+ err:
+  if (e) {
+    pageindex_free (&e->index);
+    free (e->buckets);
+    free (e->name);
+    free (e);
+  }
+  return NULL;
+}
+
+int
+pagecache_close_export (struct pc_export *e)
+{
+  int64_t deadline = pc_now () + cache.cfg.shutdown_timeout * NS_PER_SEC;
+  int r;
+
+  pthread_mutex_lock (&cache.lock);
+  r = pc_flush_export_until (e, deadline, true);
+  /* Wait for read-ahead and anything else in flight to finish. */
+  for (;;) {
+    bool busy = false;
+    for (size_t b = 0; b < e->nbuckets && !busy; ++b)
+      for (struct page *p = e->buckets[b]; p && !busy; p = p->hash_next)
+        busy = p->loading || p->inflight;
+    if (!busy)
+      break;
+    pthread_cond_wait (&cache.changed, &cache.lock);
+  }
+  for (size_t b = 0; b < e->nbuckets; ++b)
+    while (e->buckets[b])
+      pc_page_remove (e->buckets[b]);
+  list_del (&e->link);
+  pthread_mutex_unlock (&cache.lock);
+
+  pagecache_log_stats (e->name);
+  pageindex_free (&e->index);
+  free (e->buckets);
+  free (e->name);
+  free (e);
+  return r;
+}
+
+/* Copy N bytes at OFF of page INDEX to OUT. */
+static int
+read_part (struct pc_export *e, uint32_t index, uint32_t off, uint32_t n,
+           char *out)
+{
+  for (;;) {
+    struct page *p = pc_page_lookup (e, index);
+
+    if (p == NULL) {
+      if (!pageindex_get (&e->index, index)) {
+        memset (out, 0, n);     /* a hole */
+        return 0;
+      }
+      if (fetch_page (e, index) == -1)
+        return -1;
+      continue;
+    }
+    if (p->loading) {
+      pthread_cond_wait (&cache.changed, &cache.lock);
+      continue;
+    }
+    if (p->buf == NULL)
+      memset (out, 0, n);       /* a tombstone */
+    else {
+      memcpy (out, (char *) p->buf + off, n);
+      pc_lru_touch (p);
+    }
+    cache.stats.hits++;
+    return 0;
+  }
+}
+
+/* Detect a sequential reader and fetch the pages ahead of it. */
+static void
+read_ahead (struct pc_export *e, uint32_t first, uint32_t last)
+{
+  uint64_t window = cache.cfg.budget / pc_page_size () / 4;
+
+  if (first == e->ra_next || first + 1 == e->ra_next)
+    e->ra_streak++;
+  else {
+    e->ra_streak = 0;
+    e->ra_high = last;
+  }
+  e->ra_next = (uint64_t) last + 1;
+  if (e->ra_streak < 2)
+    return;
+  if (window > 4 * cache.nworkers)
+    window = 4 * cache.nworkers;
+  if (e->ra_high < last)
+    e->ra_high = last;
+  while (e->ra_high < (uint64_t) last + window && e->ra_high + 1 < e->npages)
+    prefetch_page (e, ++e->ra_high);
+}
+
+int
+pagecache_read (struct pc_export *e, void *buf, uint32_t count,
+                uint64_t offset)
+{
+  uint32_t first = offset >> cache.page_shift;
+  uint32_t last = (offset + count - 1) >> cache.page_shift;
+  char *out = buf;
+  int r = 0;
+
+  if (count == 0)
+    return 0;
+  pthread_mutex_lock (&cache.lock);
+  while (count > 0 && r == 0) {
+    uint32_t off = offset & (pc_page_size () - 1);
+    uint32_t n = pc_page_size () - off < count ? pc_page_size () - off : count;
+
+    r = read_part (e, offset >> cache.page_shift, off, n, out);
+    out += n;
+    offset += n;
+    count -= n;
+  }
+  if (r == 0)
+    read_ahead (e, first, last);
+  pthread_mutex_unlock (&cache.lock);
+  return r;
+}
+
+int
+pagecache_prefetch (struct pc_export *e, uint32_t count, uint64_t offset)
+{
+  uint32_t first = offset >> cache.page_shift;
+  uint32_t last = (offset + count - 1) >> cache.page_shift;
+
+  if (count == 0)
+    return 0;
+  pthread_mutex_lock (&cache.lock);
+  for (uint64_t i = first; i <= last; ++i)
+    prefetch_page (e, i);
+  pthread_mutex_unlock (&cache.lock);
+  return 0;
+}
+
+/* Write N bytes at OFF of page INDEX from IN, or zeroes if IN is NULL.
+ * With FAST, fail with ENOTSUP rather than fetch the page.
+ */
+static int
+write_part (struct pc_export *e, uint32_t index, uint32_t off, uint32_t n,
+            const char *in, bool fast)
+{
+  bool full = off == 0 && n == pc_page_size ();
+  void *spare = NULL;
+  int r = -1;
+
+  for (;;) {
+    struct page *p = pc_page_lookup (e, index);
+    bool stored = pageindex_get (&e->index, index);
+
+    if (p && p->loading) {
+      pthread_cond_wait (&cache.changed, &cache.lock);
+      continue;
+    }
+    if (in == NULL && (p == NULL ? !stored : p->buf == NULL)) {
+      r = 0;                    /* zeroing a hole: nothing to do */
+      break;
+    }
+    if (p == NULL && stored && !full) {
+      if (fast) {
+        errno = ENOTSUP;
+        break;
+      }
+      if (fetch_page (e, index) == -1)
+        break;
+      continue;
+    }
+    if ((p == NULL || p->buf == NULL || p->buf == p->inflight_buf) &&
+        spare == NULL) {
+      spare = pc_buf_get (true);
+      if (spare == NULL)
+        break;
+      continue;                 /* the lock was dropped: look again */
+    }
+    if (p == NULL) {
+      p = pc_page_new (e, index);
+      if (p == NULL) {
+        errno = ENOMEM;
+        break;
+      }
+      p->stored = stored;
+    }
+    if (p->buf == NULL) {       /* new page or tombstone */
+      p->buf = spare;
+      spare = NULL;
+      p->tombstone = false;
+      if (!full) {
+        memset (p->buf, 0, off);
+        memset ((char *) p->buf + off + n, 0, pc_page_size () - off - n);
+      }
+    }
+    else if (p->buf == p->inflight_buf) {       /* copy on write */
+      if (!full)
+        memcpy (spare, p->buf, pc_page_size ());
+      p->buf = spare;
+      spare = NULL;
+    }
+    if (in)
+      memcpy ((char *) p->buf + off, in, n);
+    else
+      memset ((char *) p->buf + off, 0, n);
+    if (pageindex_set (&e->index, index) == -1) {
+      nbdkit_error ("cache: out of memory for the page index");
+      errno = ENOMEM;
+      break;
+    }
+    pc_mark_dirty (p);
+    p->written = p->written + n < pc_page_size () ? p->written + n : pc_page_size ();
+    /* A sequential writer has filled the page: upload it now. */
+    if (off + n == pc_page_size () && p->written == pc_page_size ())
+      pc_queue_page (p);
+    r = 0;
+    break;
+  }
+  if (spare)
+    pc_buf_put (spare);
+  return r;
+}
+
+/* Turn page INDEX into a hole. */
+static void
+punch_page (struct pc_export *e, uint32_t index)
+{
+  for (;;) {
+    struct page *p = pc_page_lookup (e, index);
+
+    if (p && p->loading) {
+      pthread_cond_wait (&cache.changed, &cache.lock);
+      continue;
+    }
+    if (p == NULL) {
+      if (!pageindex_get (&e->index, index))
+        return;                 /* a hole already */
+      p = pc_page_new (e, index);
+      if (p == NULL)
+        return;                 /* trim is advisory */
+      p->stored = true;
+    }
+    if (p->buf && p->buf != p->inflight_buf)
+      pc_buf_put (p->buf);
+    p->buf = NULL;
+    p->tombstone = true;
+    p->written = 0;
+    pageindex_clear (&e->index, index);
+    pc_mark_dirty (p);
+    if (!p->stored && !p->inflight)
+      pc_mark_clean (p);           /* nothing in the store to delete */
+    return;
+  }
+}
+
+/* Apply WRITE_PART to partial pages and, for whole pages, either write
+ * (IN set) or punch them (IN NULL, used by zero and trim).
+ */
+static int
+update_range (struct pc_export *e, const char *in, uint32_t count,
+              uint64_t offset, bool punch_partial_skip, bool fast, bool fua)
+{
+  uint64_t start = offset;
+  uint32_t total = count;
+  int r = 0;
+
+  if (count == 0)
+    return 0;
+  pthread_mutex_lock (&cache.lock);
+  while (count > 0 && r == 0) {
+    uint32_t index = offset >> cache.page_shift;
+    uint32_t off = offset & (pc_page_size () - 1);
+    uint32_t n = pc_page_size () - off < count ? pc_page_size () - off : count;
+
+    if (in == NULL && n == pc_page_size ())
+      punch_page (e, index);
+    else if (in || !punch_partial_skip)
+      r = write_part (e, index, off, n, in, fast);
+    if (in)
+      in += n;
+    offset += n;
+    count -= n;
+  }
+  if (cache.ndirty * (uint64_t) pc_page_size () * 100 >
+      cache.cfg.budget * DIRTY_WATERMARK)
+    pc_schedule_background (false);
+  if (r == 0 && fua)
+    r = pc_flush_range (e, total, start);
+  pthread_mutex_unlock (&cache.lock);
+  return r;
+}
+
+int
+pagecache_write (struct pc_export *e, const void *buf, uint32_t count,
+                 uint64_t offset, bool fua)
+{
+  return update_range (e, buf, count, offset, false, false, fua);
+}
+
+int
+pagecache_zero (struct pc_export *e, uint32_t count, uint64_t offset,
+                bool fast, bool fua)
+{
+  return update_range (e, NULL, count, offset, false, fast, fua);
+}
+
+int
+pagecache_trim (struct pc_export *e, uint32_t count, uint64_t offset,
+                bool fua)
+{
+  return update_range (e, NULL, count, offset, true, false, fua);
+}
+
+int
+pagecache_extents (struct pc_export *e, uint32_t count, uint64_t offset,
+                   int (*fn) (void *opaque, uint64_t offset,
+                              uint64_t length, bool data),
+                   void *opaque)
+{
+  uint64_t end = offset + count;
+  uint64_t page = offset >> cache.page_shift;
+  uint64_t last = (end - 1) >> cache.page_shift;
+
+  if (count == 0)
+    return 0;
+  pthread_mutex_lock (&cache.lock);
+  while (page <= last) {
+    bool data = pageindex_get (&e->index, page);
+    uint64_t next = pageindex_find (&e->index, page + 1, last + 1, !data);
+    uint64_t from = page << cache.page_shift;
+    uint64_t to = next << cache.page_shift;
+
+    if (from < offset)
+      from = offset;
+    if (to > end)
+      to = end;
+    if (to > e->size)
+      to = e->size;
+    pthread_mutex_unlock (&cache.lock);
+    if (fn (opaque, from, to - from, data) == -1)
+      return -1;
+    pthread_mutex_lock (&cache.lock);
+    page = next;
+  }
+  pthread_mutex_unlock (&cache.lock);
+  return 0;
+}

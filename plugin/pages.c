@@ -1,0 +1,385 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * The page cache's memory: the page table of each export (a hash of page
+ * index to struct page), the page buffers and the one budget they live
+ * in (a pool of free buffers, LRU eviction of clean pages, waiting for
+ * write-back when everything is dirty), and the transitions between page
+ * states that every other part of the cache goes through.  Everything
+ * here runs with cache.lock held.
+ */
+
+#include <config.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include <nbdkit-plugin.h>
+
+#include "pagecache-impl.h"
+
+struct pagecache_state cache = {
+  .lock = PTHREAD_MUTEX_INITIALIZER,
+};
+
+int64_t
+pc_now (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
+}
+
+/* Wait on COND until signalled or DEADLINE (monotonic ns; 0 = none).
+ * Returns ETIMEDOUT once the deadline has passed.
+ */
+int
+pc_wait_until (pthread_cond_t *cond, int64_t deadline)
+{
+  struct timespec ts;
+
+  if (deadline == 0)
+    return pthread_cond_wait (cond, &cache.lock);
+  if (pc_now () >= deadline)
+    return ETIMEDOUT;
+  ts.tv_sec = deadline / NS_PER_SEC;
+  ts.tv_nsec = deadline % NS_PER_SEC;
+  return pthread_cond_timedwait (cond, &cache.lock, &ts);
+}
+
+static int
+cond_init_monotonic (pthread_cond_t *cond)
+{
+  pthread_condattr_t attr;
+  int r;
+
+  pthread_condattr_init (&attr);
+  pthread_condattr_setclock (&attr, CLOCK_MONOTONIC);
+  r = pthread_cond_init (cond, &attr);
+  pthread_condattr_destroy (&attr);
+  return r;
+}
+
+static size_t
+bucket_of (const struct pc_export *e, uint32_t index)
+{
+  return (index * UINT64_C (0x9E3779B97F4A7C15)) >> 32 & (e->nbuckets - 1);
+}
+
+struct page *
+pc_page_lookup (const struct pc_export *e, uint32_t index)
+{
+  struct page *p = e->buckets[bucket_of (e, index)];
+
+  while (p && p->index != index)
+    p = p->hash_next;
+  return p;
+}
+
+static void
+table_grow (struct pc_export *e)
+{
+  size_t old_n = e->nbuckets;
+  struct page **old = e->buckets;
+  struct page **nb = calloc (old_n * 2, sizeof *nb);
+
+  if (nb == NULL)
+    return;                     /* longer chains, still correct */
+  e->buckets = nb;
+  e->nbuckets = old_n * 2;
+  for (size_t i = 0; i < old_n; ++i) {
+    struct page *p = old[i], *next;
+    for (; p; p = next) {
+      size_t b = bucket_of (e, p->index);
+      next = p->hash_next;
+      p->hash_next = nb[b];
+      nb[b] = p;
+    }
+  }
+  free (old);
+}
+
+/* A new, clean, empty page.  NULL if out of memory. */
+struct page *
+pc_page_new (struct pc_export *e, uint32_t index)
+{
+  struct page *p = calloc (1, sizeof *p);
+  size_t b;
+
+  if (p == NULL) {
+    nbdkit_error ("cache: out of memory for a page descriptor");
+    return NULL;
+  }
+  p->exp = e;
+  p->index = index;
+  p->gen = p->durable_gen = e->gen_seq;
+  list_init (&p->lru);
+  list_init (&p->dirty);
+  list_init (&p->queue);
+  if (e->npresent >= e->nbuckets)
+    table_grow (e);
+  b = bucket_of (e, index);
+  p->hash_next = e->buckets[b];
+  e->buckets[b] = p;
+  e->npresent++;
+  return p;
+}
+
+static void *
+buf_map (void)
+{
+  void *buf = mmap (NULL, pc_page_size (), PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+  return buf == MAP_FAILED ? NULL : buf;
+}
+
+void
+pc_buf_put (void *buf)
+{
+  if (cache.npool < cache.pool_max)
+    cache.pool[cache.npool++] = buf;
+  else {
+    munmap (buf, pc_page_size ());
+    cache.used -= pc_page_size ();
+  }
+  pthread_cond_broadcast (&cache.changed);
+}
+
+/* Evict the least recently used clean page.  false if there is none. */
+static bool
+evict_one (void)
+{
+  struct page *p;
+
+  if (list_empty (&cache.lru))
+    return false;
+  p = list_entry (cache.lru.next, struct page, lru);
+  cache.stats.evictions++;
+  pc_page_remove (p);
+  return true;
+}
+
+/* Get a page buffer within the budget, evicting clean pages, and when
+ * MAY_WAIT, waiting for write-back to make pages clean.  May drop the lock
+ * while it waits, so callers look their page up again afterwards.  NULL
+ * with errno set when there is no memory (after the wait timeout).
+ */
+void *
+pc_buf_get (bool may_wait)
+{
+  int64_t deadline = 0;
+
+  for (;;) {
+    if (cache.npool > 0)
+      return cache.pool[--cache.npool];
+    if (cache.used + pc_page_size () <= cache.cfg.budget) {
+      void *buf = buf_map ();
+      if (buf == NULL) {
+        nbdkit_error ("cache: cannot map a page buffer: %m");
+        errno = ENOMEM;
+        return NULL;
+      }
+      cache.used += pc_page_size ();
+      if (cache.used > cache.stats.peak_bytes)
+        cache.stats.peak_bytes = cache.used;
+      return buf;
+    }
+    if (evict_one ())
+      continue;
+    if (!may_wait) {
+      errno = ENOMEM;
+      return NULL;
+    }
+    if (deadline == 0)
+      deadline = pc_now () + cache.cfg.wait_timeout * NS_PER_SEC;
+    pc_schedule_background (true);
+    if (pc_wait_until (&cache.changed, deadline) == ETIMEDOUT) {
+      nbdkit_error ("cache: the cache (cache-size=%" PRIu64 ") is full of "
+                    "dirty pages and write-back made no room within "
+                    "cache-wait-timeout=%u seconds: is the store reachable?",
+                    cache.cfg.budget, cache.cfg.wait_timeout);
+      errno = EIO;
+      return NULL;
+    }
+  }
+}
+
+void
+pc_lru_add (struct page *p)
+{
+  if (p->buf && !p->loading && !p->inflight && !pc_is_dirty (p) &&
+      list_empty (&p->lru))
+    list_add_tail (&cache.lru, &p->lru);
+}
+
+void
+pc_lru_touch (struct page *p)
+{
+  if (!list_empty (&p->lru)) {
+    list_del (&p->lru);
+    list_add_tail (&cache.lru, &p->lru);
+  }
+}
+
+/* Remove an idle page (not loading, nothing in flight) from the cache and
+ * free it.  A dirty page's changes are lost: callers make sure of that.
+ */
+void
+pc_page_remove (struct page *p)
+{
+  struct pc_export *e = p->exp;
+  struct page **pp = &e->buckets[bucket_of (e, p->index)];
+
+  while (*pp != p)
+    pp = &(*pp)->hash_next;
+  *pp = p->hash_next;
+  e->npresent--;
+  list_del (&p->lru);
+  if (!list_empty (&p->dirty)) {
+    list_del (&p->dirty);
+    cache.ndirty--;
+  }
+  if (p->queued) {
+    list_del (&p->queue);
+    cache.nqueued--;
+  }
+  if (p->buf)
+    pc_buf_put (p->buf);
+  free (p);
+}
+
+void
+pc_mark_dirty (struct page *p)
+{
+  p->gen = ++p->exp->gen_seq;
+  list_del (&p->lru);
+  if (list_empty (&p->dirty)) {
+    list_add_tail (&p->exp->dirty, &p->dirty);
+    p->dirty_since = pc_now ();
+    cache.ndirty++;
+  }
+}
+
+/* The page's latest generation is durable (or needs no store work). */
+void
+pc_mark_clean (struct page *p)
+{
+  p->durable_gen = p->gen;
+  p->written = 0;
+  p->retries = 0;
+  if (!list_empty (&p->dirty)) {
+    list_del (&p->dirty);
+    cache.ndirty--;
+  }
+  if (p->tombstone && !p->inflight && !p->loading)
+    pc_page_remove (p);
+  else
+    pc_lru_add (p);
+}
+
+/* Foreground fetches share the connections limit with the workers, which
+ * are fewer, so a share of it is always left for reads.
+ */
+void
+pc_request_begin (void)
+{
+  while (cache.requests >= cache.cfg.connections)
+    pthread_cond_wait (&cache.changed, &cache.lock);
+  cache.requests++;
+}
+
+void
+pc_request_end (void)
+{
+  cache.requests--;
+  pthread_cond_broadcast (&cache.changed);
+}
+
+int
+pagecache_init (const struct pagecache_config *config)
+{
+  unsigned reserve;
+
+  memset (&cache, 0, sizeof cache);
+  pthread_mutex_init (&cache.lock, NULL);
+  cache.cfg = *config;
+  cache.page_shift = __builtin_ctz (config->page_size);
+  if (cond_init_monotonic (&cache.changed) ||
+      cond_init_monotonic (&cache.work)) {
+    nbdkit_error ("cache: cannot create condition variables");
+    return -1;
+  }
+  list_init (&cache.lru);
+  list_init (&cache.queue);
+  list_init (&cache.exports);
+  cache.pool_max = config->budget / config->page_size / 8;
+  if (cache.pool_max > 64)
+    cache.pool_max = 64;
+  if (cache.pool_max < 2)
+    cache.pool_max = 2;
+  cache.pool = calloc (cache.pool_max, sizeof (void *));
+  /* Keep a quarter of the requests for foreground reads. */
+  reserve = config->connections / 4 ? config->connections / 4 : 1;
+  cache.nworkers = config->connections > reserve
+    ? config->connections - reserve : 1;
+  cache.workers = calloc (cache.nworkers, sizeof (pthread_t));
+  if (cache.pool == NULL || cache.workers == NULL) {
+    nbdkit_error ("cache: out of memory");
+    return -1;
+  }
+  return 0;
+}
+
+void
+pagecache_free (void)
+{
+  while (cache.npool > 0) {
+    munmap (cache.pool[--cache.npool], pc_page_size ());
+    cache.used -= pc_page_size ();
+  }
+  free (cache.pool);
+  free (cache.workers);
+  cache.pool = NULL;
+  cache.workers = NULL;
+  pthread_cond_destroy (&cache.changed);
+  pthread_cond_destroy (&cache.work);
+}
+
+void
+pagecache_get_stats (struct pagecache_stats *s)
+{
+  struct list *l;
+
+  pthread_mutex_lock (&cache.lock);
+  *s = cache.stats;
+  s->dirty_pages = cache.ndirty;
+  s->used_bytes = cache.used;
+  s->cached_pages = 0;
+  list_for_each (l, &cache.exports)
+    s->cached_pages += list_entry (l, struct pc_export, link)->npresent;
+  pthread_mutex_unlock (&cache.lock);
+}
+
+void
+pagecache_log_stats (const char *why)
+{
+  struct pagecache_stats s;
+
+  pagecache_get_stats (&s);
+  nbdkit_debug ("stats (%s): hits %" PRIu64 " misses %" PRIu64
+                " prefetches %" PRIu64 " fetches %" PRIu64
+                " puts %" PRIu64 " deletes %" PRIu64 " errors %" PRIu64
+                " evictions %" PRIu64 " MiB down %" PRIu64 " MiB up %" PRIu64
+                " dirty pages %" PRIu64 " cached pages %" PRIu64
+                " buffers MiB %" PRIu64 " (peak %" PRIu64 ")",
+                why, s.hits, s.misses, s.prefetches, s.fetches, s.puts,
+                s.deletes, s.errors, s.evictions, s.bytes_down >> 20,
+                s.bytes_up >> 20, s.dirty_pages, s.cached_pages,
+                s.used_bytes >> 20, s.peak_bytes >> 20);
+}

@@ -1,0 +1,371 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * Write-back: the queue of store work, the worker threads that take from
+ * it (PUT or DELETE of dirty pages, read-ahead fetches), the background
+ * policy (pages dirty for longer than a delay, pages a sequential writer
+ * has filled, and everything past the dirty watermark), retries with
+ * backoff after a failure, and flush: waiting until every page changed
+ * before it is durable, or has failed.
+ */
+
+#include <config.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nbdkit-plugin.h>
+
+#include "debug.h"
+#include "pagecache-impl.h"
+
+/* Queue a dirty page for a worker to write back. */
+void
+pc_queue_page (struct page *p)
+{
+  if (p->queued || p->inflight || !pc_is_dirty (p))
+    return;
+  p->queued = true;
+  list_add_tail (&cache.queue, &p->queue);
+  cache.nqueued++;
+  pthread_cond_signal (&cache.work);
+}
+
+/* Queue the oldest dirty pages for background write-back: those dirty for
+ * longer than the write-back delay, and under memory PRESSURE (or above the
+ * dirty watermark) as many as keep the workers busy.
+ */
+void
+pc_schedule_background (bool pressure)
+{
+  int64_t now = pc_now ();
+  uint64_t dirty_bytes = cache.ndirty * (uint64_t) pc_page_size ();
+  struct list *l;
+
+  if (dirty_bytes * 100 > cache.cfg.budget * DIRTY_WATERMARK)
+    pressure = true;
+  list_for_each (l, &cache.exports) {
+    struct pc_export *e = list_entry (l, struct pc_export, link);
+    struct list *d;
+
+    list_for_each (d, &e->dirty) {
+      struct page *p = list_entry (d, struct page, dirty);
+
+      if (cache.nqueued + cache.nmutating >= 2 * cache.nworkers)
+        return;
+      if (p->queued || p->inflight || p->retry_at > now)
+        continue;
+      if (!pressure && p->dirty_since + WRITEBACK_DELAY_NS > now)
+        break;                  /* the rest are younger */
+      pc_queue_page (p);
+    }
+  }
+}
+
+/* Write page P back: PUT its buffer or DELETE a tombstone, dropping the
+ * lock.  Called by a worker with P dequeued, dirty and idle.
+ */
+static void
+mutate_page (struct page *p)
+{
+  struct pc_export *e = p->exp;
+  const struct store_ops *ops = e->store->store->ops;
+  bool delete = p->tombstone;
+  int r, saved_errno;
+
+  p->inflight = true;
+  p->inflight_gen = p->gen;
+  p->inflight_buf = delete ? NULL : p->buf;
+  if (!delete)
+    p->stored = true;
+  list_del (&p->lru);
+  cache.nmutating++;
+  pc_request_begin ();
+  pthread_mutex_unlock (&cache.lock);
+  if (nbds3_debug_cache)
+    nbdkit_debug ("cache: %s export '%s' page %" PRIu32,
+                  delete ? "delete" : "write back", e->name, p->index);
+  if (delete)
+    r = ops->delete_page (e->store, p->index);
+  else
+    r = ops->write_page (e->store, p->index, p->inflight_buf, pc_page_size ());
+  saved_errno = errno;
+  pthread_mutex_lock (&cache.lock);
+  pc_request_end ();
+  cache.nmutating--;
+  p->inflight = false;
+
+  if (p->inflight_buf && p->inflight_buf != p->buf)
+    pc_buf_put (p->inflight_buf);  /* a writer copied the page meanwhile */
+  p->inflight_buf = NULL;
+
+  if (r == 0) {
+    if (delete) {
+      cache.stats.deletes++;
+      if (p->tombstone)
+        p->stored = false;
+    }
+    else {
+      cache.stats.puts++;
+      cache.stats.bytes_up += pc_page_size ();
+    }
+    p->durable_gen = p->inflight_gen;
+    e->mutated_seq++;
+    p->retries = 0;
+    if (!pc_is_dirty (p))
+      pc_mark_clean (p);
+    else {                      /* changed while in flight: later again */
+      list_del (&p->dirty);
+      list_add_tail (&e->dirty, &p->dirty);
+      p->dirty_since = pc_now ();
+    }
+  }
+  else {
+    int64_t delay = RETRY_MIN_NS << (p->retries < 6 ? p->retries : 6);
+
+    cache.stats.errors++;
+    p->fail_seq = ++cache.fail_seq;
+    p->fail_gen = p->inflight_gen;
+    p->fail_errno = saved_errno ? saved_errno : EIO;
+    p->retries++;
+    p->retry_at = pc_now () + (delay < RETRY_MAX_NS ? delay : RETRY_MAX_NS);
+    nbdkit_debug ("cache: export '%s' page %" PRIu32 " stays dirty after a "
+                  "failed %s; retry in %" PRId64 " ms or at the next flush",
+                  e->name, p->index, delete ? "delete" : "write",
+                  (p->retry_at - pc_now ()) / 1000000);
+  }
+  pthread_cond_broadcast (&cache.changed);
+}
+
+static void
+maybe_log_stats (void)
+{
+  int64_t now = pc_now ();
+
+  if (nbds3_debug_stats && now - cache.stats_logged >= STATS_INTERVAL_NS) {
+    cache.stats_logged = now;
+    pthread_mutex_unlock (&cache.lock);
+    pagecache_log_stats ("periodic");
+    pthread_mutex_lock (&cache.lock);
+  }
+}
+
+static void *
+worker (void *arg)
+{
+  pthread_mutex_lock (&cache.lock);
+  for (;;) {
+    struct page *p;
+
+    while (list_empty (&cache.queue) && !cache.stopping) {
+      pc_schedule_background (false);
+      if (!list_empty (&cache.queue))
+        break;
+      pc_wait_until (&cache.work, pc_now () + NS_PER_SEC / 4);
+      maybe_log_stats ();
+    }
+    if (list_empty (&cache.queue))
+      break;                    /* stopping */
+    p = list_entry (cache.queue.next, struct page, queue);
+    list_del (&p->queue);
+    p->queued = false;
+    cache.nqueued--;
+    if (p->loading)
+      pc_load_page (p);            /* read-ahead */
+    else if (pc_is_dirty (p) && !p->inflight)
+      mutate_page (p);
+  }
+  pthread_mutex_unlock (&cache.lock);
+  return NULL;
+}
+
+int
+pagecache_start (void)
+{
+  for (unsigned i = 0; i < cache.nworkers; ++i) {
+    int r = pthread_create (&cache.workers[i], NULL, worker, NULL);
+    if (r) {
+      errno = r;
+      nbdkit_error ("cache: cannot start a worker thread: %m");
+      return -1;
+    }
+    cache.nstarted++;
+  }
+  return 0;
+}
+
+int
+pagecache_shutdown (void)
+{
+  int64_t deadline = pc_now () + cache.cfg.shutdown_timeout * NS_PER_SEC;
+  struct list *l;
+  int r = 0;
+
+  pthread_mutex_lock (&cache.lock);
+  list_for_each (l, &cache.exports) {
+    struct pc_export *e = list_entry (l, struct pc_export, link);
+    if (pc_flush_export_until (e, deadline, true) == -1)
+      r = -1;
+  }
+  cache.stopping = true;
+  pthread_cond_broadcast (&cache.work);
+  pthread_mutex_unlock (&cache.lock);
+  for (unsigned i = 0; i < cache.nstarted; ++i)
+    pthread_join (cache.workers[i], NULL);
+  cache.nstarted = 0;
+  return r;
+}
+
+/* Make every mutation of E that has completed durable, for a store that
+ * needs a sync (FS: one directory fsync for all pages written).  Only one
+ * sync runs at a time; a flush that needs a later one waits for it.
+ */
+static int
+sync_store (struct pc_export *e)
+{
+  int (*sync) (struct store_export *) = e->store->store->ops->sync;
+  uint64_t need = e->mutated_seq;
+
+  while (sync && e->synced_seq < need) {
+    uint64_t covers = e->mutated_seq;
+    int r;
+
+    if (e->syncing) {
+      pthread_cond_wait (&cache.changed, &cache.lock);
+      continue;
+    }
+    e->syncing = true;
+    pthread_mutex_unlock (&cache.lock);
+    r = sync (e->store);
+    pthread_mutex_lock (&cache.lock);
+    e->syncing = false;
+    pthread_cond_broadcast (&cache.changed);
+    if (r == -1)
+      return -1;
+    if (e->synced_seq < covers)
+      e->synced_seq = covers;
+  }
+  return 0;
+}
+
+/* Wait until every target is durable, or has failed since this flush
+ * began, or DEADLINE passes.  Continues past failed pages and returns the
+ * first error.  With NAME_FAILURES, reports every page not written.
+ */
+static int
+flush_targets (struct pc_export *e, struct flush_target *t, size_t n,
+               int64_t deadline, bool name_failures)
+{
+  uint64_t start_seq = cache.fail_seq;
+  int first_errno = 0;
+  size_t failed = 0;
+
+  for (size_t i = 0; i < n; ++i) {
+    struct page *p = pc_page_lookup (e, t[i].index);
+    if (p) {
+      pc_queue_page (p);
+      p->retry_at = 0;
+    }
+  }
+  for (size_t i = 0; i < n;) {
+    struct page *p = pc_page_lookup (e, t[i].index);
+    int err = 0;
+
+    if (p == NULL || p->durable_gen >= t[i].gen) {
+      i++;
+      continue;
+    }
+    if (p->fail_seq > start_seq && p->fail_gen >= t[i].gen)
+      err = p->fail_errno;
+    else {
+      pc_queue_page (p);         /* e.g. it changed while being written */
+      if (pc_wait_until (&cache.changed, deadline) != ETIMEDOUT)
+        continue;
+      err = ETIMEDOUT;
+    }
+    if (first_errno == 0)
+      first_errno = err;
+    if (name_failures)
+      nbdkit_error ("export '%s': page %" PRIu32 " (bytes %" PRIu64 "-%"
+                    PRIu64 ") could not be written back: %s",
+                    e->name, p->index, (uint64_t) p->index << cache.page_shift,
+                    (((uint64_t) p->index + 1) << cache.page_shift) - 1,
+                    strerror (err));
+    failed++;
+    i++;
+  }
+  if (first_errno) {
+    if (!name_failures)
+      nbdkit_error ("export '%s': flush failed: %zu of %zu pages could not "
+                    "be written to the store; they stay dirty and are "
+                    "retried", e->name, failed, n);
+    errno = first_errno == ETIMEDOUT ? EIO : first_errno;
+    return -1;
+  }
+  return sync_store (e);
+}
+
+int
+pc_flush_export_until (struct pc_export *e, int64_t deadline, bool name_failures)
+{
+  struct flush_target *t;
+  size_t n = 0, len = 0;
+  struct list *l;
+  int r;
+
+  list_for_each (l, &e->dirty)
+    len++;
+  if (len == 0)
+    return sync_store (e);     /* pages written in the background */
+  t = malloc (len * sizeof *t);
+  if (t == NULL) {
+    nbdkit_error ("cache: out of memory in flush");
+    errno = ENOMEM;
+    return -1;
+  }
+  list_for_each (l, &e->dirty) {
+    struct page *p = list_entry (l, struct page, dirty);
+    t[n].index = p->index;
+    t[n++].gen = p->gen;
+  }
+  r = flush_targets (e, t, n, deadline, name_failures);
+  free (t);
+  return r;
+}
+
+int
+pagecache_flush (struct pc_export *e)
+{
+  int r;
+
+  pthread_mutex_lock (&cache.lock);
+  r = pc_flush_export_until (e, 0, false);
+  pthread_mutex_unlock (&cache.lock);
+  return r;
+}
+
+/* Make the pages of [offset, offset+count) durable (FUA). */
+int
+pc_flush_range (struct pc_export *e, uint32_t count, uint64_t offset)
+{
+  uint32_t first = offset >> cache.page_shift;
+  uint32_t last = (offset + count - 1) >> cache.page_shift;
+  struct flush_target t[64];
+  size_t n = 0;
+
+  for (uint64_t i = first; i <= last; ++i) {
+    struct page *p = pc_page_lookup (e, i);
+    if (p && pc_is_dirty (p)) {
+      t[n].index = i;
+      t[n++].gen = p->gen;
+    }
+    if (n == sizeof t / sizeof t[0] || (i == last && n > 0)) {
+      if (flush_targets (e, t, n, 0, false) == -1)
+        return -1;
+      n = 0;
+    }
+  }
+  return 0;
+}

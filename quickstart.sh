@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# quickstart.sh: the front door.  On Debian 12 (as root, or through sudo)
+# it installs every missing package nbds3 needs to build and test, builds
+# the plugin in place, then:
+#
+#   ./quickstart.sh serve [-- NBDKIT-ARGS...]
+#       runs nbdkit in the foreground with the built plugin, pages in
+#       ./data, listening on 127.0.0.1:10809.  Arguments after "--" go to
+#       nbdkit: plugin keys (bucket=..., size=...) or nbdkit options
+#       (-v, -i 0.0.0.0, --tls=require ...); a later -i or -p wins.
+#
+#   ./quickstart.sh check
+#       runs "make check", then the Check unit tests again built with
+#       ASan and UBSan in _build-asan/, and ends with one line
+#       "N passed, N failed".  Exits non-zero on any failure.
+#
+# Environment: CI (set: configure with --enable-werror), NBDS3_CHECK_JOBS
+# (parallel tests in "make check", default 1: the integration tests start
+# servers of their own).
+
+set -euo pipefail
+
+# Debian packages, the one list.  Node.js and npm are handled apart below.
+PACKAGES=(
+  # build
+  build-essential autoconf automake libtool pkg-config
+  nbdkit nbdkit-plugin-dev libcurl4-openssl-dev libssl-dev libxml2-dev
+  check
+  perl                  # pod2man, podchecker
+  # clients and tools the tests drive
+  libnbd-bin            # nbdinfo, nbdcopy, nbdfuse
+  python3-libnbd        # nbdsh
+  qemu-utils fio e2fsprogs fuse3
+  procps util-linux curl ca-certificates
+  # S3 servers and the comparison plugin
+  ceph-mon ceph-osd radosgw ceph-common
+  python3-boto3 nbdkit-plugin-python
+)
+
+PORT=10809
+
+die () { echo "quickstart.sh: $*" >&2; exit 1; }
+
+usage () {
+  cat >&2 <<'EOF'
+usage: ./quickstart.sh serve [-- NBDKIT-ARGS...]
+       ./quickstart.sh check
+EOF
+  exit 2
+}
+
+# ---- Packages ----
+
+install_packages ()
+{
+  local missing=() p sudo=
+
+  if ! command -v apt-get >/dev/null || ! command -v dpkg-query >/dev/null
+  then
+    echo "quickstart.sh: no apt-get here; make sure these are installed:" \
+         "${PACKAGES[*]} nodejs npm" >&2
+    return 0
+  fi
+
+  for p in "${PACKAGES[@]}"; do
+    if [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != \
+         "install ok installed" ]; then
+      missing+=("$p")
+    fi
+  done
+  # A node that is already there (perhaps newer than Debian's 18) stays.
+  if ! command -v node >/dev/null; then
+    missing+=(nodejs npm)
+  elif ! command -v npm >/dev/null; then
+    missing+=(npm)
+  fi
+
+  [ ${#missing[@]} -eq 0 ] && return 0
+
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null ||
+      die "not root and no sudo: install ${missing[*]}"
+    sudo=sudo
+  fi
+  echo "quickstart.sh: installing ${missing[*]}"
+  $sudo apt-get update
+  $sudo env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y --no-install-recommends "${missing[@]}"
+}
+
+# ---- Build (in place) ----
+
+build ()
+{
+  local args=()
+
+  [ -n "${CI:-}" ] && args+=(--enable-werror)
+
+  if [ ! -e configure ] || [ ! -e Makefile.in ] ||
+     [ configure -ot configure.ac ] || [ Makefile.in -ot Makefile.am ]; then
+    autoreconf -fi
+  fi
+  if [ ! -e config.status ] || [ ! -e Makefile ] ||
+     [ config.status -ot configure ] ||
+     { [ -n "${CI:-}" ] &&
+       ! ./config.status --config | grep -q -e '--enable-werror'; }; then
+    ./configure ${args[@]+"${args[@]}"}
+  fi
+  make -j"$(nproc)"
+}
+
+# ---- serve ----
+
+serve ()
+{
+  [ "${1:-}" = "--" ] && shift
+  mkdir -p data
+  echo "quickstart.sh: serving $PWD/data on nbd://127.0.0.1:$PORT" \
+       "(try: nbdinfo nbd://localhost/test; Ctrl-C stops)" >&2
+  exec nbdkit -f -i 127.0.0.1 -p "$PORT" \
+       ./plugin/.libs/nbds3.so data-dir="$PWD/data" "$@"
+}
+
+# ---- check ----
+
+# Print the count of automake results of kind $1 in test-suite.log $2.
+count ()
+{
+  local n
+  n=$(sed -n "s/^# $1: *\([0-9][0-9]*\).*/\1/p" "$2" | head -n 1)
+  echo "${n:-0}"
+}
+
+check ()
+{
+  local passed=0 failed=0 skipped=0 rc=0 log=test-suite.log asan=_build-asan
+
+  # 1. The test suite, in place.
+  rm -f "$log"
+  make -j"${NBDS3_CHECK_JOBS:-1}" check VERBOSE=1 || rc=$?
+  if [ -f "$log" ]; then
+    passed=$(( $(count PASS "$log") + $(count XFAIL "$log") ))
+    failed=$(( $(count FAIL "$log") + $(count XPASS "$log") +
+               $(count ERROR "$log") ))
+    skipped=$(count SKIP "$log")
+  fi
+  if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
+    echo "quickstart.sh: make check failed before or outside the tests" >&2
+    failed=1
+  fi
+
+  # 2. The unit tests again under ASan and UBSan.  Automake refuses a
+  # VPATH build of a source tree configured in place, so this builds a
+  # copy of the distributed tree (make distdir), next to a link to
+  # ../shared so that the tests' SHARED_DIR resolves as in the main tree.
+  echo "quickstart.sh: unit tests with ASan and UBSan in $asan/" >&2
+  rc=0
+  rm -rf "$asan"
+  mkdir -p "$asan"
+  [ -d ../shared ] && ln -s "$PWD/../shared" "$asan/shared"
+  # (An && chain: "set -e" does not apply inside a command tested by ||.)
+  ( make -s distdir distdir="$asan/src" >/dev/null &&
+    cd "$asan/src" &&
+    { ./configure --enable-sanitizers --enable-werror > configure.out 2>&1 ||
+      { tail -n 30 configure.out >&2; false; }; } &&
+    make -j"$(nproc)" tests/check-unit &&
+    make check-TESTS TESTS=tests/check-unit VERBOSE=1 &&
+    [ "$(count PASS test-suite.log)" -ge 1 ]
+  ) || rc=$?
+  if [ "$rc" -eq 0 ]; then
+    passed=$((passed + 1))
+  else
+    echo "quickstart.sh: FAIL: unit tests under ASan/UBSan" >&2
+    failed=$((failed + 1))
+  fi
+
+  if [ "$skipped" -gt 0 ]; then
+    echo "$passed passed, $failed failed, $skipped skipped"
+  else
+    echo "$passed passed, $failed failed"
+  fi
+  [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+}
+
+# ---- main ----
+
+[ $# -ge 1 ] || usage
+cmd=$1
+shift
+case "$cmd" in
+  serve|check) ;;
+  -h|--help|help) usage ;;
+  *) usage ;;
+esac
+
+cd "$(dirname "$(readlink -f "$0")")"
+install_packages
+build
+"$cmd" "$@"

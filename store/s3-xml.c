@@ -1,0 +1,717 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * The XML half of the S3 client: turns S3 Error bodies into struct
+ * s3_error and one readable line, and ListObjectsV2 pages into struct
+ * s3_list_result.  It owns all use of libxml2 in nbds3 and nothing else:
+ * no curl, no I/O, no clock.
+ *
+ * Invariants:
+ * - Every document goes through parse_document, which parses from memory
+ *   with XML_PARSE_NONET, without XML_PARSE_NOENT / DTDLOAD / DTDATTR, and
+ *   stops the parser at a DOCTYPE (S3 never sends one), so no external
+ *   entity is ever loaded and no user-defined entity exists.  libxml2's
+ *   own error output is off (NOERROR / NOWARNING, and a silent generic
+ *   handler); its last error is read back from the parser context to
+ *   build our messages.
+ * - Elements are matched by local name, so S3's default namespace may be
+ *   present or not.
+ * - On failure no output is left half-filled: s3_error is cleared, a list
+ *   result is freed and cleared.
+ * - The parser context and document are per call, so the parse functions
+ *   are reentrant once libxml2 is initialised (s3_xml_init).
+ */
+
+#include <config.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <libxml/xmlerror.h>
+
+#include <nbdkit-plugin.h>
+
+#include "s3-xml.h"
+
+#define PARSE_OPTIONS \
+  (XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | \
+   XML_PARSE_NOCDATA)
+
+static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool initialised;        /* guarded by init_lock */
+
+/* libxml2 reports some errors outside any parser context through its
+ * generic error function, which prints to stderr by default.  Silencing it
+ * is process-wide: nbds3 is libxml2's only user in the nbdkit process.
+ */
+static void
+silent_generic_error (void *ctx, const char *msg, ...)
+{
+}
+
+void
+s3_xml_init (void)
+{
+  pthread_mutex_lock (&init_lock);
+  if (!initialised) {
+    xmlInitParser ();
+    /* For this thread and for threads created from now on. */
+    xmlSetGenericErrorFunc (NULL, silent_generic_error);
+    xmlThrDefSetGenericErrorFunc (NULL, silent_generic_error);
+    initialised = true;
+  }
+  pthread_mutex_unlock (&init_lock);
+}
+
+void
+s3_xml_cleanup (void)
+{
+  pthread_mutex_lock (&init_lock);
+  if (initialised) {
+    xmlCleanupParser ();
+    initialised = false;
+  }
+  pthread_mutex_unlock (&init_lock);
+}
+
+static bool
+is_space (char c)
+{
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* Copy SRC into DST (SIZE bytes) on one line: surrounding white space
+ * trimmed, control characters replaced by spaces, cut at a UTF-8
+ * character boundary if too long.
+ */
+static void
+copy_field (char *dst, size_t size, const char *src)
+{
+  size_t start = 0, end = strlen (src), n;
+
+  while (start < end && is_space (src[start]))
+    start++;
+  while (end > start && is_space (src[end-1]))
+    end--;
+  n = end - start;
+  if (n >= size) {
+    n = size - 1;
+    /* Do not split a multi-byte character. */
+    while (n > 0 && ((unsigned char) src[start + n] & 0xc0) == 0x80)
+      n--;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    unsigned char c = src[start + i];
+    dst[i] = c < 0x20 || c == 0x7f ? ' ' : (char) c;
+  }
+  dst[n] = '\0';
+}
+
+/* SAX hook: a DOCTYPE was found.  Record it and stop before its internal
+ * subset (entity declarations) is parsed.
+ */
+static void
+refuse_doctype (void *ctx, const xmlChar *name, const xmlChar *external_id,
+                const xmlChar *system_id)
+{
+  xmlParserCtxtPtr ctxt = ctx;
+  bool *seen = ctxt->_private;
+
+  *seen = true;
+  xmlStopParser (ctxt);
+}
+
+/* Parse BODY (LEN bytes) into a document.  On failure return NULL and put
+ * the reason, one line, into WHY.
+ */
+static xmlDocPtr
+parse_document (const char *body, size_t len, char *why, size_t why_len)
+{
+  xmlParserCtxtPtr ctxt = NULL;
+  xmlDocPtr doc = NULL;
+  bool doctype = false;
+
+  s3_xml_init ();
+
+  if (len == 0) {
+    snprintf (why, why_len, "the body is empty");
+    goto out;
+  }
+  if (len > INT_MAX) {
+    snprintf (why, why_len, "the body is too large (%zu bytes)", len);
+    goto out;
+  }
+
+  ctxt = xmlNewParserCtxt ();
+  if (ctxt == NULL) {
+    snprintf (why, why_len, "out of memory");
+    goto out;
+  }
+  ctxt->_private = &doctype;
+  ctxt->sax->internalSubset = refuse_doctype;
+
+  doc = xmlCtxtReadMemory (ctxt, body, (int) len, NULL, NULL, PARSE_OPTIONS);
+  if (doctype) {
+    snprintf (why, why_len, "a DOCTYPE is not allowed");
+    xmlFreeDoc (doc);
+    doc = NULL;
+  }
+  else if (doc == NULL || !ctxt->wellFormed) {
+    const xmlError *e = xmlCtxtGetLastError (ctxt);
+    char msg[200];
+
+    /* libxml2's messages end in, and may contain, line breaks. */
+    copy_field (msg, sizeof msg,
+                e && e->message ? e->message : "not well-formed XML");
+    if (e && e->line > 0)
+      snprintf (why, why_len, "line %d: %s", e->line, msg);
+    else
+      snprintf (why, why_len, "%s", msg);
+    xmlFreeDoc (doc);
+    doc = NULL;
+  }
+  else if (xmlDocGetRootElement (doc) == NULL) {
+    snprintf (why, why_len, "the document has no root element");
+    xmlFreeDoc (doc);
+    doc = NULL;
+  }
+
+ out:
+  if (ctxt)
+    xmlFreeParserCtxt (ctxt);
+  return doc;
+}
+
+static bool
+is_element (xmlNodePtr node, const char *name)
+{
+  return node->type == XML_ELEMENT_NODE &&
+    strcmp ((const char *) node->name, name) == 0;
+}
+
+/* The first child element of PARENT called NAME, or NULL. */
+static xmlNodePtr
+child (xmlNodePtr parent, const char *name)
+{
+  for (xmlNodePtr n = parent->children; n; n = n->next)
+    if (is_element (n, name))
+      return n;
+  return NULL;
+}
+
+/* The text of NODE as a new malloc'd string (libxml2 decodes entities and
+ * character references), or NULL when out of memory.
+ */
+static char *
+text_of (xmlNodePtr node)
+{
+  xmlChar *x = xmlNodeGetContent (node);
+  char *s;
+
+  if (x == NULL)
+    return strdup ("");
+  s = strdup ((const char *) x);
+  xmlFree (x);
+  return s;
+}
+
+/* Copy the text of ROOT's first child element NAME into DST (SIZE bytes)
+ * with copy_field; empty if there is none.  -1 when out of memory.
+ */
+static int
+get_field (xmlNodePtr root, const char *name, char *dst, size_t size)
+{
+  xmlNodePtr n = child (root, name);
+  char *s;
+
+  dst[0] = '\0';
+  if (n == NULL)
+    return 0;
+  s = text_of (n);
+  if (s == NULL)
+    return -1;
+  copy_field (dst, size, s);
+  free (s);
+  return 0;
+}
+
+/* ROOT is an element called Error: fill ERR.  0, or -1 with ERR cleared. */
+static int
+error_from_root (xmlNodePtr root, struct s3_error *err)
+{
+  if (get_field (root, "Code", err->code, sizeof err->code) == -1 ||
+      get_field (root, "Message", err->message, sizeof err->message) == -1 ||
+      get_field (root, "RequestId", err->request_id,
+                 sizeof err->request_id) == -1 ||
+      err->code[0] == '\0') {
+    memset (err, 0, sizeof *err);
+    return -1;
+  }
+  return 0;
+}
+
+int
+s3_xml_parse_error (const char *body, size_t len, struct s3_error *err)
+{
+  xmlDocPtr doc = NULL;
+  xmlNodePtr root;
+  char why[256];
+  int r = -1;
+
+  memset (err, 0, sizeof *err);
+  doc = parse_document (body, len, why, sizeof why);
+  if (doc == NULL)
+    goto out;
+  root = xmlDocGetRootElement (doc);
+  if (!is_element (root, "Error"))
+    goto out;
+  r = error_from_root (root, err);
+
+ out:
+  if (doc)
+    xmlFreeDoc (doc);
+  return r;
+}
+
+/* Sorted by code, for bsearch. */
+static const struct explanation {
+  const char *code;
+  const char *text;
+} explanations[] = {
+  { "AccessDenied",
+    "the credentials lack permission for this request (the plugin needs "
+    "s3:ListBucket, s3:GetObject, s3:PutObject, s3:DeleteObject)" },
+  { "AccountProblem",
+    "the account behind these credentials is blocked or disabled: "
+    "contact the S3 provider" },
+  { "AuthorizationHeaderMalformed",
+    "the request was signed for the wrong region: check region=" },
+  { "BadDigest",
+    "the body did not match its Content-MD5: the data was changed "
+    "in transit" },
+  { "ConditionalRequestConflict",
+    "a concurrent conditional write to the same object conflicted: "
+    "try again" },
+  { "EntityTooLarge",
+    "the object is larger than the server accepts: use a smaller "
+    "page-size=" },
+  { "ExpiredToken",
+    "the session token has expired: renew the temporary credentials "
+    "(session-token=)" },
+  { "IncompleteBody",
+    "the server received less data than the request announced: a network "
+    "or proxy problem" },
+  { "InternalError",
+    "the S3 server failed internally: usually temporary, try again later" },
+  { "InvalidAccessKeyId",
+    "the access key is not known to the server: check access-key=" },
+  { "InvalidArgument",
+    "the server refused a request parameter: is endpoint= an "
+    "S3-compatible server?" },
+  { "InvalidBucketName",
+    "the bucket name is not valid: check bucket=" },
+  { "InvalidObjectState",
+    "the object is archived (e.g. in Glacier) and cannot be read "
+    "directly" },
+  { "InvalidRange",
+    "the requested byte range lies outside the object" },
+  { "InvalidToken",
+    "the session token is malformed or not valid: check session-token=" },
+  { "KeyTooLongError",
+    "the object key is longer than the server allows: use a shorter "
+    "export name" },
+  { "MethodNotAllowed",
+    "the server does not allow this method on this resource: is endpoint= "
+    "an S3 server?" },
+  { "MissingContentLength",
+    "the request reached the server without a Content-Length (a proxy may "
+    "have removed it)" },
+  { "MissingSecurityHeader",
+    "a required header is missing: temporary credentials need "
+    "session-token=" },
+  { "NoSuchBucket",
+    "the bucket does not exist: create it or fix bucket=" },
+  { "NoSuchKey",
+    "the object does not exist" },
+  { "NotImplemented",
+    "the server does not implement this request: it may not be fully "
+    "S3-compatible" },
+  { "OperationAborted",
+    "a conflicting operation on the bucket is in progress: try again" },
+  { "PermanentRedirect",
+    "the bucket lives at another endpoint (wrong region or endpoint): "
+    "check region= and endpoint=" },
+  { "PreconditionFailed",
+    "a condition of the request did not hold: another writer changed "
+    "the object" },
+  { "QuotaExceeded",
+    "the user's or bucket's quota on the server is exhausted: free space "
+    "or raise the quota" },
+  { "RequestTimeTooSkewed",
+    "the clock of this machine is off (by more than 15 minutes from the "
+    "server's): set the time, e.g. with NTP" },
+  { "RequestTimeout",
+    "the server gave up waiting for the request body: the network is slow "
+    "or congested" },
+  { "ServiceUnavailable",
+    "the server is overloaded or down: try again later, or lower "
+    "connections=" },
+  { "SignatureDoesNotMatch",
+    "the secret key is wrong (or a proxy changed the request): "
+    "check secret-key=" },
+  { "SlowDown",
+    "the server asks for fewer requests per second: lower connections=" },
+  { "TemporaryRedirect",
+    "the bucket is temporarily served elsewhere (a new bucket, or the "
+    "wrong region): check region= and endpoint=" },
+  { "TokenRefreshRequired",
+    "the session token must be refreshed: renew the temporary credentials "
+    "(session-token=)" },
+  { "UserSuspended",
+    "the user account is suspended on the server" },
+  { "XAmzContentSHA256Mismatch",
+    "the body did not match its x-amz-content-sha256 hash: the data was "
+    "changed in transit (a proxy?)" },
+};
+
+static int
+compare_explanation (const void *key, const void *elem)
+{
+  const struct explanation *e = elem;
+
+  return strcmp (key, e->code);
+}
+
+const char *
+s3_xml_error_explain (const char *code)
+{
+  const struct explanation *e;
+
+  if (code == NULL)
+    return NULL;
+  e = bsearch (code, explanations,
+               sizeof explanations / sizeof explanations[0],
+               sizeof explanations[0], compare_explanation);
+  return e ? e->text : NULL;
+}
+
+static const char *
+reason_phrase (long status)
+{
+  switch (status) {
+  case 301: return "Moved Permanently";
+  case 307: return "Temporary Redirect";
+  case 400: return "Bad Request";
+  case 401: return "Unauthorized";
+  case 403: return "Forbidden";
+  case 404: return "Not Found";
+  case 405: return "Method Not Allowed";
+  case 409: return "Conflict";
+  case 411: return "Length Required";
+  case 412: return "Precondition Failed";
+  case 413: return "Payload Too Large";
+  case 416: return "Range Not Satisfiable";
+  case 429: return "Too Many Requests";
+  case 500: return "Internal Server Error";
+  case 501: return "Not Implemented";
+  case 502: return "Bad Gateway";
+  case 503: return "Service Unavailable";
+  case 504: return "Gateway Timeout";
+  default:  return NULL;
+  }
+}
+
+char *
+s3_xml_error_describe (const char *method, const char *resource,
+                       long status, const struct s3_error *err,
+                       char *buf, size_t len)
+{
+  const char *sep = resource && *resource ? " " : "";
+  const char *text;
+
+  if (len == 0)
+    return buf;
+  if (method == NULL)
+    method = "request";
+  if (resource == NULL)
+    resource = "";
+
+  if (err == NULL || err->code[0] == '\0') {
+    const char *reason = reason_phrase (status);
+
+    snprintf (buf, len, "S3 %s%s%s: %ld%s%s (no S3 error in the response)",
+              method, sep, resource, status,
+              reason ? " " : "", reason ? reason : "");
+    return buf;
+  }
+
+  text = err->message;
+  if (text[0] == '\0')
+    text = s3_xml_error_explain (err->code);
+  if (text == NULL)
+    text = "no message";
+  snprintf (buf, len, "S3 %s%s%s: %ld %s: %s%s%s%s",
+            method, sep, resource, status, err->code, text,
+            err->request_id[0] ? " (request id " : "",
+            err->request_id,
+            err->request_id[0] ? ")" : "");
+  return buf;
+}
+
+/* Growable arrays of the list result. */
+static int
+add_object (struct s3_list_result *res, size_t *cap, char *key,
+            uint64_t size)
+{
+  if (res->nr_objects == *cap) {
+    size_t ncap = *cap ? *cap * 2 : 64;
+    struct s3_list_object *p =
+      realloc (res->objects, ncap * sizeof *res->objects);
+
+    if (p == NULL)
+      return -1;
+    res->objects = p;
+    *cap = ncap;
+  }
+  res->objects[res->nr_objects].key = key;
+  res->objects[res->nr_objects].size = size;
+  res->nr_objects++;
+  return 0;
+}
+
+static int
+add_prefix (struct s3_list_result *res, size_t *cap, char *prefix)
+{
+  if (res->nr_prefixes == *cap) {
+    size_t ncap = *cap ? *cap * 2 : 16;
+    char **p = realloc (res->prefixes, ncap * sizeof *res->prefixes);
+
+    if (p == NULL)
+      return -1;
+    res->prefixes = p;
+    *cap = ncap;
+  }
+  res->prefixes[res->nr_prefixes++] = prefix;
+  return 0;
+}
+
+/* Parse S, trimmed, as an unsigned decimal number. */
+static int
+parse_u64 (const char *s, uint64_t *r)
+{
+  char *end;
+  unsigned long long v;
+
+  while (is_space (*s))
+    s++;
+  if (*s < '0' || *s > '9')
+    return -1;
+  errno = 0;
+  v = strtoull (s, &end, 10);
+  if (errno != 0)
+    return -1;
+  while (is_space (*end))
+    end++;
+  if (*end != '\0')
+    return -1;
+  *r = v;
+  return 0;
+}
+
+/* The text of NODE, trimmed, compared with a word. */
+static bool
+text_is (const char *s, const char *word)
+{
+  size_t n = strlen (word);
+
+  while (is_space (*s))
+    s++;
+  if (strncasecmp (s, word, n) != 0)
+    return false;
+  s += n;
+  while (is_space (*s))
+    s++;
+  return *s == '\0';
+}
+
+/* Fill RES (already cleared) from the ListBucketResult element ROOT.
+ * 0, or -1 with the reason in WHY.
+ */
+static int
+list_from_root (xmlNodePtr root, struct s3_list_result *res,
+                char *why, size_t why_len)
+{
+  size_t objects_cap = 0, prefixes_cap = 0;
+  char *s = NULL;
+  int r = -1;
+
+  res->key_count = -1;
+  for (xmlNodePtr n = root->children; n; n = n->next) {
+    if (n->type != XML_ELEMENT_NODE)
+      continue;
+
+    if (is_element (n, "Contents")) {
+      xmlNodePtr key = child (n, "Key"), size = child (n, "Size");
+      uint64_t v;
+
+      if (key == NULL) {
+        snprintf (why, why_len, "<Contents> without <Key>");
+        goto out;
+      }
+      if (size == NULL) {
+        snprintf (why, why_len, "<Contents> without <Size>");
+        goto out;
+      }
+      if ((s = text_of (size)) == NULL)
+        goto nomem;
+      if (parse_u64 (s, &v) == -1) {
+        snprintf (why, why_len, "<Size> is not a number: \"%.40s\"", s);
+        goto out;
+      }
+      free (s);
+      if ((s = text_of (key)) == NULL)
+        goto nomem;
+      if (add_object (res, &objects_cap, s, v) == -1)
+        goto nomem;
+      s = NULL;
+    }
+    else if (is_element (n, "CommonPrefixes")) {
+      /* One Prefix per CommonPrefixes in practice; accept several. */
+      for (xmlNodePtr p = n->children; p; p = p->next) {
+        if (!is_element (p, "Prefix"))
+          continue;
+        if ((s = text_of (p)) == NULL)
+          goto nomem;
+        if (add_prefix (res, &prefixes_cap, s) == -1)
+          goto nomem;
+        s = NULL;
+      }
+    }
+    else if (is_element (n, "IsTruncated")) {
+      if ((s = text_of (n)) == NULL)
+        goto nomem;
+      if (text_is (s, "true"))
+        res->is_truncated = true;
+      else if (text_is (s, "false"))
+        res->is_truncated = false;
+      else {
+        snprintf (why, why_len, "<IsTruncated> is neither true nor false: "
+                  "\"%.40s\"", s);
+        goto out;
+      }
+      free (s);
+      s = NULL;
+    }
+    else if (is_element (n, "NextContinuationToken")) {
+      if ((s = text_of (n)) == NULL)
+        goto nomem;
+      free (res->next_token);
+      res->next_token = s;
+      s = NULL;
+    }
+    else if (is_element (n, "KeyCount")) {
+      uint64_t v;
+
+      if ((s = text_of (n)) == NULL)
+        goto nomem;
+      if (parse_u64 (s, &v) == -1 || v > INT64_MAX) {
+        snprintf (why, why_len, "<KeyCount> is not a number: \"%.40s\"", s);
+        goto out;
+      }
+      res->key_count = (int64_t) v;
+      free (s);
+      s = NULL;
+    }
+  }
+
+  if (res->is_truncated &&
+      (res->next_token == NULL || res->next_token[0] == '\0')) {
+    snprintf (why, why_len,
+              "<IsTruncated> is true but there is no NextContinuationToken");
+    goto out;
+  }
+  if (!res->is_truncated) {
+    /* A last page carries no token to follow. */
+    free (res->next_token);
+    res->next_token = NULL;
+  }
+  r = 0;
+  goto out;
+
+ nomem:
+  snprintf (why, why_len, "out of memory");
+ out:
+  free (s);
+  return r;
+}
+
+int
+s3_xml_parse_list (const char *body, size_t len, struct s3_list_result *res)
+{
+  xmlDocPtr doc = NULL;
+  xmlNodePtr root;
+  char why[768];                /* fits an S3 Error code and message */
+  int r = -1;
+
+  memset (res, 0, sizeof *res);
+  doc = parse_document (body, len, why, sizeof why);
+  if (doc == NULL)
+    goto out;
+  root = xmlDocGetRootElement (doc);
+
+  if (is_element (root, "Error")) {
+    struct s3_error err;
+
+    if (error_from_root (root, &err) == 0) {
+      const char *text = err.message[0] ? err.message
+        : s3_xml_error_explain (err.code);
+
+      snprintf (why, sizeof why, "the response is an S3 Error: %s: %s",
+                err.code, text ? text : "no message");
+    }
+    else
+      snprintf (why, sizeof why, "the root element is <Error> without "
+                "<Code>");
+    goto out;
+  }
+  if (!is_element (root, "ListBucketResult")) {
+    snprintf (why, sizeof why,
+              "the root element is <%.64s>, not <ListBucketResult>",
+              (const char *) root->name);
+    goto out;
+  }
+  r = list_from_root (root, res, why, sizeof why);
+
+ out:
+  if (doc)
+    xmlFreeDoc (doc);
+  if (r == -1) {
+    s3_xml_list_free (res);
+    nbdkit_error ("malformed ListBucketResult from S3: %s", why);
+  }
+  return r;
+}
+
+void
+s3_xml_list_free (struct s3_list_result *res)
+{
+  if (res == NULL)
+    return;
+  for (size_t i = 0; i < res->nr_objects; ++i)
+    free (res->objects[i].key);
+  free (res->objects);
+  for (size_t i = 0; i < res->nr_prefixes; ++i)
+    free (res->prefixes[i]);
+  free (res->prefixes);
+  free (res->next_token);
+  memset (res, 0, sizeof *res);
+  res->key_count = -1;
+}

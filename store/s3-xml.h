@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * The XML half of nbds3's S3 client (libxml2): S3 Error bodies and their
+ * readable one-line descriptions, and ListObjectsV2 ListBucketResult pages.
+ * No curl, no I/O, no clock: bytes in, structs out.
+ *
+ * Documents are parsed without network access, without loading or
+ * substituting external entities, and any document with a DOCTYPE is
+ * refused (S3 never sends one), so a hostile server or proxy cannot make
+ * the parser read files, reach the network or expand entity bombs.
+ * libxml2 never prints to stderr on our behalf.
+ *
+ * Thread safety: call s3_xml_init once before nbdkit starts its threads
+ * (e.g. in .config_complete); after that every function here may be called
+ * from any number of threads at once.  (The parse functions call
+ * s3_xml_init themselves, which is safe, but libxml2 prefers its
+ * initialisation to happen on the main thread.)
+ */
+
+#ifndef NBDS3_S3_XML_H
+#define NBDS3_S3_XML_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Sizes of the fields of struct s3_error, including the final NUL.
+ * Longer values are cut at a UTF-8 character boundary.
+ */
+#define S3_XML_CODE_MAX 64
+#define S3_XML_MESSAGE_MAX 512
+#define S3_XML_REQUEST_ID_MAX 128
+
+/* A buffer of this size holds any s3_xml_error_describe line whose METHOD
+ * and RESOURCE together are at most 512 bytes.
+ */
+#define S3_XML_DESCRIBE_MAX 1536
+
+/* An S3 Error body.  Every field is a NUL-terminated string, UTF-8, on
+ * one line (control characters become spaces, surrounding white space is
+ * trimmed), possibly empty, except that CODE is never empty after a
+ * successful parse.
+ */
+struct s3_error {
+  char code[S3_XML_CODE_MAX];                /* e.g. "NoSuchKey" */
+  char message[S3_XML_MESSAGE_MAX];          /* radosgw often sends "" */
+  char request_id[S3_XML_REQUEST_ID_MAX];
+};
+
+/* One Contents entry of a listing. */
+struct s3_list_object {
+  char *key;                    /* the full object key, decoded UTF-8 */
+  uint64_t size;                /* Size, in bytes */
+};
+
+/* One page of a ListObjectsV2 listing.  Owned by the caller; release with
+ * s3_xml_list_free.
+ */
+struct s3_list_result {
+  bool is_truncated;            /* IsTruncated: more pages follow */
+  char *next_token;             /* NextContinuationToken: non-NULL iff
+                                 * is_truncated.  The caller may take it
+                                 * (and set the field to NULL) before
+                                 * s3_xml_list_free, to ask for the next
+                                 * page. */
+  int64_t key_count;            /* KeyCount, or -1 if the server sent none */
+  struct s3_list_object *objects; /* every Contents, in document order */
+  size_t nr_objects;
+  char **prefixes;              /* every CommonPrefixes/Prefix (listings
+                                 * with a delimiter), in document order */
+  size_t nr_prefixes;
+};
+
+/* Initialise libxml2 and silence its own error output.  Idempotent and
+ * thread-safe; call it before nbdkit starts threads.
+ */
+extern void s3_xml_init (void);
+
+/* Release libxml2's global state (xmlCleanupParser).  Optional: only for
+ * .unload, after every other thread has stopped using this module; a
+ * later s3_xml_init starts afresh.
+ */
+extern void s3_xml_cleanup (void);
+
+/* Parse an S3 Error body of LEN bytes (need not be NUL-terminated).
+ * Returns 0 with ERR filled in if BODY is a well-formed XML document whose
+ * root element is Error with a non-empty Code.  Otherwise (empty,
+ * truncated or malformed XML, HTML from a proxy, another root element)
+ * returns -1 with ERR cleared to empty strings.  Reports nothing: the
+ * caller, which knows the request and status, says what went wrong (see
+ * s3_xml_error_describe).
+ */
+extern int s3_xml_parse_error (const char *body, size_t len,
+                               struct s3_error *err);
+
+/* What the S3 error CODE means, in words a person can act on (naming the
+ * config key to check where one applies), or NULL for a code this module
+ * does not know.  The string is static.
+ */
+extern const char *s3_xml_error_explain (const char *code);
+
+/* Write one line describing a failed S3 request into BUF (LEN bytes,
+ * always NUL-terminated when LEN > 0, cut if too small) and return BUF:
+ *
+ *   S3 <METHOD> <RESOURCE>: <STATUS> <Code>: <text> (request id <id>)
+ *
+ * where <text> is the error's Message, or s3_xml_error_explain's words
+ * when the Message is empty, or "no message" when neither exists; the
+ * request id part is left out when empty.  When ERR is NULL or has an
+ * empty code (the body was not an S3 Error), the line is
+ *
+ *   S3 <METHOD> <RESOURCE>: <STATUS> <reason> (no S3 error in the response)
+ *
+ * with <reason> the HTTP reason phrase when known (e.g. "Bad Gateway").
+ * METHOD NULL reads "request"; RESOURCE (an object key or "bucket NAME")
+ * may be NULL or empty.
+ */
+extern char *s3_xml_error_describe (const char *method, const char *resource,
+                                    long status, const struct s3_error *err,
+                                    char *buf, size_t len);
+
+/* Parse one ListObjectsV2 response page of LEN bytes (need not be
+ * NUL-terminated) into RES, which is overwritten (not freed): pass a new
+ * struct or one released with s3_xml_list_free.  Returns 0, or -1 with
+ * nbdkit_error ("malformed ListBucketResult from S3: ...") and RES left
+ * empty (nothing to free) when the body is not well-formed XML, its root
+ * element is not ListBucketResult, a Contents lacks its Key or a valid
+ * Size, or IsTruncated is true without a NextContinuationToken.  Element
+ * names are matched by local name, so the document may or may not carry
+ * S3's default namespace.  Request the listing without encoding-type=url:
+ * keys are returned as the XML decodes them.
+ */
+extern int s3_xml_parse_list (const char *body, size_t len,
+                              struct s3_list_result *res);
+
+/* Free everything RES holds and clear it, so it can be reused.  RES may
+ * be NULL.
+ */
+extern void s3_xml_list_free (struct s3_list_result *res);
+
+#endif /* NBDS3_S3_XML_H */

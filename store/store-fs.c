@@ -1,0 +1,635 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * The filesystem page store: export NAME lives in the directory
+ * <data-dir>/exports/NAME, as one file per stored page (page-%08x.bin)
+ * plus its metadata (nbds3.meta).
+ *
+ * Invariants:
+ * - A page or metadata file is only ever replaced by renaming a fully
+ *   written, fsync'd temporary file of the same directory over it, so it
+ *   is never torn.  The directory is fsync'd at once for metadata, and
+ *   for pages only by fs_sync (the cache's flush), once for many pages.  Temporary names start
+ *   with '.' (they never parse as pages) and contain ".tmp."; those left
+ *   by a crash are removed when the export's guard is taken.
+ * - The single-writer guard is flock (LOCK_EX) on the export directory,
+ *   held by dir_fd while the export is open.  flock locks belong to the
+ *   open file description, so a second open of the same export conflicts
+ *   even within one process, and other descriptors of the directory (used
+ *   for listing) neither take nor release it.
+ * - An export whose directory did not exist at open_export holds no guard
+ *   (dir_fd == -1) and is empty until write_meta creates the directory and
+ *   takes the guard.  Nothing is written without the guard.
+ */
+
+#include <config.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <nbdkit-plugin.h>
+
+#include "cleanup.h"
+#include "store.h"
+
+#define TMP_INFIX ".tmp."
+
+struct fs_store {
+  struct store base;
+  char *exports_dir;            /* <data-dir>/exports */
+};
+
+struct fs_export {
+  struct store_export base;
+  char *name;
+  char *dir;                    /* <data-dir>/exports/<name> */
+  pthread_mutex_t lock;         /* guards dir_fd; held across write_meta */
+  int dir_fd;                   /* the export directory holding the flock,
+                                 * or -1 while the export does not exist */
+};
+
+static const struct store_ops fs_ops;
+
+/* Makes temporary file names unique within the process. */
+static unsigned tmp_counter;
+
+/* Return A "/" B in a new string, or NULL after nbdkit_error. */
+static char *
+path_join (const char *a, const char *b)
+{
+  size_t la = strlen (a), lb = strlen (b);
+  char *r = malloc (la + lb + 2);
+
+  if (r == NULL) {
+    nbdkit_error ("malloc: %m");
+    return NULL;
+  }
+  memcpy (r, a, la);
+  r[la] = '/';
+  memcpy (r + la + 1, b, lb + 1);
+  return r;
+}
+
+/* Close FD keeping errno, for error paths. */
+static void
+close_keep_errno (int fd)
+{
+  int err = errno;
+
+  close (fd);
+  errno = err;
+}
+
+/* Create PATH and its missing parents (mkdir -p).  An existing last
+ * component is accepted whatever its type: ready() checks it properly.
+ */
+static int
+mkdir_p (const char *path)
+{
+  CLEANUP_FREE char *copy = strdup (path);
+
+  if (copy == NULL) {
+    nbdkit_error ("strdup: %m");
+    return -1;
+  }
+  for (char *p = copy + 1;; ++p) {
+    char c = *p;
+
+    if (c != '/' && c != '\0')
+      continue;
+    *p = '\0';
+    if (mkdir (copy, 0777) == -1 && errno != EEXIST) {
+      nbdkit_error ("cannot create directory %s: %m", copy);
+      return -1;
+    }
+    if (c == '\0')
+      return 0;
+    *p = c;
+  }
+}
+
+/* Read up to LEN bytes from FD at offset 0: fewer only at end of file.
+ * The count, or -1 with errno set.
+ */
+static ssize_t
+read_full (int fd, void *buf, size_t len)
+{
+  size_t done = 0;
+
+  while (done < len) {
+    ssize_t n = pread (fd, (char *) buf + done, len - done, done);
+
+    if (n == -1 && errno == EINTR)
+      continue;
+    if (n == -1)
+      return -1;
+    if (n == 0)
+      break;
+    done += n;
+  }
+  return done;
+}
+
+/* The next entry of directory stream D (of PATH): 1 with *ENT set, 0 at
+ * the end, -1 on error.
+ */
+static int
+next_entry (DIR *d, const char *path, struct dirent **ent)
+{
+  errno = 0;
+  *ent = readdir (d);
+  if (*ent)
+    return 1;
+  if (errno == 0)
+    return 0;
+  nbdkit_error ("cannot list %s: %m", path);
+  return -1;
+}
+
+/* A new stream on directory FD with its own file offset, so that several
+ * listings can run at once.  NULL with errno set.
+ */
+static DIR *
+open_dir_stream (int fd)
+{
+  int dfd = openat (fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  DIR *d;
+
+  if (dfd == -1)
+    return NULL;
+  d = fdopendir (dfd);
+  if (d == NULL)
+    close_keep_errno (dfd);
+  return d;
+}
+
+static int
+get_dir_fd (struct fs_export *e)
+{
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&e->lock);
+  return e->dir_fd;
+}
+
+static int
+sync_dir (const char *path, int fd)
+{
+  if (fsync (fd) == -1) {
+    nbdkit_error ("fsync of directory %s: %m", path);
+    return -1;
+  }
+  return 0;
+}
+
+/* Remove temporary files a crash left in the directory FD (locked). */
+static void
+remove_stale_temps (struct fs_export *e, int fd)
+{
+  DIR *d = open_dir_stream (fd);
+  struct dirent *ent;
+
+  if (d == NULL) {
+    nbdkit_debug ("fs: cannot list %s for stale temporary files: %m", e->dir);
+    return;
+  }
+  while ((ent = readdir (d)) != NULL) {
+    if (ent->d_name[0] != '.' || strstr (ent->d_name, TMP_INFIX) == NULL)
+      continue;
+    if (unlinkat (fd, ent->d_name, 0) == 0)
+      nbdkit_debug ("fs: removed stale temporary file %s/%s",
+                    e->dir, ent->d_name);
+  }
+  closedir (d);
+}
+
+/* Open E's directory and take the single-writer guard on it.  1 when
+ * locked (E->dir_fd set), 0 if the directory does not exist, -1 on error.
+ */
+static int
+lock_dir (struct fs_export *e)
+{
+  int fd = open (e->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+  if (fd == -1 && errno == ENOENT)
+    return 0;
+  if (fd == -1) {
+    nbdkit_error ("cannot open export directory %s: %m", e->dir);
+    return -1;
+  }
+  if (flock (fd, LOCK_EX | LOCK_NB) == -1) {
+    if (errno == EWOULDBLOCK)
+      nbdkit_error ("export '%s' is in use by another nbdkit process "
+                    "(lock on %s held); stop it first", e->name, e->dir);
+    else
+      nbdkit_error ("cannot lock export directory %s: %m", e->dir);
+    close_keep_errno (fd);
+    return -1;
+  }
+  nbdkit_debug ("fs: export '%s': locked %s", e->name, e->dir);
+  remove_stale_temps (e, fd);
+  e->dir_fd = fd;
+  return 1;
+}
+
+/* Replace the file NAME in E's directory DIR_FD (guard held) with LEN
+ * bytes of BUF, never torn: unique temporary file, write, fsync, rename,
+ * and with SYNC an fsync of the directory.  The temporary file never
+ * outlives a failure.
+ */
+static int
+replace_file (struct fs_export *e, int dir_fd, const char *name,
+              const void *buf, size_t len, bool sync)
+{
+  char tmp[64];
+  const char *what;
+  size_t done = 0;
+  int fd, err;
+
+  /* Unique: our pid and counter, and the guard removed older temps. */
+  snprintf (tmp, sizeof tmp, ".%s" TMP_INFIX "%ld.%u", name, (long) getpid (),
+            __atomic_fetch_add (&tmp_counter, 1, __ATOMIC_RELAXED));
+  fd = openat (dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  if (fd == -1) {
+    nbdkit_error ("cannot write %s/%s (create %s): %m", e->dir, name, tmp);
+    return -1;
+  }
+
+  while (done < len) {
+    ssize_t n = pwrite (fd, (const char *) buf + done, len - done, done);
+
+    if (n == -1 && errno == EINTR)
+      continue;
+    if (n <= 0) {
+      if (n == 0)
+        errno = EIO;
+      what = "write";
+      goto err;
+    }
+    done += n;
+  }
+  what = "fsync";
+  if (fsync (fd) == -1)
+    goto err;
+  what = "close";
+  if (close (fd) == -1) {
+    fd = -1;
+    goto err;
+  }
+  fd = -1;
+  what = "rename";
+  if (renameat (dir_fd, tmp, dir_fd, name) == -1)
+    goto err;
+  return sync ? sync_dir (e->dir, dir_fd) : 0;
+
+ err:
+  err = errno;
+  nbdkit_error ("cannot write %s/%s (%s): %m", e->dir, name, what);
+  if (fd >= 0)
+    close (fd);
+  unlinkat (dir_fd, tmp, 0);
+  errno = err;
+  return -1;
+}
+
+static int
+fs_ready (struct store *s)
+{
+  struct fs_store *fs = (struct fs_store *) s;
+  int dfd = open (fs->exports_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int fd = -1, err;
+  char probe[64];
+  bool ok;
+
+  snprintf (probe, sizeof probe, ".nbds3-probe" TMP_INFIX "%ld",
+            (long) getpid ());
+  ok = dfd >= 0 &&
+    (fd = openat (dfd, probe, O_WRONLY | O_CREAT | O_CLOEXEC, 0666)) >= 0 &&
+    unlinkat (dfd, probe, 0) == 0;
+  err = errno;
+  if (fd >= 0)
+    close (fd);
+  if (dfd >= 0)
+    close (dfd);
+  errno = err;
+  if (!ok) {
+    nbdkit_error ("%s is not a writable directory: %m: check data-dir= and "
+                  "that the nbdkit user may write there", fs->exports_dir);
+    return -1;
+  }
+  return 0;
+}
+
+static int
+fs_list_exports (struct store *s, int (*fn) (void *opaque, const char *name),
+                 void *opaque)
+{
+  struct fs_store *fs = (struct fs_store *) s;
+  DIR *d = opendir (fs->exports_dir);
+  struct dirent *ent;
+  int r;
+
+  if (d == NULL && errno == ENOENT)
+    return 0;
+  if (d == NULL) {
+    nbdkit_error ("cannot list %s: %m", fs->exports_dir);
+    return -1;
+  }
+  while ((r = next_entry (d, fs->exports_dir, &ent)) == 1) {
+    char meta[sizeof ent->d_name + sizeof "/" STORE_META_NAME];
+    struct stat st;
+
+    if (!store_export_name_valid (ent->d_name))
+      continue;
+    snprintf (meta, sizeof meta, "%s/" STORE_META_NAME, ent->d_name);
+    if (fstatat (dirfd (d), meta, &st, 0) == -1 || !S_ISREG (st.st_mode))
+      continue;
+    if (fn (opaque, ent->d_name) == -1) {
+      r = -1;
+      break;
+    }
+  }
+  closedir (d);
+  return r;
+}
+
+static void
+fs_close_export (struct store_export *se)
+{
+  struct fs_export *e = (struct fs_export *) se;
+
+  if (e->dir_fd >= 0) {
+    close (e->dir_fd);
+    nbdkit_debug ("fs: export '%s': unlocked", e->name);
+  }
+  pthread_mutex_destroy (&e->lock);
+  free (e->dir);
+  free (e->name);
+  free (e);
+}
+
+static struct store_export *
+fs_open_export (struct store *s, const char *name)
+{
+  struct fs_store *fs = (struct fs_store *) s;
+  struct fs_export *e = calloc (1, sizeof *e);
+
+  if (e == NULL) {
+    nbdkit_error ("calloc: %m");
+    return NULL;
+  }
+  e->base.store = s;
+  e->dir_fd = -1;
+  pthread_mutex_init (&e->lock, NULL);
+  e->name = strdup (name);
+  if (e->name == NULL)
+    nbdkit_error ("strdup: %m");
+  else if ((e->dir = path_join (fs->exports_dir, name)) != NULL) {
+    switch (lock_dir (e)) {
+    case 0:
+      nbdkit_debug ("fs: export '%s' does not exist yet", name);
+      /* fallthrough */
+    case 1:
+      return &e->base;
+    }
+  }
+  fs_close_export (&e->base);
+  return NULL;
+}
+
+static int
+fs_read_meta (struct store_export *se, struct store_meta *meta)
+{
+  struct fs_export *e = (struct fs_export *) se;
+  CLEANUP_FREE char *path = path_join (e->dir, STORE_META_NAME);
+  char text[STORE_META_MAX + 1];
+  int dir_fd = get_dir_fd (e), fd, r = -1;
+  ssize_t len;
+
+  if (dir_fd == -1)
+    return 0;
+  if (path == NULL)
+    return -1;
+  fd = openat (dir_fd, STORE_META_NAME, O_RDONLY | O_CLOEXEC);
+  if (fd == -1 && errno == ENOENT)
+    return 0;
+  if (fd == -1) {
+    nbdkit_error ("cannot open %s: %m", path);
+    return -1;
+  }
+  len = read_full (fd, text, sizeof text);
+  if (len == -1)
+    nbdkit_error ("cannot read %s: %m", path);
+  else if (store_meta_parse (text, len, meta, path) == -1)
+    errno = EIO;
+  else
+    r = 1;
+  close_keep_errno (fd);
+  return r;
+}
+
+static int
+fs_write_meta (struct store_export *se, const struct store_meta *meta)
+{
+  struct fs_export *e = (struct fs_export *) se;
+  struct fs_store *fs = (struct fs_store *) e->base.store;
+  char text[STORE_META_MAX];
+  size_t len = store_meta_format (meta, text);
+  int fd, r;
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&e->lock);
+
+  if (e->dir_fd == -1) {
+    if (mkdir (e->dir, 0777) == -1 && errno != EEXIST) {
+      nbdkit_error ("cannot create export directory %s: %m", e->dir);
+      return -1;
+    }
+    r = lock_dir (e);
+    if (r == 0)
+      nbdkit_error ("export directory %s vanished as it was created", e->dir);
+    if (r != 1)
+      return -1;
+    /* Another process created the export since we opened it (and has
+     * exited): never overwrite its metadata from a stale view.
+     */
+    if (faccessat (e->dir_fd, STORE_META_NAME, F_OK, 0) == 0) {
+      nbdkit_error ("export '%s' was created by another process after "
+                    "it was opened here: open it again", e->name);
+      close (e->dir_fd);
+      e->dir_fd = -1;
+      errno = EEXIST;
+      return -1;
+    }
+  }
+  if (replace_file (e, e->dir_fd, STORE_META_NAME, text, len, true) == -1)
+    return -1;
+
+  /* Make the export's own directory entry durable too. */
+  fd = open (fs->exports_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd == -1) {
+    nbdkit_error ("cannot open %s: %m", fs->exports_dir);
+    return -1;
+  }
+  r = sync_dir (fs->exports_dir, fd);
+  close_keep_errno (fd);
+  return r;
+}
+
+static int
+fs_list_pages (struct store_export *se,
+               int (*fn) (void *opaque, uint32_t page), void *opaque)
+{
+  struct fs_export *e = (struct fs_export *) se;
+  int dir_fd = get_dir_fd (e), r;
+  struct dirent *ent;
+  uint32_t page;
+  DIR *d;
+
+  if (dir_fd == -1)
+    return 0;
+  d = open_dir_stream (dir_fd);
+  if (d == NULL) {
+    nbdkit_error ("cannot list %s: %m", e->dir);
+    return -1;
+  }
+  while ((r = next_entry (d, e->dir, &ent)) == 1) {
+    if (ent->d_type == DT_DIR || !store_page_name_parse (ent->d_name, &page))
+      continue;
+    if (fn (opaque, page) == -1) {
+      r = -1;
+      break;
+    }
+  }
+  closedir (d);
+  return r;
+}
+
+static int
+fs_read_page (struct store_export *se, uint32_t page, void *buf, size_t len)
+{
+  struct fs_export *e = (struct fs_export *) se;
+  char name[STORE_PAGE_NAME_LEN + 1];
+  int dir_fd = get_dir_fd (e), fd, r = -1;
+  struct stat st;
+  ssize_t n;
+
+  if (dir_fd == -1)
+    return 0;
+  snprintf (name, sizeof name, STORE_PAGE_NAME_FMT, page);
+  fd = openat (dir_fd, name, O_RDONLY | O_CLOEXEC);
+  if (fd == -1 && errno == ENOENT)
+    return 0;
+  if (fd == -1) {
+    nbdkit_error ("cannot open page file %s/%s: %m", e->dir, name);
+    return -1;
+  }
+  if (fstat (fd, &st) == -1)
+    n = -1;
+  else if ((uint64_t) st.st_size != len)
+    n = st.st_size;
+  else
+    n = read_full (fd, buf, len);       /* short if truncated meanwhile */
+  if (n == -1)
+    nbdkit_error ("cannot read page file %s/%s: %m", e->dir, name);
+  else if ((size_t) n != len) {
+    nbdkit_error ("page file %s/%s is %zd bytes, expected %zu: "
+                  "the export is damaged", e->dir, name, n, len);
+    errno = EIO;
+  }
+  else
+    r = 1;
+  close_keep_errno (fd);
+  return r;
+}
+
+static int
+fs_write_page (struct store_export *se, uint32_t page,
+               const void *buf, size_t len)
+{
+  struct fs_export *e = (struct fs_export *) se;
+  char name[STORE_PAGE_NAME_LEN + 1];
+  int dir_fd = get_dir_fd (e);
+
+  if (dir_fd == -1) {
+    nbdkit_error ("export '%s': page written before its metadata", e->name);
+    errno = EIO;
+    return -1;
+  }
+  snprintf (name, sizeof name, STORE_PAGE_NAME_FMT, page);
+  return replace_file (e, dir_fd, name, buf, len, false);
+}
+
+static int
+fs_delete_page (struct store_export *se, uint32_t page)
+{
+  struct fs_export *e = (struct fs_export *) se;
+  char name[STORE_PAGE_NAME_LEN + 1];
+  int dir_fd = get_dir_fd (e);
+
+  if (dir_fd == -1)             /* no export, so no page */
+    return 0;
+  snprintf (name, sizeof name, STORE_PAGE_NAME_FMT, page);
+  if (unlinkat (dir_fd, name, 0) == -1 && errno != ENOENT) {
+    nbdkit_error ("cannot delete page file %s/%s: %m", e->dir, name);
+    return -1;
+  }
+  return 0;
+}
+
+static int
+fs_sync (struct store_export *se)
+{
+  struct fs_export *e = (struct fs_export *) se;
+  int dir_fd = get_dir_fd (e);
+
+  return dir_fd == -1 ? 0 : sync_dir (e->dir, dir_fd);
+}
+
+static void
+fs_free (struct store *s)
+{
+  struct fs_store *fs = (struct fs_store *) s;
+
+  free (fs->exports_dir);
+  free (fs);
+}
+
+static const struct store_ops fs_ops = {
+  .name = "fs",
+  .ready = fs_ready,
+  .list_exports = fs_list_exports,
+  .open_export = fs_open_export,
+  .read_meta = fs_read_meta,
+  .write_meta = fs_write_meta,
+  .list_pages = fs_list_pages,
+  .read_page = fs_read_page,
+  .write_page = fs_write_page,
+  .delete_page = fs_delete_page,
+  .close_export = fs_close_export,
+  .free = fs_free,
+  .sync = fs_sync,
+};
+
+struct store *
+store_fs_new (const char *data_dir)
+{
+  struct fs_store *fs = calloc (1, sizeof *fs);
+
+  if (fs == NULL) {
+    nbdkit_error ("calloc: %m");
+    return NULL;
+  }
+  fs->base.ops = &fs_ops;
+  fs->exports_dir = path_join (data_dir, STORE_EXPORTS_DIR);
+  if (fs->exports_dir == NULL || mkdir_p (fs->exports_dir) == -1) {
+    fs_free (&fs->base);
+    return NULL;
+  }
+  nbdkit_debug ("fs: pages under %s", fs->exports_dir);
+  return &fs->base;
+}

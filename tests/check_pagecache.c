@@ -1,0 +1,505 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * Unit tests of the page cache against the fault-injecting memstore:
+ * holes cost nothing, whole-page writes never fetch, partial writes fetch
+ * once, concurrent readers share one fetch, failed write-back keeps pages
+ * dirty, memory stays within the budget, and a trim or write racing a
+ * write-back never lets the older data win.
+ */
+
+#include <config.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <check.h>
+
+#include "check_suites.h"
+#include "memstore.h"
+#include "pagecache.h"
+
+#define PS 4096u
+
+static struct memstore *ms;
+static struct pc_export *ex;
+
+static void
+start_cache (uint64_t budget_pages, unsigned connections,
+             unsigned wait_timeout, bool exists)
+{
+  struct pagecache_config cc = {
+    .page_size = PS, .budget = budget_pages * PS,
+    .connections = connections, .wait_timeout = wait_timeout,
+    .shutdown_timeout = 5,
+  };
+  struct store *s;
+
+  ms = memstore_new (PS);
+  s = memstore_store (ms);
+  ck_assert_int_eq (pagecache_init (&cc), 0);
+  ck_assert_int_eq (pagecache_start (), 0);
+  ex = pagecache_open_export (s->ops->open_export (s, "e"), "e",
+                              64 * PS, PS, exists);
+  ck_assert_ptr_nonnull (ex);
+}
+
+/* For tests that store pages before the cache opens the export. */
+static void
+start_store_only (void)
+{
+  ms = memstore_new (PS);
+}
+
+static void
+open_existing (uint64_t budget_pages, unsigned connections)
+{
+  struct pagecache_config cc = {
+    .page_size = PS, .budget = budget_pages * PS,
+    .connections = connections, .wait_timeout = 5, .shutdown_timeout = 5,
+  };
+  struct store *s = memstore_store (ms);
+
+  ck_assert_int_eq (pagecache_init (&cc), 0);
+  ck_assert_int_eq (pagecache_start (), 0);
+  ex = pagecache_open_export (s->ops->open_export (s, "e"), "e",
+                              64 * PS, PS, true);
+  ck_assert_ptr_nonnull (ex);
+}
+
+static void
+stop_cache (void)
+{
+  pagecache_shutdown ();
+  pagecache_close_export (ex);
+  pagecache_free ();
+  memstore_free (ms);
+}
+
+static void
+fill (char *buf, char c)
+{
+  memset (buf, c, PS);
+}
+
+static void
+sleep_ms (unsigned ms_)
+{
+  struct timespec ts = { ms_ / 1000, (ms_ % 1000) * 1000000L };
+  nanosleep (&ts, NULL);
+}
+
+static void
+assert_stored (uint32_t page, char c)
+{
+  char buf[PS], want[PS];
+
+  fill (want, c);
+  ck_assert_msg (memstore_get (ms, page, buf), "page %u not stored", page);
+  ck_assert_msg (memcmp (buf, want, PS) == 0, "page %u: wrong data", page);
+}
+
+START_TEST (test_holes_cost_nothing)
+{
+  char buf[3 * PS], zero[3 * PS] = { 0 };
+  struct pagecache_stats st;
+
+  start_cache (16, 2, 5, false);
+  memset (buf, 'x', sizeof buf);
+  ck_assert_int_eq (pagecache_read (ex, buf, sizeof buf, PS + 7), 0);
+  ck_assert_mem_eq (buf, zero, sizeof buf);
+  pagecache_get_stats (&st);
+  ck_assert_uint_eq (memstore_count (ms, MS_READ), 0);
+  ck_assert_uint_eq (memstore_count (ms, MS_LIST), 0);
+  ck_assert_uint_eq (st.used_bytes, 0);
+  stop_cache ();
+}
+END_TEST
+
+START_TEST (test_whole_page_write_never_fetches)
+{
+  char buf[PS];
+
+  start_store_only ();
+  fill (buf, 'a');
+  memstore_put (ms, 1, buf);
+  open_existing (16, 2);
+  fill (buf, 'b');
+  ck_assert_int_eq (pagecache_write (ex, buf, PS, PS, false), 0);
+  ck_assert_uint_eq (memstore_count (ms, MS_READ), 0);
+  memset (buf, 0, PS);
+  ck_assert_int_eq (pagecache_read (ex, buf, PS, PS), 0);
+  ck_assert_int_eq (buf[0], 'b');
+  ck_assert_int_eq (pagecache_flush (ex), 0);
+  assert_stored (1, 'b');
+  stop_cache ();
+}
+END_TEST
+
+START_TEST (test_partial_write_fetches_once_and_merges)
+{
+  char buf[PS], got[PS];
+
+  start_store_only ();
+  fill (buf, 'a');
+  memstore_put (ms, 0, buf);
+  open_existing (16, 2);
+  memset (buf, 'b', 100);
+  ck_assert_int_eq (pagecache_write (ex, buf, 100, 10, false), 0);
+  ck_assert_int_eq (pagecache_write (ex, buf, 100, 500, false), 0);
+  ck_assert_uint_eq (memstore_count (ms, MS_READ), 1);
+  ck_assert_int_eq (pagecache_flush (ex), 0);
+  ck_assert (memstore_get (ms, 0, got));
+  for (unsigned i = 0; i < PS; ++i)
+    ck_assert_int_eq (got[i], (i >= 10 && i < 110) || (i >= 500 && i < 600)
+                      ? 'b' : 'a');
+  stop_cache ();
+}
+END_TEST
+
+static void *
+read_page0 (void *arg)
+{
+  char buf[PS];
+
+  if (pagecache_read (ex, buf, PS, 0) == -1 || buf[0] != 'r')
+    return (void *) 1;
+  return NULL;
+}
+
+START_TEST (test_concurrent_readers_share_one_fetch)
+{
+  pthread_t t[8];
+  char buf[PS];
+
+  start_store_only ();
+  fill (buf, 'r');
+  memstore_put (ms, 0, buf);
+  open_existing (16, 4);
+  memstore_delay (ms, MS_READ, 200);
+  for (int i = 0; i < 8; ++i)
+    pthread_create (&t[i], NULL, read_page0, NULL);
+  for (int i = 0; i < 8; ++i) {
+    void *r;
+    pthread_join (t[i], &r);
+    ck_assert_ptr_null (r);
+  }
+  ck_assert_uint_eq (memstore_count (ms, MS_READ), 1);
+  stop_cache ();
+}
+END_TEST
+
+START_TEST (test_failed_write_back_stays_dirty)
+{
+  char buf[PS];
+  struct pagecache_stats st;
+
+  start_cache (16, 2, 5, true);
+  fill (buf, 'd');
+  memstore_fail (ms, MS_WRITE, EIO);
+  ck_assert_int_eq (pagecache_write (ex, buf, PS, 2 * PS, false), 0);
+  errno = 0;
+  ck_assert_int_eq (pagecache_flush (ex), -1);
+  ck_assert_int_eq (errno, EIO);
+  pagecache_get_stats (&st);
+  ck_assert_uint_eq (st.dirty_pages, 1);
+  ck_assert (!memstore_get (ms, 2, buf));
+  /* The data is still readable from the cache. */
+  memset (buf, 0, PS);
+  ck_assert_int_eq (pagecache_read (ex, buf, PS, 2 * PS), 0);
+  ck_assert_int_eq (buf[100], 'd');
+  memstore_fail (ms, MS_WRITE, 0);
+  ck_assert_int_eq (pagecache_flush (ex), 0);
+  assert_stored (2, 'd');
+  pagecache_get_stats (&st);
+  ck_assert_uint_eq (st.dirty_pages, 0);
+  stop_cache ();
+}
+END_TEST
+
+START_TEST (test_memory_stays_within_budget)
+{
+  const unsigned budget = 8, pages = 60;
+  char buf[PS];
+  struct pagecache_stats st;
+
+  start_cache (budget, 1, 5, true);
+  for (unsigned i = 0; i < pages; ++i) {
+    fill (buf, 'A' + i % 26);
+    buf[1] = 0;                 /* not a whole-page pattern: a real write */
+    ck_assert_int_eq (pagecache_write (ex, buf, PS, (uint64_t) i * PS,
+                                       false), 0);
+  }
+  ck_assert_int_eq (pagecache_flush (ex), 0);
+  for (unsigned i = 0; i < pages; ++i) {
+    ck_assert_int_eq (pagecache_read (ex, buf, PS, (uint64_t) i * PS), 0);
+    ck_assert_int_eq (buf[0], 'A' + i % 26);
+    ck_assert_int_eq (buf[1], 0);
+  }
+  pagecache_get_stats (&st);
+  ck_assert_uint_le (st.peak_bytes, budget * PS);
+  ck_assert_uint_gt (st.evictions, 0);
+  stop_cache ();
+}
+END_TEST
+
+static void *
+flush_thread (void *arg)
+{
+  return (void *) (intptr_t) pagecache_flush (ex);
+}
+
+static void
+wait_for_gate (unsigned n)
+{
+  for (int i = 0; i < 500 && memstore_gate_waiters (ms) < n; ++i)
+    sleep_ms (10);
+  ck_assert_uint_eq (memstore_gate_waiters (ms), n);
+}
+
+START_TEST (test_trim_racing_write_back)
+{
+  pthread_t t;
+  char buf[PS], zero[PS] = { 0 };
+  void *r;
+
+  start_cache (16, 2, 5, true);
+  fill (buf, 'o');
+  ck_assert_int_eq (pagecache_write (ex, buf, PS - 1, 3 * PS, false), 0);
+  memstore_gate (ms, true);
+  pthread_create (&t, NULL, flush_thread, NULL);
+  wait_for_gate (1);            /* the PUT of 'o' is in flight */
+  ck_assert_int_eq (pagecache_trim (ex, PS, 3 * PS, false), 0);
+  ck_assert_int_eq (pagecache_read (ex, buf, PS, 3 * PS), 0);
+  ck_assert_mem_eq (buf, zero, PS);
+  memstore_gate (ms, false);
+  pthread_join (t, &r);
+  ck_assert_int_eq ((intptr_t) r, 0);
+  ck_assert_int_eq (pagecache_flush (ex), 0);
+  ck_assert_str_eq (memstore_log (ms), "W3 D3");
+  ck_assert (!memstore_get (ms, 3, buf));
+  stop_cache ();
+}
+END_TEST
+
+START_TEST (test_write_racing_write_back)
+{
+  pthread_t t;
+  char buf[PS], got[PS];
+  void *r;
+
+  start_cache (16, 2, 5, true);
+  fill (buf, '1');
+  /* Not a whole page, so only the flush starts the write-back. */
+  ck_assert_int_eq (pagecache_write (ex, buf, PS - 1, 2 * PS, false), 0);
+  memstore_gate (ms, true);
+  pthread_create (&t, NULL, flush_thread, NULL);
+  wait_for_gate (1);
+  memset (buf, '2', 10);
+  ck_assert_int_eq (pagecache_write (ex, buf, 10, 2 * PS + 5, false), 0);
+  memstore_gate (ms, false);
+  pthread_join (t, &r);
+  ck_assert_int_eq ((intptr_t) r, 0);
+  /* What was sent is what was flushed: the write that came later is not
+   * in it, and was not written into the buffer being sent.
+   */
+  ck_assert_str_eq (memstore_log (ms), "W2");
+  ck_assert (memstore_get (ms, 2, got));
+  for (unsigned i = 0; i < PS; ++i)
+    ck_assert_int_eq (got[i], i < PS - 1 ? '1' : 0);
+  ck_assert_int_eq (pagecache_flush (ex), 0);
+  ck_assert_str_eq (memstore_log (ms), "W2 W2");
+  ck_assert (memstore_get (ms, 2, got));
+  for (unsigned i = 0; i < PS; ++i)
+    ck_assert_int_eq (got[i], i >= 5 && i < 15 ? '2' : i < PS - 1 ? '1' : 0);
+  stop_cache ();
+}
+END_TEST
+
+START_TEST (test_fua_is_durable_on_return)
+{
+  char buf[PS];
+
+  start_cache (16, 2, 5, true);
+  fill (buf, 'f');
+  ck_assert_int_eq (pagecache_write (ex, buf, 100, 7 * PS, true), 0);
+  ck_assert (memstore_get (ms, 7, buf));
+  ck_assert_int_eq (buf[99], 'f');
+  ck_assert_int_eq (buf[100], 0);
+  stop_cache ();
+}
+END_TEST
+
+START_TEST (test_writer_times_out_when_full_of_dirty_pages)
+{
+  char buf[PS];
+  unsigned i;
+  time_t t0;
+
+  start_cache (6, 1, 1, true);
+  memstore_fail (ms, MS_WRITE, EIO);
+  fill (buf, 'z');
+  for (i = 0; i < 6; ++i)
+    ck_assert_int_eq (pagecache_write (ex, buf, PS, (uint64_t) i * PS,
+                                       false), 0);
+  t0 = time (NULL);
+  errno = 0;
+  ck_assert_int_eq (pagecache_write (ex, buf, PS, (uint64_t) i * PS, false),
+                    -1);
+  ck_assert_int_eq (errno, EIO);
+  ck_assert_int_le (time (NULL) - t0, 4);
+  /* Nothing was lost: once the store works again, all six pages land. */
+  memstore_fail (ms, MS_WRITE, 0);
+  ck_assert_int_eq (pagecache_flush (ex), 0);
+  for (i = 0; i < 6; ++i)
+    assert_stored (i, 'z');
+  stop_cache ();
+}
+END_TEST
+
+struct extent {
+  uint64_t offset, length;
+  bool data;
+};
+
+static int
+collect_extent (void *opaque, uint64_t offset, uint64_t length, bool data)
+{
+  struct extent **e = opaque;
+
+  (*e)->offset = offset;
+  (*e)->length = length;
+  (*e)->data = data;
+  (*e)++;
+  return 0;
+}
+
+START_TEST (test_extents_and_trim)
+{
+  struct extent got[16], *next = got;
+  char buf[PS];
+
+  start_cache (16, 2, 5, true);
+  fill (buf, 'e');
+  ck_assert_int_eq (pagecache_write (ex, buf, 1, 0, false), 0);
+  ck_assert_int_eq (pagecache_write (ex, buf, PS, PS, false), 0);
+  ck_assert_int_eq (pagecache_write (ex, buf, PS, 5 * PS, false), 0);
+  ck_assert_int_eq (pagecache_trim (ex, PS, PS, false), 0);
+  ck_assert_int_eq (pagecache_trim (ex, 100, 5 * PS, false), 0); /* partial */
+  ck_assert_int_eq (pagecache_extents (ex, 8 * PS, 0, collect_extent, &next),
+                    0);
+  ck_assert_int_eq (next - got, 4);
+  ck_assert (got[0].data && got[0].offset == 0 && got[0].length == PS);
+  ck_assert (!got[1].data && got[1].offset == PS && got[1].length == 4 * PS);
+  ck_assert (got[2].data && got[2].offset == 5 * PS && got[2].length == PS);
+  ck_assert (!got[3].data && got[3].length == 2 * PS);
+  ck_assert_int_eq (pagecache_flush (ex), 0);
+  ck_assert (memstore_get (ms, 5, buf));
+  ck_assert (!memstore_get (ms, 1, buf));
+  stop_cache ();
+}
+END_TEST
+
+START_TEST (test_zero_partial_and_fast_zero)
+{
+  char buf[PS];
+
+  start_store_only ();
+  fill (buf, 'q');
+  memstore_put (ms, 0, buf);
+  open_existing (16, 2);
+  errno = 0;
+  ck_assert_int_eq (pagecache_zero (ex, 10, 20, true, false), -1);
+  ck_assert_int_eq (errno, ENOTSUP);
+  ck_assert_uint_eq (memstore_count (ms, MS_READ), 0);
+  ck_assert_int_eq (pagecache_zero (ex, 10, 20, false, false), 0);
+  ck_assert_int_eq (pagecache_read (ex, buf, PS, 0), 0);
+  ck_assert_int_eq (buf[19], 'q');
+  ck_assert_int_eq (buf[20], 0);
+  ck_assert_int_eq (buf[29], 0);
+  ck_assert_int_eq (buf[30], 'q');
+  stop_cache ();
+}
+END_TEST
+
+START_TEST (test_sequential_writes_upload_before_flush)
+{
+  char buf[PS];
+  int i;
+
+  start_cache (32, 4, 5, true);
+  fill (buf, 's');
+  for (i = 0; i < 8; ++i)
+    ck_assert_int_eq (pagecache_write (ex, buf, PS, (uint64_t) i * PS,
+                                       false), 0);
+  for (i = 0; i < 200 && memstore_count (ms, MS_WRITE) < 8; ++i)
+    sleep_ms (10);
+  ck_assert_uint_eq (memstore_count (ms, MS_WRITE), 8);
+  stop_cache ();
+}
+END_TEST
+
+START_TEST (test_sequential_reads_read_ahead)
+{
+  char buf[PS];
+  struct pagecache_stats st;
+
+  start_store_only ();
+  fill (buf, 'h');
+  for (uint32_t i = 0; i < 32; ++i)
+    memstore_put (ms, i, buf);
+  open_existing (32, 4);
+  for (uint32_t i = 0; i < 32; ++i) {
+    ck_assert_int_eq (pagecache_read (ex, buf, PS, (uint64_t) i * PS), 0);
+    ck_assert_int_eq (buf[7], 'h');
+  }
+  pagecache_get_stats (&st);
+  ck_assert_uint_gt (st.prefetches, 0);
+  ck_assert_uint_eq (memstore_count (ms, MS_READ), 32);
+  stop_cache ();
+}
+END_TEST
+
+START_TEST (test_shutdown_writes_back)
+{
+  char buf[PS];
+
+  start_cache (16, 2, 5, true);
+  fill (buf, 'w');
+  ck_assert_int_eq (pagecache_write (ex, buf, 3, 9 * PS, false), 0);
+  ck_assert_int_eq (pagecache_shutdown (), 0);
+  ck_assert (memstore_get (ms, 9, buf));
+  ck_assert_int_eq (buf[2], 'w');
+  pagecache_close_export (ex);
+  pagecache_free ();
+  memstore_free (ms);
+}
+END_TEST
+
+Suite *
+pagecache_suite (void)
+{
+  Suite *s = suite_create ("pagecache");
+  TCase *tc = tcase_create ("cache");
+
+  tcase_set_timeout (tc, 30);
+  tcase_add_test (tc, test_holes_cost_nothing);
+  tcase_add_test (tc, test_whole_page_write_never_fetches);
+  tcase_add_test (tc, test_partial_write_fetches_once_and_merges);
+  tcase_add_test (tc, test_concurrent_readers_share_one_fetch);
+  tcase_add_test (tc, test_failed_write_back_stays_dirty);
+  tcase_add_test (tc, test_memory_stays_within_budget);
+  tcase_add_test (tc, test_trim_racing_write_back);
+  tcase_add_test (tc, test_write_racing_write_back);
+  tcase_add_test (tc, test_fua_is_durable_on_return);
+  tcase_add_test (tc, test_writer_times_out_when_full_of_dirty_pages);
+  tcase_add_test (tc, test_extents_and_trim);
+  tcase_add_test (tc, test_zero_partial_and_fast_zero);
+  tcase_add_test (tc, test_sequential_writes_upload_before_flush);
+  tcase_add_test (tc, test_sequential_reads_read_ahead);
+  tcase_add_test (tc, test_shutdown_writes_back);
+  suite_add_tcase (s, tc);
+  return s;
+}
