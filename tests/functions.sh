@@ -38,6 +38,7 @@ START_TIMEOUT="${START_TIMEOUT:-30}"
 # nbdkit's final write-back is bounded by shutdown-timeout (60s default).
 STOP_TIMEOUT="${STOP_TIMEOUT:-90}"
 
+# shellcheck disable=SC2034 # for the tests
 MiB=$((1024 * 1024))
 
 fail ()
@@ -102,8 +103,10 @@ _cleanup ()
     echo "$test_name: failed (exit $rc) with STORE=$STORE" >&2
     for name in "${_nbdkit_instances[@]}"; do
       [ -f "$tmpdir/$name.log" ] || continue
-      echo "---- last 40 lines of nbdkit log '$name' ----" >&2
-      tail -n 40 "$tmpdir/$name.log" >&2
+      echo "---- nbdkit '$name': last messages other than debug ----" >&2
+      grep -v ': debug: ' "$tmpdir/$name.log" | tail -n 20 >&2
+      echo "---- nbdkit '$name': last 30 lines of the log ----" >&2
+      tail -n 30 "$tmpdir/$name.log" >&2
     done
   fi
   if [ "${KEEP_TMP:-0}" = 1 ]; then
@@ -134,11 +137,11 @@ _setup_python ()
   for p in python3 /usr/bin/python3 /bin/python3; do
     if command -v "$p" >/dev/null 2>&1 &&
        "$p" -c 'import nbd' >/dev/null 2>&1; then
-      PYTHON="$(command -v "$p")"
+      NBD_PYTHON="$(command -v "$p")"
       mkdir -p "$tmpdir/bin"
-      ln -sf "$PYTHON" "$tmpdir/bin/python3"
+      ln -sf "$NBD_PYTHON" "$tmpdir/bin/python3"
       PATH="$tmpdir/bin:$PATH"
-      export PATH PYTHON
+      export PATH NBD_PYTHON
       return 0
     fi
   done
@@ -195,7 +198,7 @@ _stop_pid ()
 # the plugin and its keys (and any nbdkit options, e.g. -D flags).
 start_nbdkit ()
 {
-  local name="$1" pid
+  local name="$1"
   shift
   local sock="$tmpdir/$name.sock" pidfile="$tmpdir/$name.pid"
   local log="$tmpdir/$name.log" rcfile="$tmpdir/$name.rc"
@@ -211,15 +214,18 @@ start_nbdkit ()
 
   echo "==== $(date +%T) nbdkit $*" >>"$log"
   # setsid -f: nbdkit must not die with this shell's process group.  The
-  # small sh wrapper records nbdkit's exit status.
-  setsid -f sh -c '"$@" </dev/null >>"$0" 2>&1; echo $? >"$0.rc.tmp"; mv "$0.rc.tmp" "${0%.log}.rc"' \
+  # small sh wrapper records nbdkit's exit status ($0 is the log file).
+  setsid -f sh -c '
+    "$@" </dev/null >>"$0" 2>&1
+    echo $? >"$0.rc.tmp"
+    mv "$0.rc.tmp" "${0%.log}.rc"' \
     "$log" nbdkit -f -v --log=stderr -U "$sock" -P "$pidfile" "$@"
 
-  if ! wait_for "$START_TIMEOUT" _nbdkit_ready "$name"; then
-    if [ -f "$rcfile" ]; then
-      fail "nbdkit '$name' exited with status $(cat "$rcfile") at start-up"
-    fi
+  wait_for "$START_TIMEOUT" _nbdkit_ready "$name" ||
     fail "nbdkit '$name' was not ready within ${START_TIMEOUT}s"
+  if [ -f "$rcfile" ]; then
+    grep -v ': debug: ' "$log" | tail -n 5 >&2
+    fail "nbdkit '$name' exited with status $(cat "$rcfile") at start-up"
   fi
 }
 
@@ -229,9 +235,7 @@ _nbdkit_ready ()
   # Exited already: stop waiting (start_nbdkit reports it).
   [ -f "$tmpdir/$name.rc" ] && return 0
   [ -s "$tmpdir/$name.pid" ] && [ -S "$tmpdir/$name.sock" ] &&
-    [ -f "$tmpdir/$name.pid" ] && _pid_alive "$(cat "$tmpdir/$name.pid")" &&
-    return 0
-  return 1
+    _pid_alive "$(cat "$tmpdir/$name.pid")"
 }
 
 # nbdkit_pid [NAME]
@@ -344,29 +348,45 @@ store_setup ()
   _store_ready=1
 }
 
-# STORE=s3: a radosgw from tests/s3-server.sh (or the one named by
-# S3_ENDPOINT, e.g. shared by a whole `make check` run) and a fresh bucket
-# for this test, which survives restarts within the test.
+# STORE=s3: a radosgw from tests/s3-server.sh (or the server named by
+# S3_ENDPOINT etc., e.g. one shared by a whole `make check` run) and a
+# fresh bucket for this test, which survives restarts within the test.
 _s3_setup ()
 {
   local server="$srcdir/s3-server.sh" out
   [ -x "$server" ] || fail "STORE=s3 needs $server"
   if [ -z "${S3_ENDPOINT:-}" ]; then
     s3_dir="$tmpdir/s3"
-    mkdir -p "$s3_dir"
     on_cleanup "'$server' stop '$s3_dir' >/dev/null 2>&1"
     out="$("$server" start-rgw "$s3_dir")" ||
       fail "could not start the S3 server (tests/s3-server.sh start-rgw)"
     eval "$out"
     [ -n "${S3_ENDPOINT:-}" ] || fail "s3-server.sh printed no S3_ENDPOINT"
   fi
-  : "${s3_dir:=${S3_DIR:-}}"
-  s3_bucket="t-$(echo "$test_name" | tr -c 'a-z0-9\n' '-')-$$"
-  "$server" mkbucket "${s3_dir:-}" "$s3_bucket" >/dev/null ||
-    fail "could not create bucket $s3_bucket"
+  export S3_ENDPOINT S3_ACCESS_KEY S3_SECRET_KEY
+  export S3_REGION="${S3_REGION:-us-east-1}"
+  s3_bucket="t-$(echo "${test_name#test-}" | tr -c 'a-z0-9\n' '-')-$$"
+  _s3_client mkbucket "$s3_bucket" >/dev/null ||
+    fail "could not create bucket $s3_bucket at $S3_ENDPOINT"
+  # The secret through nbdkit's password syntax, so it is in no log.
+  (umask 077 && printf '%s' "$S3_SECRET_KEY" >"$tmpdir/s3-secret")
   STORE_KEYS=("bucket=$s3_bucket" "endpoint=$S3_ENDPOINT"
-              "region=${S3_REGION:-us-east-1}"
-              "access-key=$S3_ACCESS_KEY" "secret-key=$S3_SECRET_KEY")
+              "region=$S3_REGION"
+              "access-key=$S3_ACCESS_KEY" "secret-key=+$tmpdir/s3-secret")
+}
+
+# An S3 client independent of nbds3 (boto3), for looking at the bucket.
+_s3_client ()
+{
+  "$srcdir/s3-client.py" "$@"
+}
+
+# _s3_keys: every key in the test's bucket, sorted.
+_s3_keys ()
+{
+  _s3_client ls "$s3_bucket" >"$tmpdir/s3-ls.out" ||
+    fail "cannot list bucket $s3_bucket"
+  awk '{ print $2 }' "$tmpdir/s3-ls.out" | sort
 }
 
 # store_export_exists EXPORT: true if EXPORT has anything in the store.
@@ -374,7 +394,7 @@ store_export_exists ()
 {
   case "$STORE" in
     fs) [ -e "$data_dir/exports/$1" ] ;;
-    s3) fail "store_export_exists: not implemented for STORE=s3 yet" ;;
+    s3) _s3_keys | grep -qF "exports/$1/" ;;
   esac
 }
 
@@ -387,22 +407,27 @@ store_pages ()
     fs)
       [ -d "$data_dir/exports/$1" ] || return 0
       for f in "$data_dir/exports/$1"/page-*.bin; do
-        [ -e "$f" ] || continue
-        f="${f##*/page-}"
-        echo $((16#${f%.bin}))
-      done | sort -n
+        [ -e "$f" ] && echo "${f##*/}"
+      done
       ;;
-    s3) fail "store_pages: not implemented for STORE=s3 yet" ;;
-  esac
+    s3)
+      _s3_keys | while read -r f; do
+        case "$f" in "exports/$1/page-"*.bin) echo "${f##*/}" ;; esac
+      done
+      ;;
+  esac | while read -r f; do
+    f="${f#page-}"
+    echo $((16#${f%.bin}))
+  done | sort -n
 }
 
-# store_list: print every object/file in the store, one per line, relative
-# to the store's root (for "left nothing behind" checks).
+# store_list: print every file or object in the store, one per line,
+# relative to the store's root (for "left nothing behind" checks).
 store_list ()
 {
   case "$STORE" in
     fs) [ -d "$data_dir" ] && (cd "$data_dir" && find . -mindepth 1 | sort) ;;
-    s3) fail "store_list: not implemented for STORE=s3 yet" ;;
+    s3) _s3_keys ;;
   esac
   return 0
 }
@@ -418,8 +443,8 @@ start_nbds3 ()
   start_nbds3_as main "$@"
 }
 
-# start_nbds3_as NAME [KEY=VALUE...]: the same for a named instance; keys
-# and nbdkit options (e.g. -D nbds3.cache=1) may be mixed, options first.
+# start_nbds3_as NAME [OPTION...] [KEY=VALUE...]: the same for a named
+# instance.  nbdkit options come first, one word each (-Dnbds3.cache=1).
 start_nbds3_as ()
 {
   local name="$1"
@@ -441,7 +466,7 @@ restart_nbds3 ()
 {
   local name="${1:-main}"
   local -a saved
-  eval "saved=(\"\${_nbds3_keys_$name[@]}\")"
+  eval "saved=(\"\${_nbds3_keys_${name}[@]}\")"
   stop_nbdkit "$name"
   start_nbds3_as "$name" "${saved[@]}"
 }
@@ -483,16 +508,15 @@ _client_ready_or_gone ()
   [ -e "$tmpdir/$1.ready" ] || _pid_gone "$2"
 }
 
-# release_client NAME: let the client disconnect and wait for it to exit.
-# Sets client_status to its exit status.
+# release_client NAME: let the client disconnect and wait for it to exit
+# (its status is not checked: its server may have been killed).
 release_client ()
 {
   local name="$1" pid
   eval "pid=\$_client_pid_$name"
   touch "$tmpdir/$name.release"
   wait_for 60 _pid_gone "$pid" || fail "client $name did not exit"
-  client_status=0
-  wait "$pid" || client_status=$?
+  wait "$pid" || :
 }
 
 # ---- Data helpers -------------------------------------------------------

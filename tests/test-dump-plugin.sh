@@ -18,7 +18,8 @@ want ()
 }
 
 want "name=nbds3"
-grep -qE '^version=[0-9]+\.[0-9]+' dump.txt || fail "no version= in --dump-plugin"
+grep -qE '^version=[0-9]+\.[0-9]+' dump.txt ||
+  fail "no version= in --dump-plugin"
 if [ -n "${abs_top_builddir:-}" ] && [ -f "$abs_top_builddir/config.h" ]; then
   v="$(sed -n 's/^#define PACKAGE_VERSION "\(.*\)"$/\1/p' \
          "$abs_top_builddir/config.h")"
@@ -35,7 +36,8 @@ for cb in config config_complete config_help get_ready after_fork cleanup \
 done
 
 # Every filesystem-store and cache key is documented in --help.
-nbdkit "$NBDS3_PLUGIN" --help >help.txt 2>&1 || fail "nbdkit PLUGIN --help failed"
+nbdkit "$NBDS3_PLUGIN" --help >help.txt 2>&1 ||
+  fail "nbdkit PLUGIN --help failed"
 for key in data-dir size page-size cache-size connections default-export \
            cache-wait-timeout shutdown-timeout; do
   grep -qE "(^|[^-a-z])$key=" help.txt ||

@@ -12,7 +12,8 @@ require_tools nbdfuse fusermount3 losetup mkfs.ext4 e2fsck mount umount
 
 [ "$(id -u)" = 0 ] || fail "test-ext4 must run as root (mount, losetup)"
 [ -c /dev/fuse ] || fail "/dev/fuse is missing"
-[ -e /dev/loop-control ] || fail "/dev/loop-control is missing (no loop devices)"
+[ -e /dev/loop-control ] ||
+  fail "/dev/loop-control is missing (no loop devices)"
 
 fusedir="$tmpdir/fuse"
 mnt="$tmpdir/mnt"
@@ -124,8 +125,8 @@ detach ()
 start_nbds3 size=256M page-size=1M cache-size=32M
 
 attach
-guarded 120 mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$loopdev" ||
-  fail "failed: mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 $loopdev"
+guarded 120 mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 \
+  "$loopdev" || fail "mkfs.ext4 $loopdev failed"
 guarded 60 mount -t ext4 "$loopdev" "$mnt" ||
   fail "failed: mount -t ext4 $loopdev $mnt"
 random_file "$tmpdir/big" 20M

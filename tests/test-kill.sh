@@ -9,7 +9,6 @@
 
 source "$(dirname "$0")/functions.sh"
 
-P=65536
 start_nbds3 size=64M page-size=64k cache-size=16M
 
 # ---- (1) kill -9 after flush ----

@@ -69,7 +69,8 @@ map_of ()
 import json, sys
 out = []
 for e in json.load(open(sys.argv[1])):
-    if out and out[-1][2] == e["type"] and out[-1][0] + out[-1][1] == e["offset"]:
+    if (out and out[-1][2] == e["type"]
+            and out[-1][0] + out[-1][1] == e["offset"]):
         out[-1][1] += e["length"]
     else:
         out.append([e["offset"], e["length"], e["type"]])

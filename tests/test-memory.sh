@@ -12,7 +12,7 @@ require_tools nbdcopy nbdinfo
 
 CACHE=32                # MiB
 ALLOWANCE=48            # MiB over cache-size for everything else
-KEYS=(size=128M page-size=1M cache-size=${CACHE}M)
+KEYS=(size=128M page-size=1M "cache-size=${CACHE}M")
 
 hwm_mib ()
 {

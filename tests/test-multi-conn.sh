@@ -12,7 +12,8 @@ require_tools nbdcopy
 
 start_nbds3 size=32M page-size=64k cache-size=8M
 
-export SOCK="$(nbdkit_sock)"
+SOCK="$(nbdkit_sock)"
+export SOCK
 nbdsh -c '
 import os
 sock = os.environ["SOCK"]
