@@ -1,0 +1,539 @@
+# SPDX-License-Identifier: MIT
+#
+# functions.sh: the shared harness of nbds3's shell integration tests.
+# Each tests/test-*.sh sources this file.  It owns the test's temporary
+# directory, every process the test starts (nbdkit instances, background
+# clients, FUSE mounts, loop devices) and the cleanup trap that stops them,
+# so a test that fails at any point leaves nothing behind.
+#
+# nbdkit runs in the foreground (-f -v --log=stderr) under `setsid -f`, on
+# a private unix socket, logging to $tmpdir/NAME.log; readiness is the pid
+# file (-P) plus the socket; its exit status lands in $tmpdir/NAME.rc.
+# Several named instances may run at once (default name: main).
+#
+# The store is chosen by STORE (fs by default, or s3).  Tests never name a
+# store: they call start_nbds3 / restart_nbds3 and the store_* helpers, so
+# an S3 variant is just a wrapper that sets STORE=s3 and execs the test.
+#
+# Environment:
+#   NBDS3_PLUGIN   the built plugin (Makefile exports
+#                  $(abs_top_builddir)/plugin/.libs/nbds3.so)
+#   STORE          fs (default) or s3
+#   KEEP_TMP=1     keep the temporary directory (for debugging)
+#   S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY, S3_REGION
+#                  STORE=s3 only: use this server instead of starting one
+
+set -e
+set -o pipefail
+
+# ---- Basics -------------------------------------------------------------
+
+test_name="$(basename "$0" .sh)"
+srcdir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+STORE="${STORE:-fs}"
+: "${NBDS3_PLUGIN:=$srcdir/../plugin/.libs/nbds3.so}"
+
+# How long to wait for things that should be quick.
+START_TIMEOUT="${START_TIMEOUT:-30}"
+# nbdkit's final write-back is bounded by shutdown-timeout (60s default).
+STOP_TIMEOUT="${STOP_TIMEOUT:-90}"
+
+# shellcheck disable=SC2034 # for the tests
+MiB=$((1024 * 1024))
+
+fail ()
+{
+  echo "$test_name: FAIL: $*" >&2
+  exit 1
+}
+
+info ()
+{
+  echo "$test_name: $*"
+}
+
+# require_tools TOOL...: a missing tool is a failure, never a skip.
+require_tools ()
+{
+  local t
+  for t in "$@"; do
+    command -v "$t" >/dev/null 2>&1 ||
+      fail "required tool '$t' is not installed (see quickstart.sh)"
+  done
+}
+
+# ---- Temporary directory and cleanup ------------------------------------
+
+tmpdir="$(mktemp -d "${TMPDIR:-/tmp}/nbds3-$test_name.XXXXXX")"
+export tmpdir
+
+_nbdkit_instances=()   # names of instances started (see start_nbdkit)
+_bg_pids=()            # background clients to kill at cleanup
+_cleanup_hooks=()      # extra commands, run last-registered first
+
+# on_cleanup CMD...: run CMD (via eval) at exit, before nbdkit is stopped.
+on_cleanup ()
+{
+  _cleanup_hooks+=("$*")
+}
+
+_cleanup ()
+{
+  local rc=$? i name pid
+  set +e
+  trap - EXIT INT TERM
+
+  for ((i = ${#_cleanup_hooks[@]} - 1; i >= 0; i--)); do
+    eval "${_cleanup_hooks[i]}"
+  done
+  for pid in "${_bg_pids[@]}"; do
+    kill -KILL "$pid" 2>/dev/null
+  done
+  for name in "${_nbdkit_instances[@]}"; do
+    if nbdkit_running "$name"; then
+      _stop_pid "$(cat "$tmpdir/$name.pid")" 10 >/dev/null 2>&1
+    fi
+    # The wrapper writes the exit status after nbdkit has gone.
+    if [ -e "$tmpdir/$name.log" ]; then
+      wait_for 5 test -f "$tmpdir/$name.rc"
+    fi
+  done
+
+  if [ "$rc" -ne 0 ]; then
+    echo "$test_name: failed (exit $rc) with STORE=$STORE" >&2
+    for name in "${_nbdkit_instances[@]}"; do
+      [ -f "$tmpdir/$name.log" ] || continue
+      echo "---- nbdkit '$name': last messages other than debug ----" >&2
+      grep -v ': debug: ' "$tmpdir/$name.log" | tail -n 20 >&2
+      echo "---- nbdkit '$name': last 30 lines of the log ----" >&2
+      tail -n 30 "$tmpdir/$name.log" >&2
+    done
+  fi
+  if [ "${KEEP_TMP:-0}" = 1 ]; then
+    echo "$test_name: keeping $tmpdir" >&2
+  else
+    rm -rf "$tmpdir"
+  fi
+  exit "$rc"
+}
+trap _cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# bg_pid PID: kill PID (a client started with &) at cleanup.
+bg_pid ()
+{
+  _bg_pids+=("$1")
+}
+
+# ---- Python with libnbd -------------------------------------------------
+
+# nbdsh runs "python3 -mnbd" from $PATH; a python3 without the nbd module
+# (pyenv, a virtualenv) ahead of the system one breaks it.  Find one that
+# has it and put it first, in a private bin directory.
+_setup_python ()
+{
+  local p
+  for p in python3 /usr/bin/python3 /bin/python3; do
+    if command -v "$p" >/dev/null 2>&1 &&
+       "$p" -c 'import nbd' >/dev/null 2>&1; then
+      NBD_PYTHON="$(command -v "$p")"
+      mkdir -p "$tmpdir/bin"
+      ln -sf "$NBD_PYTHON" "$tmpdir/bin/python3"
+      PATH="$tmpdir/bin:$PATH"
+      export PATH NBD_PYTHON
+      return 0
+    fi
+  done
+  fail "no python3 with the libnbd bindings (Debian: python3-libnbd)"
+}
+
+require_tools nbdkit nbdsh setsid timeout sha256sum cmp
+_setup_python
+
+[ -f "$NBDS3_PLUGIN" ] || fail "plugin not built: $NBDS3_PLUGIN"
+
+# ---- Waiting ------------------------------------------------------------
+
+# wait_for SECONDS CMD...: poll CMD every 0.1s until it succeeds.
+wait_for ()
+{
+  local secs="$1" i
+  shift
+  for ((i = 0; i < secs * 10; i++)); do
+    if "$@"; then return 0; fi
+    sleep 0.1
+  done
+  return 1
+}
+
+_pid_alive ()
+{
+  kill -0 "$1" 2>/dev/null
+}
+
+_pid_gone ()
+{
+  ! kill -0 "$1" 2>/dev/null
+}
+
+# _stop_pid PID TIMEOUT: SIGTERM, wait, then SIGKILL.  Returns 1 if it
+# had to use SIGKILL.
+_stop_pid ()
+{
+  local pid="$1" secs="$2"
+  kill -TERM "$pid" 2>/dev/null || return 0
+  wait_for "$secs" _pid_gone "$pid" && return 0
+  echo "$test_name: pid $pid did not exit ${secs}s after SIGTERM;" \
+       "sending SIGKILL" >&2
+  kill -KILL "$pid" 2>/dev/null
+  wait_for 10 _pid_gone "$pid"
+  return 1
+}
+
+# ---- nbdkit instances ---------------------------------------------------
+
+# start_nbdkit NAME NBDKIT-ARGS...: start nbdkit in the foreground under
+# setsid on $tmpdir/NAME.sock and wait until it serves.  The arguments are
+# the plugin and its keys (and any nbdkit options, e.g. -D flags).
+start_nbdkit ()
+{
+  local name="$1"
+  shift
+  local sock="$tmpdir/$name.sock" pidfile="$tmpdir/$name.pid"
+  local log="$tmpdir/$name.log" rcfile="$tmpdir/$name.rc"
+
+  if nbdkit_running "$name"; then
+    fail "nbdkit '$name' is already running"
+  fi
+  rm -f "$sock" "$pidfile" "$rcfile"
+  case " ${_nbdkit_instances[*]} " in
+    *" $name "*) ;;
+    *) _nbdkit_instances+=("$name") ;;
+  esac
+
+  echo "==== $(date +%T) nbdkit $*" >>"$log"
+  # setsid -f: nbdkit must not die with this shell's process group.  The
+  # small sh wrapper records nbdkit's exit status ($0 is the log file).
+  setsid -f sh -c '
+    "$@" </dev/null >>"$0" 2>&1
+    echo $? >"$0.rc.tmp"
+    mv "$0.rc.tmp" "${0%.log}.rc"' \
+    "$log" nbdkit -f -v --log=stderr -U "$sock" -P "$pidfile" "$@"
+
+  wait_for "$START_TIMEOUT" _nbdkit_ready "$name" ||
+    fail "nbdkit '$name' was not ready within ${START_TIMEOUT}s"
+  if [ -f "$rcfile" ]; then
+    grep -v ': debug: ' "$log" | tail -n 5 >&2
+    fail "nbdkit '$name' exited with status $(cat "$rcfile") at start-up"
+  fi
+}
+
+_nbdkit_ready ()
+{
+  local name="$1"
+  # Exited already: stop waiting (start_nbdkit reports it).
+  [ -f "$tmpdir/$name.rc" ] && return 0
+  [ -s "$tmpdir/$name.pid" ] && [ -S "$tmpdir/$name.sock" ] &&
+    _pid_alive "$(cat "$tmpdir/$name.pid")"
+}
+
+# nbdkit_pid [NAME]
+nbdkit_pid ()
+{
+  cat "$tmpdir/${1:-main}.pid"
+}
+
+# nbdkit_running [NAME]
+nbdkit_running ()
+{
+  local pidfile="$tmpdir/${1:-main}.pid"
+  [ -s "$pidfile" ] && _pid_alive "$(cat "$pidfile")" &&
+    [ ! -f "$tmpdir/${1:-main}.rc" ]
+}
+
+# nbdkit_log [NAME]: path of the log file.
+nbdkit_log ()
+{
+  echo "$tmpdir/${1:-main}.log"
+}
+
+# nbdkit_sock [NAME]
+nbdkit_sock ()
+{
+  echo "$tmpdir/${1:-main}.sock"
+}
+
+# nbdkit_exit_status [NAME]: wait (bounded) for the wrapper to record the
+# exit status, then print it.
+nbdkit_exit_status ()
+{
+  local rcfile="$tmpdir/${1:-main}.rc"
+  wait_for 10 test -f "$rcfile" || fail "no exit status for nbdkit '${1:-main}'"
+  cat "$rcfile"
+}
+
+# stop_nbdkit [NAME]: SIGTERM, wait up to STOP_TIMEOUT for the pid to
+# vanish, then SIGKILL.  A stop that needs SIGKILL, or a non-zero exit
+# status, fails the test.  Disconnect clients first.
+stop_nbdkit ()
+{
+  local name="${1:-main}" pid rc
+  nbdkit_running "$name" || fail "nbdkit '$name' is not running"
+  pid="$(nbdkit_pid "$name")"
+  _stop_pid "$pid" "$STOP_TIMEOUT" ||
+    fail "nbdkit '$name' needed SIGKILL to stop"
+  rc="$(nbdkit_exit_status "$name")"
+  [ "$rc" = 0 ] || fail "nbdkit '$name' exited with status $rc after SIGTERM"
+  rm -f "$tmpdir/$name.pid"
+}
+
+# signal_nbdkit SIGNAL [NAME]: send SIGNAL, do not wait.
+signal_nbdkit ()
+{
+  kill -"$1" "$(nbdkit_pid "${2:-main}")"
+}
+
+# wait_nbdkit_exit [NAME]: after signal_nbdkit TERM, wait up to
+# STOP_TIMEOUT for nbdkit to exit; it must exit with status 0.
+wait_nbdkit_exit ()
+{
+  local name="${1:-main}" pid rc
+  pid="$(nbdkit_pid "$name")"
+  wait_for "$STOP_TIMEOUT" _pid_gone "$pid" ||
+    fail "nbdkit '$name' did not exit within ${STOP_TIMEOUT}s"
+  rc="$(nbdkit_exit_status "$name")"
+  [ "$rc" = 0 ] || fail "nbdkit '$name' exited with status $rc"
+  rm -f "$tmpdir/$name.pid"
+}
+
+# kill9_nbdkit [NAME]: crash it.
+kill9_nbdkit ()
+{
+  local name="${1:-main}" pid
+  pid="$(nbdkit_pid "$name")"
+  kill -KILL "$pid"
+  wait_for 10 _pid_gone "$pid" || fail "nbdkit '$name' survived SIGKILL"
+  nbdkit_exit_status "$name" >/dev/null
+  rm -f "$tmpdir/$name.pid"
+}
+
+# uri EXPORT [NAME]: NBD URI of EXPORT on instance NAME.
+uri ()
+{
+  echo "nbd+unix:///$1?socket=$tmpdir/${2:-main}.sock"
+}
+
+# ---- The store ----------------------------------------------------------
+
+# store_setup: prepare the store once per test (idempotent).  Sets
+# STORE_KEYS, the plugin keys that select it.
+STORE_KEYS=()
+_store_ready=0
+store_setup ()
+{
+  [ "$_store_ready" = 1 ] && return 0
+  case "$STORE" in
+    fs)
+      data_dir="$tmpdir/data"
+      STORE_KEYS=("data-dir=$data_dir")
+      ;;
+    s3)
+      _s3_setup
+      ;;
+    *)
+      fail "unknown STORE='$STORE' (fs or s3)"
+      ;;
+  esac
+  _store_ready=1
+}
+
+# STORE=s3: a radosgw from tests/s3-server.sh (or the server named by
+# S3_ENDPOINT etc., e.g. one shared by a whole `make check` run) and a
+# fresh bucket for this test, which survives restarts within the test.
+_s3_setup ()
+{
+  local server="$srcdir/s3-server.sh" out
+  [ -x "$server" ] || fail "STORE=s3 needs $server"
+  if [ -z "${S3_ENDPOINT:-}" ]; then
+    s3_dir="$tmpdir/s3"
+    on_cleanup "'$server' stop '$s3_dir' >/dev/null 2>&1"
+    out="$("$server" start-rgw "$s3_dir")" ||
+      fail "could not start the S3 server (tests/s3-server.sh start-rgw)"
+    eval "$out"
+    [ -n "${S3_ENDPOINT:-}" ] || fail "s3-server.sh printed no S3_ENDPOINT"
+  fi
+  export S3_ENDPOINT S3_ACCESS_KEY S3_SECRET_KEY
+  export S3_REGION="${S3_REGION:-us-east-1}"
+  s3_bucket="t-$(echo "${test_name#test-}" | tr -c 'a-z0-9\n' '-')-$$"
+  _s3_client mkbucket "$s3_bucket" >/dev/null ||
+    fail "could not create bucket $s3_bucket at $S3_ENDPOINT"
+  # The secret through nbdkit's password syntax, so it is in no log.
+  (umask 077 && printf '%s' "$S3_SECRET_KEY" >"$tmpdir/s3-secret")
+  STORE_KEYS=("bucket=$s3_bucket" "endpoint=$S3_ENDPOINT"
+              "region=$S3_REGION"
+              "access-key=$S3_ACCESS_KEY" "secret-key=+$tmpdir/s3-secret")
+}
+
+# An S3 client independent of nbds3 (boto3), for looking at the bucket.
+_s3_client ()
+{
+  "$srcdir/s3-client.py" "$@"
+}
+
+# _s3_keys: every key in the test's bucket, sorted.
+_s3_keys ()
+{
+  _s3_client ls "$s3_bucket" >"$tmpdir/s3-ls.out" ||
+    fail "cannot list bucket $s3_bucket"
+  awk '{ print $2 }' "$tmpdir/s3-ls.out" | sort
+}
+
+# store_export_exists EXPORT: true if EXPORT has anything in the store.
+store_export_exists ()
+{
+  case "$STORE" in
+    fs) [ -e "$data_dir/exports/$1" ] ;;
+    s3) _s3_keys | grep -qF "exports/$1/" ;;
+  esac
+}
+
+# store_pages EXPORT: the indices (decimal) of the pages EXPORT has in the
+# store, sorted, one per line.
+store_pages ()
+{
+  local f
+  case "$STORE" in
+    fs)
+      [ -d "$data_dir/exports/$1" ] || return 0
+      for f in "$data_dir/exports/$1"/page-*.bin; do
+        [ -e "$f" ] && echo "${f##*/}"
+      done
+      ;;
+    s3)
+      _s3_keys | while read -r f; do
+        case "$f" in "exports/$1/page-"*.bin) echo "${f##*/}" ;; esac
+      done
+      ;;
+  esac | while read -r f; do
+    f="${f#page-}"
+    echo $((16#${f%.bin}))
+  done | sort -n
+}
+
+# store_list: print every file or object in the store, one per line,
+# relative to the store's root (for "left nothing behind" checks).
+store_list ()
+{
+  case "$STORE" in
+    fs) [ -d "$data_dir" ] && (cd "$data_dir" && find . -mindepth 1 | sort) ;;
+    s3) _s3_keys ;;
+  esac
+  return 0
+}
+
+# ---- nbds3 --------------------------------------------------------------
+
+_nbds3_keys_main=()
+
+# start_nbds3 [KEY=VALUE...]: start instance "main" on the test's store.
+# The keys are remembered for restart_nbds3.
+start_nbds3 ()
+{
+  start_nbds3_as main "$@"
+}
+
+# start_nbds3_as NAME [OPTION...] [KEY=VALUE...]: the same for a named
+# instance.  nbdkit options come first, one word each (-Dnbds3.cache=1).
+start_nbds3_as ()
+{
+  local name="$1"
+  shift
+  store_setup
+  local -a opts=() keys=()
+  while [ $# -gt 0 ] && [ "${1#-}" != "$1" ]; do
+    opts+=("$1")
+    shift
+  done
+  keys=("$@")
+  eval "_nbds3_keys_$name=(\"\${opts[@]}\" \"\${keys[@]}\")"
+  start_nbdkit "$name" "${opts[@]}" "$NBDS3_PLUGIN" \
+    "${STORE_KEYS[@]}" "${keys[@]}"
+}
+
+# restart_nbds3 [NAME]: clean stop, then start with the same keys.
+restart_nbds3 ()
+{
+  local name="${1:-main}"
+  local -a saved
+  eval "saved=(\"\${_nbds3_keys_${name}[@]}\")"
+  stop_nbdkit "$name"
+  start_nbds3_as "$name" "${saved[@]}"
+}
+
+# ---- Clients held open --------------------------------------------------
+
+# hold_client NAME URI SCRIPT: run the python SCRIPT in nbdsh with h
+# connected to URI, in the background, and then keep the connection open
+# until release_client NAME.  Returns once SCRIPT has run.
+hold_client ()
+{
+  local name="$1" u="$2" script="$3" pid
+  rm -f "$tmpdir/$name.ready" "$tmpdir/$name.release"
+  CLIENT="$name" nbdsh -u "$u" -c "$script" -c '
+import os, time
+base = os.environ["tmpdir"] + "/" + os.environ["CLIENT"]
+open(base + ".ready", "w").close()
+deadline = time.time() + 300
+while not os.path.exists(base + ".release") and time.time() < deadline:
+    time.sleep(0.05)
+try:
+    h.shutdown()
+except nbd.Error as e:
+    print("shutdown: %s" % e)
+' >"$tmpdir/$name.client.log" 2>&1 &
+  pid=$!
+  bg_pid "$pid"
+  eval "_client_pid_$name=$pid"
+  wait_for 60 _client_ready_or_gone "$name" "$pid" ||
+    fail "client $name: not ready after 60s"
+  if [ ! -e "$tmpdir/$name.ready" ]; then
+    cat "$tmpdir/$name.client.log" >&2
+    fail "client $name failed"
+  fi
+}
+
+_client_ready_or_gone ()
+{
+  [ -e "$tmpdir/$1.ready" ] || _pid_gone "$2"
+}
+
+# release_client NAME: let the client disconnect and wait for it to exit
+# (its status is not checked: its server may have been killed).
+release_client ()
+{
+  local name="$1" pid
+  eval "pid=\$_client_pid_$name"
+  touch "$tmpdir/$name.release"
+  wait_for 60 _pid_gone "$pid" || fail "client $name did not exit"
+  wait "$pid" || :
+}
+
+# ---- Data helpers -------------------------------------------------------
+
+# random_file FILE SIZE: SIZE bytes of random data (SIZE as for head -c).
+random_file ()
+{
+  head -c "$2" /dev/urandom >"$1"
+}
+
+sum_of ()
+{
+  sha256sum <"$1" | cut -d' ' -f1
+}
+
+# nbdsh_py URI SCRIPT: run a python snippet with h connected to URI.
+nbdsh_py ()
+{
+  nbdsh -u "$1" -c "$2"
+}

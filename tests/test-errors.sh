@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# Errors.  Each bad config value makes nbdkit fail at start-up with a
+# non-zero status and a message naming the key.  Bad export names are
+# refused and leave nothing in the store.  Reopening an export with another
+# page size is refused.  A second nbdkit on the same data-dir cannot open
+# an export the first one holds, and says which export.
+
+source "$(dirname "$0")/functions.sh"
+
+store_setup
+
+# bad_config PATTERN KEY=VALUE...: nbdkit must refuse to start, with a
+# message matching PATTERN (extended regexp).  Failures are collected in
+# bad_failed, so one run reports all of them.
+bad_failed=()
+bad_config ()
+{
+  local pattern="$1" rc=0
+  shift
+  timeout 60 nbdkit -f -v --log=stderr -U - "$NBDS3_PLUGIN" \
+    "${STORE_KEYS[@]}" "$@" --run 'exit 0' >"$tmpdir/bad.log" 2>&1 || rc=$?
+  if [ "$rc" = 0 ]; then
+    echo "$test_name: nbdkit started with bad config: $*" >&2
+    bad_failed+=("started: $*")
+    return
+  fi
+  if [ "$rc" = 124 ]; then
+    echo "$test_name: nbdkit hung with bad config: $*" >&2
+    bad_failed+=("hung: $*")
+    return
+  fi
+  # Only the error lines: not the debug echo of the config keys, nor
+  # nbdkit_parse_size's own message, which names no key.
+  grep -v -e ': debug: ' -e 'could not parse size string' \
+    "$tmpdir/bad.log" >"$tmpdir/bad.err" || :
+  if ! grep -qE -- "$pattern" "$tmpdir/bad.err"; then
+    echo "---- nbdkit output for: $* ----" >&2
+    grep -v ': debug: ' "$tmpdir/bad.log" >&2
+    echo "$test_name: no error message matching '$pattern' for: $*" >&2
+    bad_failed+=("no message matching '$pattern': $*")
+    return
+  fi
+  info "refused ($rc): $* ->" \
+       "$(grep -E -- "$pattern" "$tmpdir/bad.err" | head -1)"
+}
+
+# A good config starts, so the refusals below are about the bad values.
+timeout 60 nbdkit -f -U - "$NBDS3_PLUGIN" "${STORE_KEYS[@]}" \
+  size=16M page-size=64k cache-size=4M connections=2 --run 'exit 0' ||
+  fail "nbdkit does not start with a good config"
+
+bad_config 'no-such-key'   no-such-key=1
+bad_config 'page-size'     page-size=3000
+bad_config 'page-size'     page-size=2k
+bad_config 'page-size'     page-size=100000
+bad_config 'page-size'     page-size=128M
+bad_config 'chunk-size|page-size' chunk-size=3000
+bad_config '(^|[^-])size'  size=abc
+bad_config 'default-size|(^|[^-])size' default-size=abc
+bad_config 'cache-size'    cache-size=1M page-size=4M
+bad_config 'cache-size'    cache-size=xyz
+bad_config 'connections'   connections=0
+bad_config 'connections'   connections=257
+bad_config 'connections'   connections=many
+if [ "$STORE" = fs ]; then
+  touch "$tmpdir/regular"
+  bad_config 'data-dir' data-dir="$tmpdir/regular/sub"
+fi
+if [ ${#bad_failed[@]} -gt 0 ]; then
+  printf '  %s\n' "${bad_failed[@]}" >&2
+  fail "${#bad_failed[@]} bad config value(s) not refused as expected"
+fi
+
+# ---- bad export names ----
+
+start_nbds3 size=16M page-size=64k cache-size=4M
+before="$(store_list)"
+SOCK="$(nbdkit_sock)"
+export SOCK
+for name in '../x' '.' '..' 'a/b' '.hidden' "$(printf 'ctl\001x')" \
+            "$(head -c 201 /dev/zero | tr '\0' n)"; do
+  NAME="$name" nbdsh -c '
+import os
+h.set_export_name(os.environ["NAME"])
+try:
+    h.connect_unix(os.environ["SOCK"])
+except nbd.Error as e:
+    print("refused %r: %s" % (os.environ["NAME"][:20], e))
+    raise SystemExit(0)
+try:
+    h.pwrite(b"x" * 512, 0)
+    h.flush()
+except nbd.Error:
+    pass
+raise SystemExit("export name %r was accepted" % os.environ["NAME"])
+' || fail "bad export name accepted: '$name'"
+done
+# A name of exactly 200 bytes is fine.
+nbdsh -u "$(uri "$(head -c 200 /dev/zero | tr '\0' n)")" \
+  -c 'h.pwrite(b"ok", 0)'
+nbdsh -u "$(uri good)" -c 'h.pwrite(b"ok", 0)'
+after="$(store_list | grep -v -e '/good' -e '/nnnnnnnn' || :)"
+before="$(echo "$before" | grep -v -e '/good' -e '/nnnnnnnn' || :)"
+if [ "$before" != "$after" ]; then
+  echo "before: $before"; echo "after: $after"
+  fail "bad export names left something in the store"
+fi
+if [ "$STORE" = fs ]; then
+  found="$(find "$tmpdir" -name x -o -name b -o -name .hidden -o -name 'ctl*')"
+  [ -z "$found" ] || fail "bad export names created: $found"
+fi
+
+# ---- reopen with another page size ----
+
+stop_nbdkit
+start_nbds3 size=16M page-size=128k cache-size=4M
+if nbdsh -u "$(uri good)" -c 'h.pread(2, 0)' 2>"$tmpdir/ps.err"; then
+  fail "export 'good' (page-size=64k) opened with page-size=128k"
+fi
+grep -v ': debug: ' "$(nbdkit_log)" | grep -qiE 'page.?size' ||
+  fail "no message about the page size in the nbdkit log"
+stop_nbdkit
+
+# ---- a second nbdkit on the same store ----
+
+start_nbds3 size=16M page-size=64k cache-size=4M
+hold_client holder "$(uri held-export)" '
+h.pwrite(b"held" * 1024, 65536)
+h.flush()
+'
+start_nbds3_as second size=16M page-size=64k cache-size=4M
+if nbdsh -u "$(uri held-export second)" \
+     -c 'h.pwrite(b"intruder", 0); h.flush()' 2>"$tmpdir/second.err"; then
+  fail "a second nbdkit opened export 'held-export' held by the first"
+fi
+grep -v ': debug: ' "$(nbdkit_log second)" | grep -q 'held-export' || {
+  grep -v ': debug: ' "$(nbdkit_log second)" | tail -20 >&2
+  fail "the second nbdkit's log does not name export 'held-export'"
+}
+info "second nbdkit: $(grep -v ': debug: ' "$(nbdkit_log second)" |
+                        grep 'held-export' | head -1)"
+# Other exports still work on the second server.
+nbdsh -u "$(uri other second)" -c 'h.pwrite(b"x", 0); h.flush()'
+stop_nbdkit second
+
+# The first still serves it and its data is intact.
+release_client holder
+nbdsh -u "$(uri held-export)" -c '
+assert h.pread(4096, 65536) == b"held" * 1024
+assert h.pread(8, 0) == bytes(8), "the intruder wrote"
+'
+
+info "ok: bad config, bad names, page size and second writer refused"
