@@ -441,6 +441,38 @@ START_TEST (test_sequential_writes_upload_before_flush)
 }
 END_TEST
 
+START_TEST (test_flush_syncs_the_store)
+{
+  char buf[PS];
+  int i;
+
+  start_cache (32, 4, 5, true);
+  ck_assert_int_eq (pagecache_flush (ex), 0);
+  ck_assert_uint_eq (memstore_count (ms, MS_SYNC), 0);   /* nothing to do */
+  fill (buf, 'y');
+  for (i = 0; i < 4; ++i)       /* whole pages: written back at once */
+    ck_assert_int_eq (pagecache_write (ex, buf, PS, (uint64_t) i * PS,
+                                       false), 0);
+  for (i = 0; i < 200 && memstore_count (ms, MS_WRITE) < 4; ++i)
+    sleep_ms (10);
+  ck_assert_uint_eq (memstore_count (ms, MS_WRITE), 4);
+  ck_assert_uint_eq (memstore_count (ms, MS_SYNC), 0);
+  /* The pages are clean but not yet durable: flush syncs them, once. */
+  ck_assert_int_eq (pagecache_flush (ex), 0);
+  ck_assert_uint_eq (memstore_count (ms, MS_SYNC), 1);
+  ck_assert_int_eq (pagecache_flush (ex), 0);
+  ck_assert_uint_eq (memstore_count (ms, MS_SYNC), 1);
+  /* A failed sync fails the flush, and the next flush syncs again. */
+  ck_assert_int_eq (pagecache_write (ex, buf, 1, 0, false), 0);
+  memstore_fail (ms, MS_SYNC, EIO);
+  ck_assert_int_eq (pagecache_flush (ex), -1);
+  memstore_fail (ms, MS_SYNC, 0);
+  ck_assert_int_eq (pagecache_flush (ex), 0);
+  ck_assert_uint_eq (memstore_count (ms, MS_SYNC), 3);
+  stop_cache ();
+}
+END_TEST
+
 START_TEST (test_sequential_reads_read_ahead)
 {
   char buf[PS];
@@ -498,6 +530,7 @@ pagecache_suite (void)
   tcase_add_test (tc, test_extents_and_trim);
   tcase_add_test (tc, test_zero_partial_and_fast_zero);
   tcase_add_test (tc, test_sequential_writes_upload_before_flush);
+  tcase_add_test (tc, test_flush_syncs_the_store);
   tcase_add_test (tc, test_sequential_reads_read_ahead);
   tcase_add_test (tc, test_shutdown_writes_back);
   suite_add_tcase (s, tc);

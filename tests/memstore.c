@@ -191,6 +191,12 @@ ms_delete_page (struct store_export *e, uint32_t page)
   return 0;
 }
 
+static int
+ms_sync (struct store_export *e)
+{
+  return enter (from_export (e), MS_SYNC);
+}
+
 static void
 ms_close_export (struct store_export *e)
 {
@@ -214,6 +220,7 @@ static const struct store_ops memstore_ops = {
   .delete_page = ms_delete_page,
   .close_export = ms_close_export,
   .free = ms_free,
+  .sync = ms_sync,
 };
 
 struct memstore *

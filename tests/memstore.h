@@ -15,7 +15,7 @@
 
 #include "store.h"
 
-enum memstore_op { MS_READ, MS_WRITE, MS_DELETE, MS_LIST, MS_NR_OPS };
+enum memstore_op { MS_READ, MS_WRITE, MS_DELETE, MS_LIST, MS_SYNC, MS_NR_OPS };
 
 struct memstore;
 
