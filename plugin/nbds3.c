@@ -238,8 +238,10 @@ nbds3_close (void *handle)
   pthread_mutex_lock (&registry_lock);
   last = --e->connections == 0;
   pthread_mutex_unlock (&registry_lock);
-  if (last)
+  if (last) {
     pagecache_flush (e->cache);
+    pagecache_log_stats (e->name);
+  }
 }
 
 /* Write the export's metadata before its first page. */
