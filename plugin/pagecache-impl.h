@@ -51,8 +51,8 @@ struct page {
   int64_t dirty_since;
   uint32_t written;             /* bytes written since it was last clean */
   unsigned retries;             /* consecutive failures */
-  bool loading;                 /* a fetch into buf is in flight */
-  bool prefetch;                /* ... started by read-ahead (queued) */
+  bool loading;                 /* a fetch into buf is in flight, or
+                                   queued (read-ahead) */
   bool tombstone;               /* reads as zeros; DELETE pending or done */
   bool stored;                  /* the store may hold an object for it */
   bool inflight;                /* a PUT or DELETE is in flight */
