@@ -79,7 +79,14 @@ nbds3_get_ready (void)
     .shutdown_timeout = config.shutdown_timeout,
   };
 
-  store = store_fs_new (config.data_dir);
+  if (config.bucket) {
+    struct s3_config s3;
+
+    config_s3 (&s3);
+    store = store_s3_new (&s3);
+  }
+  else
+    store = store_fs_new (config.data_dir);
   if (store == NULL)
     return -1;
   if (store->ops->ready (store) == -1 || pagecache_init (&cc) == -1) {
