@@ -154,8 +154,10 @@ config_set (const char *key, const char *value)
     return set_number (k, value, field);
   case KEY_BOOL: {
     int b = nbdkit_parse_bool (value);
-    if (b == -1)
+    if (b == -1) {
+      nbdkit_error ("%s=%s: use true or false", k->name, value);
       return -1;
+    }
     *(bool *) field = b;
     return 0;
   }

@@ -189,7 +189,9 @@ s3_ready (struct store *st)
       hint = s3_xml_error_explain (resp.err.code);
   }
   else if (s3_http_tls_error (resp.curl_code))
-    hint = "check ca-file= (or, for a test server only, tls-verify=false)";
+    hint = "does the server speak TLS (https://) with a certificate this "
+      "machine trusts? check endpoint= and ca-file= (tls-verify=false "
+      "only for a test server)";
   else
     hint = "check endpoint= and that the S3 server is running";
   nbdkit_error ("cannot use S3 bucket %s at %s: %s%s%s", s->bucket,
