@@ -45,7 +45,6 @@
 
 #define EMPTY_SHA256 \
   "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-#define CURL_BUFFER_SIZE (512 * 1024)
 
 struct s3_http {
   struct s3_http_config cfg;    /* numbers and flags; its strings are NULL:
@@ -73,6 +72,9 @@ struct xfer {
 };
 
 static uint64_t jitter_state;   /* atomic: splitmix64 sequence */
+
+_Static_assert (sizeof ((struct s3_http_response *) 0)->curl_msg >=
+                CURL_ERROR_SIZE, "curl_msg is curl's error buffer");
 
 static int64_t
 now_ms (void)
@@ -479,8 +481,6 @@ attempt (struct xfer *x, const struct s3_http_target *t,
   curl_easy_setopt (c, CURLOPT_ERRORBUFFER, x->resp->curl_msg);
   curl_easy_setopt (c, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
   curl_easy_setopt (c, CURLOPT_TIMEOUT_MS, timeout_ms);
-  curl_easy_setopt (c, CURLOPT_BUFFERSIZE, (long) CURL_BUFFER_SIZE);
-  curl_easy_setopt (c, CURLOPT_UPLOAD_BUFFERSIZE, (long) CURL_BUFFER_SIZE);
   curl_easy_setopt (c, CURLOPT_SSL_VERIFYPEER, h->cfg.tls_verify ? 1L : 0L);
   curl_easy_setopt (c, CURLOPT_SSL_VERIFYHOST, h->cfg.tls_verify ? 2L : 0L);
   if (h->ca_file)
@@ -599,8 +599,10 @@ s3_http_request (struct s3_http *h, const struct s3_http_request *req,
 
   memset (resp, 0, sizeof *resp);
   if (s3_http_target (h->endpoint, h->bucket, h->cfg.virtual_hosted,
-                      req->key, &t) == -1)
+                      req->key, &t) == -1) {
+    errno = EIO;
     return -1;
+  }
   if (req->body_len > 0 &&
       sigv4_sha256_hex (req->body, req->body_len, hash) == -1) {
     nbdkit_error ("s3: cannot hash the request body");
