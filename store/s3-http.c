@@ -244,8 +244,10 @@ s3_http_target (const char *endpoint, const char *bucket,
   ebucket = malloc (SIGV4_URI_ENCODE_SIZE (strlen (bucket)));
   if (epath == NULL || ebucket == NULL)
     goto nomem;
-  sigv4_uri_encode (rawpath, false, epath, SIGV4_URI_ENCODE_SIZE (strlen (rawpath)));
-  sigv4_uri_encode (bucket, true, ebucket, SIGV4_URI_ENCODE_SIZE (strlen (bucket)));
+  sigv4_uri_encode (rawpath, false, epath,
+                    SIGV4_URI_ENCODE_SIZE (strlen (rawpath)));
+  sigv4_uri_encode (bucket, true, ebucket,
+                    SIGV4_URI_ENCODE_SIZE (strlen (bucket)));
 
   if (virtual_hosted) {
     n = asprintf (&t->host, "%s.%.*s", bucket, (int) hlen, auth);
