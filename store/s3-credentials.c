@@ -11,8 +11,6 @@
  * freed.
  */
 
-#define _GNU_SOURCE 1          /* asprintf (configure.ac lacks
-                                 * AC_USE_SYSTEM_EXTENSIONS) */
 #include <config.h>
 
 #include <errno.h>

@@ -20,8 +20,6 @@
  *   Never a header, a secret or a token.
  */
 
-#define _GNU_SOURCE 1          /* asprintf (configure.ac lacks
-                                 * AC_USE_SYSTEM_EXTENSIONS) */
 #include <config.h>
 
 #include <ctype.h>

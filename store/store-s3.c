@@ -18,8 +18,6 @@
  *   the same export of one bucket.
  */
 
-#define _GNU_SOURCE 1          /* asprintf (configure.ac lacks
-                                 * AC_USE_SYSTEM_EXTENSIONS) */
 #include <config.h>
 
 #include <errno.h>
