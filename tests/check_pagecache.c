@@ -216,6 +216,33 @@ START_TEST (test_failed_write_back_stays_dirty)
 }
 END_TEST
 
+START_TEST (test_flush_fails_at_the_first_failure)
+{
+  char buf[PS];
+
+  start_cache (16, 2, 5, true);   /* one worker */
+  fill (buf, 'f');
+  for (int i = 0; i < 8; ++i)
+    ck_assert_int_eq (pagecache_write (ex, buf, PS - 1, (uint64_t) i * PS,
+                                       false), 0);
+  memstore_delay (ms, MS_WRITE, 100);
+  memstore_fail (ms, MS_WRITE, EIO);
+  /* It does not wait for every page to fail in turn (an unreachable
+   * store would make that one retry deadline per page).
+   */
+  ck_assert_int_eq (pagecache_flush (ex), -1);
+  ck_assert_uint_le (memstore_count (ms, MS_WRITE), 2);
+  memstore_delay (ms, MS_WRITE, 0);
+  memstore_fail (ms, MS_WRITE, 0);
+  ck_assert_int_eq (pagecache_flush (ex), 0);
+  for (uint32_t i = 0; i < 8; ++i) {
+    ck_assert (memstore_get (ms, i, buf));
+    ck_assert_int_eq (buf[0], 'f');
+  }
+  stop_cache ();
+}
+END_TEST
+
 START_TEST (test_memory_stays_within_budget)
 {
   const unsigned budget = 8, pages = 60;
@@ -519,6 +546,7 @@ pagecache_suite (void)
   tcase_add_test (tc, test_partial_write_fetches_once_and_merges);
   tcase_add_test (tc, test_concurrent_readers_share_one_fetch);
   tcase_add_test (tc, test_failed_write_back_stays_dirty);
+  tcase_add_test (tc, test_flush_fails_at_the_first_failure);
   tcase_add_test (tc, test_memory_stays_within_budget);
   tcase_add_test (tc, test_trim_racing_write_back);
   tcase_add_test (tc, test_write_racing_write_back);
