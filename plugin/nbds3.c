@@ -39,15 +39,18 @@ struct export {
   struct list link;             /* in exports */
   char *name;
   unsigned connections;         /* guarded by registry_lock */
+  bool opening;                 /* a placeholder while being opened */
   struct store_export *store;
   struct pc_export *cache;
   uint64_t size;
   pthread_mutex_t create_lock;  /* serialises creating the metadata */
   bool created;                 /* metadata exists (atomic reads) */
+  unsigned create_failures;     /* failed attempts to create it */
 };
 
 static struct store *store;
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t registry_changed = PTHREAD_COND_INITIALIZER;
 static struct list exports = { &exports, &exports };   /* registry_lock */
 
 static void
@@ -79,7 +82,14 @@ nbds3_get_ready (void)
     .shutdown_timeout = config.shutdown_timeout,
   };
 
-  store = store_fs_new (config.data_dir);
+  if (config.bucket) {
+    struct s3_config s3;
+
+    config_s3 (&s3);
+    store = store_s3_new (&s3);
+  }
+  else
+    store = store_fs_new (config.data_dir);
   if (store == NULL)
     return -1;
   if (store->ops->ready (store) == -1 || pagecache_init (&cc) == -1) {
@@ -118,7 +128,8 @@ nbds3_cleanup (void)
   while (!list_empty (&exports)) {
     struct export *e = list_entry (exports.next, struct export, link);
     list_del (&e->link);
-    export_free (e);
+    if (!e->opening)            /* (a placeholder belongs to its opener) */
+      export_free (e);
   }
   pthread_mutex_unlock (&registry_lock);
   pagecache_free ();
@@ -144,7 +155,21 @@ nbds3_default_export (int readonly, int is_tls)
   return config.default_export;
 }
 
-/* Open the export NAME in the store and its cache.  registry_lock held. */
+/* Open the export NAME in the store and its cache. */
+/* The open export called NAME, or NULL.  registry_lock held. */
+static struct export *
+export_find (const char *name)
+{
+  struct list *l;
+
+  list_for_each (l, &exports) {
+    struct export *e = list_entry (l, struct export, link);
+    if (strcmp (e->name, name) == 0)
+      return e;
+  }
+  return NULL;
+}
+
 static struct export *
 export_open (const char *name)
 {
@@ -197,8 +222,7 @@ static void *
 nbds3_open (int readonly)
 {
   const char *name = nbdkit_export_name ();
-  struct list *l;
-  struct export *e = NULL;
+  struct export *e;
 
   if (name == NULL || *name == '\0')
     name = config.default_export;
@@ -208,17 +232,26 @@ nbds3_open (int readonly)
     return NULL;
   }
   pthread_mutex_lock (&registry_lock);
-  list_for_each (l, &exports) {
-    struct export *x = list_entry (l, struct export, link);
-    if (strcmp (x->name, name) == 0) {
-      e = x;
+  for (;;) {
+    e = export_find (name);
+    if (e == NULL || !e->opening)
       break;
-    }
+    pthread_cond_wait (&registry_changed, &registry_lock);
   }
   if (e == NULL) {
+    /* Open it without the lock (a store round trip or a listing may take
+     * a while), behind a placeholder that others with the name wait on.
+     */
+    struct export placeholder = { .name = (char *) name, .opening = true };
+
+    list_add_tail (&exports, &placeholder.link);
+    pthread_mutex_unlock (&registry_lock);
     e = export_open (name);
+    pthread_mutex_lock (&registry_lock);
+    list_del (&placeholder.link);
     if (e)
       list_add_tail (&exports, &e->link);
+    pthread_cond_broadcast (&registry_changed);
   }
   if (e)
     e->connections++;
@@ -244,7 +277,10 @@ nbds3_close (void *handle)
   }
 }
 
-/* Write the export's metadata before its first page. */
+/* Write the export's metadata before its first page.  Writes that
+ * waited while an attempt failed fail with it rather than try again one
+ * after the other (each attempt may retry for retry-deadline).
+ */
 static int
 export_create (struct export *e)
 {
@@ -253,14 +289,24 @@ export_create (struct export *e)
     .size = e->size,
     .page_size = config.page_size,
   };
+  unsigned failures;
   int r = 0;
 
   if (__atomic_load_n (&e->created, __ATOMIC_ACQUIRE))
     return 0;
+  failures = __atomic_load_n (&e->create_failures, __ATOMIC_ACQUIRE);
   pthread_mutex_lock (&e->create_lock);
-  if (!e->created) {
+  if (!e->created && e->create_failures != failures) {
+    nbdkit_error ("export '%s' could not be created in the store "
+                  "(see the error above)", e->name);
+    errno = EIO;
+    r = -1;
+  }
+  else if (!e->created) {
     r = store->ops->write_meta (e->store, &meta);
-    if (r == 0) {
+    if (r == -1)
+      __atomic_add_fetch (&e->create_failures, 1, __ATOMIC_RELEASE);
+    else {
       nbdkit_debug ("created export '%s': %" PRIu64 " bytes, page-size %"
                     PRIu64, e->name, e->size, config.page_size);
       __atomic_store_n (&e->created, true, __ATOMIC_RELEASE);

@@ -19,8 +19,12 @@
 
 #define NS_PER_SEC INT64_C (1000000000)
 
-/* A dirty page older than this is written back even without a flush. */
-#define WRITEBACK_DELAY_NS (2 * NS_PER_SEC)
+/* A dirty page older than this is written back even without a flush.
+ * Pages a sequential writer fills go at once; this is for pages written
+ * at random, which are often written again soon: uploading them every
+ * few seconds would cost a whole-page PUT per small write.
+ */
+#define WRITEBACK_DELAY_NS (10 * NS_PER_SEC)
 /* Background write-back starts when dirty buffers pass this share of the
  * budget (in percent).
  */
@@ -51,8 +55,8 @@ struct page {
   int64_t dirty_since;
   uint32_t written;             /* bytes written since it was last clean */
   unsigned retries;             /* consecutive failures */
-  bool loading;                 /* a fetch into buf is in flight */
-  bool prefetch;                /* ... started by read-ahead (queued) */
+  bool loading;                 /* a fetch into buf is in flight, or
+                                   queued (read-ahead) */
   bool tombstone;               /* reads as zeros; DELETE pending or done */
   bool stored;                  /* the store may hold an object for it */
   bool inflight;                /* a PUT or DELETE is in flight */

@@ -131,12 +131,30 @@ prefetch_page (struct pc_export *e, uint32_t index)
     return;
   }
   p->buf = buf;
-  p->loading = p->prefetch = p->stored = true;
+  p->loading = p->stored = true;
   p->queued = true;
   list_add_tail (&cache.queue, &p->queue);
   cache.nqueued++;
   cache.stats.prefetches++;
   pthread_cond_signal (&cache.work);
+}
+
+/* Page P is loading: wait for the fetch, or if it is read-ahead still
+ * waiting in the queue, fetch it now in the foreground rather than wait
+ * behind write-back.  The caller looks the page up again after.  0, or
+ * -1 if the fetch failed.
+ */
+static int
+wait_for_load (struct page *p)
+{
+  if (p->queued) {
+    list_del (&p->queue);
+    p->queued = false;
+    cache.nqueued--;
+    return pc_load_page (p);
+  }
+  pthread_cond_wait (&cache.changed, &cache.lock);
+  return 0;
 }
 
 static int
@@ -240,7 +258,8 @@ read_part (struct pc_export *e, uint32_t index, uint32_t off, uint32_t n,
       continue;
     }
     if (p->loading) {
-      pthread_cond_wait (&cache.changed, &cache.lock);
+      if (wait_for_load (p) == -1)
+        return -1;
       continue;
     }
     if (p->buf == NULL)
@@ -335,7 +354,8 @@ write_part (struct pc_export *e, uint32_t index, uint32_t off, uint32_t n,
     bool stored = pageindex_get (&e->index, index);
 
     if (p && p->loading) {
-      pthread_cond_wait (&cache.changed, &cache.lock);
+      if (wait_for_load (p) == -1)
+        break;
       continue;
     }
     if (in == NULL && (p == NULL ? !stored : p->buf == NULL)) {
@@ -411,7 +431,7 @@ punch_page (struct pc_export *e, uint32_t index)
     struct page *p = pc_page_lookup (e, index);
 
     if (p && p->loading) {
-      pthread_cond_wait (&cache.changed, &cache.lock);
+      wait_for_load (p);        /* trim is advisory: go on regardless */
       continue;
     }
     if (p == NULL) {
