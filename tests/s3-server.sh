@@ -63,6 +63,8 @@ Environment:
   RGW_BLUESTORE_SIZE=SIZE size of bluestore's sparse file (default 8G)
   S3RVER_DELAY_MS=N       s3rver: delay added before every response (0)
   S3RVER_BUCKETS="A B"    s3rver: buckets to create at start
+  XDG_CACHE_HOME=DIR      s3rver: npm ci goes to DIR/nbds3-s3rver when
+                          tests/s3rver is read-only (default ~/.cache)
   PYTHON=PATH             python3 with boto3 (default /usr/bin/python3)
 EOF
 }
@@ -398,12 +400,23 @@ s3rver_install ()
   major=$(node --version | sed 's/^v\([0-9]*\).*/\1/')
   [[ $major -ge 20 ]] ||
     die "node $(node --version) is too old: s3rver 5 needs Node.js >= 20"
-  if [[ ! -d $here/s3rver/node_modules/@20minutes/s3rver ]]; then
+  s3rver_home=$here/s3rver
+  # A read-only source tree (make distcheck): install a copy elsewhere.
+  if [[ ! -d $s3rver_home/node_modules/@20minutes/s3rver &&
+        ! -w $s3rver_home ]]; then
+    s3rver_home=${XDG_CACHE_HOME:-$HOME/.cache}/nbds3-s3rver
+    mkdir -p "$s3rver_home"
+    cmp -s "$here/s3rver/package-lock.json" \
+      "$s3rver_home/package-lock.json" || rm -rf "$s3rver_home/node_modules"
+    cp "$here"/s3rver/{launch.js,package.json,package-lock.json} \
+      "$s3rver_home/" || die "cannot copy tests/s3rver to $s3rver_home"
+  fi
+  if [[ ! -d $s3rver_home/node_modules/@20minutes/s3rver ]]; then
     command -v npm > /dev/null || die "npm missing"
-    log "installing s3rver: npm ci in $here/s3rver"
-    (cd "$here/s3rver" &&
+    log "installing s3rver: npm ci in $s3rver_home"
+    (cd "$s3rver_home" &&
       timeout 300 npm ci --no-audit --no-fund --loglevel=error) >&2 ||
-      die "npm ci failed in $here/s3rver"
+      die "npm ci failed in $s3rver_home"
   fi
 }
 
@@ -427,7 +440,7 @@ start_s3rver ()
   # continuation tokens with DES, which OpenSSL 3 only has in its legacy
   # provider; without it every truncated listing is a 500 InternalError.
   FORCE_COLOR=0 setsid -f node --openssl-legacy-provider \
-    "$here/s3rver/launch.js" "${args[@]}" \
+    "$s3rver_home/launch.js" "${args[@]}" \
     < /dev/null >> "$dir/log/s3rver.log" 2>&1
   pid=$(wait_pidfile "$dir/run/s3rver.pid" "${S3_START_TIMEOUT:-60}") ||
     start_failed "$dir" "s3rver did not start"

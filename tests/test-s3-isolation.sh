@@ -41,7 +41,8 @@ def check_reads():
         img = x.pread(16 * P, 0)
         want = bytes(first * P) + data_of(name) + bytes((12 - first) * P)
         if img != want:
-            bad = [i for i in range(16) if img[i*P:(i+1)*P] != want[i*P:(i+1)*P]]
+            bad = [i for i in range(16)
+                   if img[i * P:(i + 1) * P] != want[i * P:(i + 1) * P]]
             raise SystemExit("export %r: pages %s are not its own data "
                              "(or zeros)" % (name, bad))
         x.shutdown()

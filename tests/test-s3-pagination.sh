@@ -89,6 +89,7 @@ assert not missing, "missing from the list: %s" % sorted(missing)[:5]
 assert len(names) == len(want), "%d names listed" % len(names)
 print(len(names))
 ')" || fail "NBD_OPT_LIST does not show all 1002 exports"
-nbdsh -u "$(uri e1000)" -c 'assert h.pread(8192, 0) == bytes(4096) + b"p" * 4096'
+nbdsh -u "$(uri e1000)" \
+  -c 'assert h.pread(8192, 0) == bytes(4096) + b"p" * 4096'
 
 info "ok: 1100 pages and $n exports found through paginated listings"

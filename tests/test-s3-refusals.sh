@@ -184,10 +184,11 @@ fi
 # Unsigned: AccessDenied.
 code="$(curl -s -o "$tmpdir/unsigned.xml" -w '%{http_code}' \
           "$S3_ENDPOINT/$s3_bucket?list-type=2")" || fail "curl failed"
-[ "$code" = 403 ] && grep -q '<Code>AccessDenied</Code>' "$tmpdir/unsigned.xml" ||
+[ "$code" = 403 ] &&
+  grep -q '<Code>AccessDenied</Code>' "$tmpdir/unsigned.xml" ||
   fail "unsigned ListObjectsV2: HTTP $code $(cat "$tmpdir/unsigned.xml")"
 code="$(curl -s -o "$tmpdir/unsigned-put.xml" -w '%{http_code}' -X PUT \
-          --data-binary x "$S3_ENDPOINT/$s3_bucket/exports/x/page-00000000.bin")"
+          --data-binary x "$S3_ENDPOINT/$s3_bucket/exports/x/page-0.bin")"
 [ "$code" = 403 ] ||
   fail "unsigned PUT: HTTP $code $(cat "$tmpdir/unsigned-put.xml")"
 info "radosgw refuses unsigned requests: AccessDenied"
@@ -234,4 +235,4 @@ for s in "$S3_SECRET_KEY" "$WRONG_SECRET" "$TOKEN"; do
 done
 info "no secret or token in $(cat "$tmpdir"/*.log | wc -l) log lines"
 
-info "ok: bad credentials, bucket and endpoints refused in time; no secret logged"
+info "ok: bad credentials, bucket, endpoints refused in time; no secret logged"

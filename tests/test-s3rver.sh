@@ -32,7 +32,7 @@ h.pwrite(d[1000:], 1000)
 '
 restart_nbds3
 nbdcopy "$(uri rt)" "$tmpdir/out"
-cmp "$tmpdir/expect" "$tmpdir/out" || fail "data read back after restart differs"
+cmp "$tmpdir/expect" "$tmpdir/out" || fail "data differs after restart"
 
 s3_python '
 P = 65536
