@@ -26,19 +26,18 @@
 static struct memstore *ms;
 static struct pc_export *ex;
 
+/* Start the cache on the memstore MS with an open export "e". */
 static void
-start_cache (uint64_t budget_pages, unsigned connections,
-             unsigned wait_timeout, bool exists)
+open_cache (uint64_t budget_pages, unsigned connections,
+            unsigned wait_timeout, bool exists)
 {
   struct pagecache_config cc = {
     .page_size = PS, .budget = budget_pages * PS,
     .connections = connections, .wait_timeout = wait_timeout,
     .shutdown_timeout = 5,
   };
-  struct store *s;
+  struct store *s = memstore_store (ms);
 
-  ms = memstore_new (PS);
-  s = memstore_store (ms);
   ck_assert_int_eq (pagecache_init (&cc), 0);
   ck_assert_int_eq (pagecache_start (), 0);
   ex = pagecache_open_export (s->ops->open_export (s, "e"), "e",
@@ -56,17 +55,15 @@ start_store_only (void)
 static void
 open_existing (uint64_t budget_pages, unsigned connections)
 {
-  struct pagecache_config cc = {
-    .page_size = PS, .budget = budget_pages * PS,
-    .connections = connections, .wait_timeout = 5, .shutdown_timeout = 5,
-  };
-  struct store *s = memstore_store (ms);
+  open_cache (budget_pages, connections, 5, true);
+}
 
-  ck_assert_int_eq (pagecache_init (&cc), 0);
-  ck_assert_int_eq (pagecache_start (), 0);
-  ex = pagecache_open_export (s->ops->open_export (s, "e"), "e",
-                              64 * PS, PS, true);
-  ck_assert_ptr_nonnull (ex);
+static void
+start_cache (uint64_t budget_pages, unsigned connections,
+             unsigned wait_timeout, bool exists)
+{
+  start_store_only ();
+  open_cache (budget_pages, connections, wait_timeout, exists);
 }
 
 static void
