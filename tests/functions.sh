@@ -456,17 +456,6 @@ s3_start_server ()
   export S3_REGION="${S3_REGION:-us-east-1}"
 }
 
-# s3_server CMD: run `tests/s3-server.sh CMD $s3_dir` on the server of
-# s3_start_server (or of store_setup), e.g. stop-rgw-only, start-rgw-only.
-s3_server ()
-{
-  local out
-  [ -n "${s3_dir:-}" ] || fail "s3_server $1: this test started no server"
-  out="$("$srcdir/s3-server.sh" "$1" "$s3_dir")" ||
-    fail "tests/s3-server.sh $1 failed"
-  case "$1" in start-*) eval "$out" ;; esac
-}
-
 # s3_objects: "SIZE KEY" for every object of the test's bucket, by key,
 # listed by an independent client (boto3, paginated).
 s3_objects ()

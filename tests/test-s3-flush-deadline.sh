@@ -2,13 +2,13 @@
 # SPDX-License-Identifier: MIT
 #
 # With the S3 server down, a flush fails within the retry deadline however
-# many pages are dirty: connections=1, retry-deadline=2, radosgw stopped,
-# 12 pages written, and the flush must fail within 2 + 3 seconds.  Then
+# many pages are dirty: connections=1, retry-deadline=1, radosgw stopped,
+# 10 pages written, and the flush must fail within 1 + 3 seconds.  Then
 # radosgw starts again and the next flush succeeds.
 #
 # Known to fail (XFAIL_TESTS in Makefile.am): each page gets its own retry
 # deadline, one after another on the connections, so the flush fails only
-# after about (dirty pages / connections) x retry-deadline (here ~15 s; 32
+# after about (dirty pages / connections) x retry-deadline (here ~10 s; 32
 # dirty pages on 8 connections with retry-deadline=5 take ~22 s, and with
 # the defaults, 120 s and 8 connections, a 256M cache of 4M pages can take
 # minutes).
@@ -26,7 +26,7 @@ fail ()
 }
 
 s3_start_server rgw
-DEADLINE=2
+DEADLINE=1
 start_nbds3 size=16M page-size=64k cache-size=4M connections=1 \
   "retry-deadline=$DEADLINE" request-timeout=1 connect-timeout=1
 nbdsh -u "$(uri fd)" -c 'h.pwrite(b"x", 0); h.flush()' ||
@@ -40,7 +40,7 @@ def server(cmd):
     subprocess.run([os.environ["SERVER"], cmd, os.environ["S3DIR"]],
                    check=True, stdout=subprocess.DEVNULL)
 server("stop-rgw-only")
-data = os.urandom(12 * P)
+data = os.urandom(10 * P)
 h.pwrite(data, 32 * P)
 t = time.monotonic()
 try:
@@ -48,7 +48,7 @@ try:
     raise SystemExit("flush succeeded with radosgw stopped")
 except nbd.Error as e:
     secs = time.monotonic() - t
-    print("flush of 12 dirty pages on 1 connection: failed after %.1f s"
+    print("flush of 10 dirty pages on 1 connection: failed after %.1f s"
           % secs)
 server("start-rgw-only")
 h.flush()
