@@ -22,6 +22,7 @@
 
 #include <config.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -29,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -207,6 +209,31 @@ write_cb (char *ptr, size_t size, size_t nmemb, void *opaque)
   return n;
 }
 
+/* Keep the ETag header of the response (names are case-insensitive). */
+static size_t
+header_cb (char *ptr, size_t size, size_t nmemb, void *opaque)
+{
+  struct xfer *x = opaque;
+  size_t n = size * nmemb, len;
+  const char *v;
+
+  if (n > 5 && strncasecmp (ptr, "ETag:", 5) == 0) {
+    v = ptr + 5;
+    len = n - 5;
+    while (len > 0 && (*v == ' ' || *v == '\t')) {
+      v++;
+      len--;
+    }
+    while (len > 0 && isspace ((unsigned char) v[len - 1]))
+      len--;
+    if (len < sizeof x->resp->etag) {
+      memcpy (x->resp->etag, v, len);
+      x->resp->etag[len] = '\0';
+    }
+  }
+  return n;
+}
+
 static int
 progress_cb (void *opaque, curl_off_t dltotal, curl_off_t dlnow,
              curl_off_t ultotal, curl_off_t ulnow)
@@ -285,6 +312,7 @@ attempt (struct xfer *x, const struct s3_http_target *t,
   x->resp->body_len = 0;
   x->resp->too_long = false;
   x->resp->curl_msg[0] = '\0';
+  x->resp->etag[0] = '\0';
 
   if (sigv4_sign (&sr, &creds, h->region, "s3", time (NULL), &sig) == -1)
     return CURLE_OUT_OF_MEMORY;
@@ -301,6 +329,10 @@ attempt (struct xfer *x, const struct s3_http_target *t,
   if (h->token)
     headers = add_header (headers, &ok, "x-amz-security-token: %s", h->token);
   headers = add_header (headers, &ok, "Expect:");
+  if (req->if_match)
+    headers = add_header (headers, &ok, "If-Match: %s", req->if_match);
+  if (req->if_none_match)
+    headers = add_header (headers, &ok, "If-None-Match: *");
   if (!ok)
     goto out;
 
@@ -318,6 +350,8 @@ attempt (struct xfer *x, const struct s3_http_target *t,
     curl_easy_setopt (c, CURLOPT_CAINFO, h->ca_file);
   curl_easy_setopt (c, CURLOPT_WRITEFUNCTION, write_cb);
   curl_easy_setopt (c, CURLOPT_WRITEDATA, x);
+  curl_easy_setopt (c, CURLOPT_HEADERFUNCTION, header_cb);
+  curl_easy_setopt (c, CURLOPT_HEADERDATA, x);
   curl_easy_setopt (c, CURLOPT_XFERINFOFUNCTION, progress_cb);
   curl_easy_setopt (c, CURLOPT_XFERINFODATA, x);
   curl_easy_setopt (c, CURLOPT_NOPROGRESS, 0L);
@@ -330,6 +364,8 @@ attempt (struct xfer *x, const struct s3_http_target *t,
     curl_easy_setopt (c, CURLOPT_SEEKFUNCTION, seek_cb);
     curl_easy_setopt (c, CURLOPT_SEEKDATA, x);
   }
+  else if (strcmp (req->method, "HEAD") == 0)
+    curl_easy_setopt (c, CURLOPT_NOBODY, 1L);
   else if (strcmp (req->method, "GET") != 0)
     curl_easy_setopt (c, CURLOPT_CUSTOMREQUEST, req->method);
 
@@ -468,6 +504,10 @@ s3_http_request (struct s3_http *h, const struct s3_http_request *req,
     memset (&resp->err, 0, sizeof resp->err);
     if (x.errlen > 0)
       s3_xml_parse_error (x.errbody, x.errlen, &resp->err);
+    /* A HEAD response has no body to name the error. */
+    if (cc == CURLE_OK && resp->status == 404 && resp->err.code[0] == '\0' &&
+        strcmp (req->method, "HEAD") == 0)
+      strcpy (resp->err.code, "NoSuchKey");
     err = s3_http_classify (cc, resp->status, resp->err.code, &retry);
     if (nbds3_debug_s3)
       nbdkit_debug ("s3: %s %s: %ld%s%s%s%s, attempt %u, %" PRId64 " ms",
@@ -497,7 +537,8 @@ s3_http_request (struct s3_http *h, const struct s3_http_request *req,
   resp->ms = now_ms () - start;
   pool_put (h, x.c);
 
-  if (r == -1 && !req->quiet) {
+  if (r == -1 && !req->quiet &&
+      !(err == EAGAIN && (req->if_match || req->if_none_match))) {
     char msg[S3_HTTP_DESCRIBE_MAX];
 
     nbdkit_error ("%s", s3_http_describe (h, req, resp, msg, sizeof msg));

@@ -58,6 +58,8 @@ s3_http_classify (int curl_code, long status, const char *code, bool *retry)
     return 0;
   if (status == 404 && strcmp (code, "NoSuchKey") == 0)
     return ENOENT;
+  if (status == 412)
+    return EAGAIN;
   if ((status >= 500 && status != 501) || status == 429 ||
       strcmp (code, "SlowDown") == 0 || strcmp (code, "RequestTimeout") == 0) {
     *retry = true;
