@@ -61,7 +61,8 @@ s3_http_classify (int curl_code, long status, const char *code, bool *retry)
   if (status == 412)
     return EAGAIN;
   if ((status >= 500 && status != 501) || status == 429 ||
-      strcmp (code, "SlowDown") == 0 || strcmp (code, "RequestTimeout") == 0) {
+      strcmp (code, "SlowDown") == 0 || strcmp (code, "RequestTimeout") == 0 ||
+      strcmp (code, "ConditionalRequestConflict") == 0) {
     *retry = true;
     return EIO;
   }

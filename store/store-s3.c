@@ -22,7 +22,9 @@
  *   learns its ETag and the PUT is sent once more with that condition
  *   (or not at all if the object already holds this very content).  Every
  *   other late attempt carries an older condition and is refused.  DELETE
- *   is conditional the same way when the ETag is known.
+ *   is conditional the same way when the ETag is known.  If-Match names
+ *   the ETag in bare hex (what radosgw compares) until a server refuses a
+ *   condition naming the current ETag: then quoted (RFC 7232, AWS).
  *   Limit: ETags are content hashes, so a late attempt whose condition is
  *   the ETag of content A still lands if the page holds A again (A, then
  *   B timed out, then A rewritten).
@@ -59,6 +61,11 @@ struct s3_store {
   struct s3_http *http;
   char *bucket;
   char *endpoint;
+  /* How If-Match names an ETag: RFC 7232 quotes it (AWS), radosgw wants
+   * bare hex.  Starts bare; flipped when the server refuses a condition
+   * that names the object's current ETag.  Atomic.
+   */
+  bool quote_etags;
 };
 
 /* The ETag of one stored page: the MD5 of a single-part PUT, or
@@ -627,19 +634,24 @@ mutate_page (struct s3_export *e, uint32_t page, const char *method,
     etag_format (md5, want);
   }
 
-  for (int round = 0; round < 2; ++round) {
+  for (int round = 0, flipped = 0; round < 2 + flipped; ++round) {
     struct s3_http_request req = {
       .method = method, .key = key, .body = buf, .body_len = len,
       .missing_ok = !put,
     };
     struct s3_http_response resp;
     enum page_state st = etag_get (e, page, known);
+    char sent[35] = "";
     int r;
 
-    /* Bare hex: radosgw compares If-Match with its unquoted ETag. */
     if (st == PAGE_MD5) {
-      known[33] = '\0';
-      req.if_match = known + 1;
+      strcpy (sent, known);                     /* "hex", quoted */
+      if (__atomic_load_n (&s->quote_etags, __ATOMIC_RELAXED))
+        req.if_match = known;
+      else {
+        known[33] = '\0';
+        req.if_match = known + 1;               /* bare hex */
+      }
     }
     else if (st == PAGE_ABSENT && put)
       req.if_none_match = true;
@@ -665,6 +677,17 @@ mutate_page (struct s3_export *e, uint32_t page, const char *method,
       return 0;                 /* already gone */
     if (put && r == 1 && strcmp (now, want) == 0)
       return 0;                 /* one of our attempts landed: done */
+    if (req.if_match && r == 1 && strcmp (now, sent) == 0 && !flipped) {
+      /* Refused although it named the current ETag: the server reads
+       * If-Match in the other form.
+       */
+      bool q = !__atomic_load_n (&s->quote_etags, __ATOMIC_RELAXED);
+
+      __atomic_store_n (&s->quote_etags, q, __ATOMIC_RELAXED);
+      nbdkit_debug ("s3: If-Match with %s ETags from now on",
+                    q ? "quoted" : "bare");
+      flipped = 1;
+    }
   }
   nbdkit_error ("S3 %s s3://%s/%s: the object changed again while it was "
                 "being written (412 Precondition Failed twice): is another "
