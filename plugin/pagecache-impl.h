@@ -42,7 +42,7 @@ struct page {
   struct page *hash_next;
   struct list lru;              /* in cache.lru: clean, idle, with a buffer */
   struct list dirty;            /* in exp->dirty while dirty */
-  struct list queue;            /* in cache.queue while queued */
+  struct list queue;            /* in cache.queue or cache.fetches */
   void *buf;                    /* the page's bytes; NULL for a tombstone */
   void *inflight_buf;           /* what the PUT in flight sends */
   uint64_t gen;                 /* generation of the latest change */
@@ -105,12 +105,14 @@ struct pagecache_state {
   unsigned nmutating;           /* mutations in flight */
   unsigned requests;            /* store requests in flight */
   struct list lru;              /* clean pages, least recently used first */
-  struct list queue;            /* store work, first come first served */
+  struct list queue;            /* write-back, first come first served */
+  struct list fetches;          /* read-ahead waiting for a worker */
   struct list exports;          /* open exports */
   uint64_t fail_seq;            /* counts failed mutations */
   uint64_t attempt_seq;         /* counts mutations started */
   pthread_t *workers;
   unsigned nworkers, nstarted;
+  unsigned max_mutating;        /* write-back requests in flight, at most */
   bool stopping;
   int64_t stats_logged;
   struct pagecache_stats stats;

@@ -133,8 +133,7 @@ prefetch_page (struct pc_export *e, uint32_t index)
   p->buf = buf;
   p->loading = p->stored = true;
   p->queued = true;
-  list_add_tail (&cache.queue, &p->queue);
-  cache.nqueued++;
+  list_add_tail (&cache.fetches, &p->queue);
   cache.stats.prefetches++;
   pthread_cond_signal (&cache.work);
 }
@@ -150,7 +149,6 @@ wait_for_load (struct page *p)
   if (p->queued) {
     list_del (&p->queue);
     p->queued = false;
-    cache.nqueued--;
     return pc_load_page (p);
   }
   pthread_cond_wait (&cache.changed, &cache.lock);

@@ -247,7 +247,8 @@ pc_page_remove (struct page *p)
   }
   if (p->queued) {
     list_del (&p->queue);
-    cache.nqueued--;
+    if (!p->loading)
+      cache.nqueued--;
   }
   if (p->buf)
     pc_buf_put (p->buf);
@@ -317,6 +318,7 @@ pagecache_init (const struct pagecache_config *config)
   }
   list_init (&cache.lru);
   list_init (&cache.queue);
+  list_init (&cache.fetches);
   list_init (&cache.exports);
   cache.pool_max = config->budget / config->page_size / 8;
   if (cache.pool_max > 64)
@@ -324,9 +326,12 @@ pagecache_init (const struct pagecache_config *config)
   if (cache.pool_max < 2)
     cache.pool_max = 2;
   cache.pool = calloc (cache.pool_max, sizeof (void *));
-  /* Keep a quarter of the requests for foreground reads. */
+  /* Write-back leaves a quarter of the requests to reads (foreground
+   * fetches and read-ahead, which the workers also do).
+   */
   reserve = config->connections / 4 ? config->connections / 4 : 1;
-  cache.nworkers = config->connections > reserve
+  cache.nworkers = config->connections;
+  cache.max_mutating = config->connections > reserve
     ? config->connections - reserve : 1;
   cache.workers = calloc (cache.nworkers, sizeof (pthread_t));
   if (cache.pool == NULL || cache.workers == NULL) {

@@ -53,7 +53,7 @@ pc_schedule_background (bool pressure)
     list_for_each (d, &e->dirty) {
       struct page *p = list_entry (d, struct page, dirty);
 
-      if (cache.nqueued + cache.nmutating >= 2 * cache.nworkers)
+      if (cache.nqueued + cache.nmutating >= 2 * cache.max_mutating)
         return;
       if (p->queued || p->inflight || p->retry_at > now)
         continue;
@@ -139,6 +139,7 @@ mutate_page (struct page *p)
                   (p->retry_at - pc_now ()) / 1000000);
   }
   pthread_cond_broadcast (&cache.changed);
+  pthread_cond_signal (&cache.work);     /* a slot for the next one */
 }
 
 static void
@@ -161,23 +162,31 @@ worker (void *arg)
   for (;;) {
     struct page *p;
 
-    while (list_empty (&cache.queue) && !cache.stopping) {
-      pc_schedule_background (false);
-      if (!list_empty (&cache.queue))
-        break;
+    bool can_mutate;
+
+    pc_schedule_background (false);
+    can_mutate = !list_empty (&cache.queue) &&
+      cache.nmutating < cache.max_mutating;
+    if (!list_empty (&cache.fetches)) {         /* reads first */
+      p = list_entry (cache.fetches.next, struct page, queue);
+      list_del (&p->queue);
+      p->queued = false;
+      pc_load_page (p);
+    }
+    else if (can_mutate) {
+      p = list_entry (cache.queue.next, struct page, queue);
+      list_del (&p->queue);
+      p->queued = false;
+      cache.nqueued--;
+      if (pc_is_dirty (p) && !p->inflight)
+        mutate_page (p);
+    }
+    else if (cache.stopping && list_empty (&cache.queue))
+      break;
+    else {
       pc_wait_until (&cache.work, pc_now () + NS_PER_SEC / 4);
       maybe_log_stats ();
     }
-    if (list_empty (&cache.queue))
-      break;                    /* stopping */
-    p = list_entry (cache.queue.next, struct page, queue);
-    list_del (&p->queue);
-    p->queued = false;
-    cache.nqueued--;
-    if (p->loading)
-      pc_load_page (p);            /* read-ahead */
-    else if (pc_is_dirty (p) && !p->inflight)
-      mutate_page (p);
   }
   pthread_mutex_unlock (&cache.lock);
   return NULL;
