@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <nbdkit-plugin.h>
 
@@ -30,9 +31,17 @@ struct nbds3_config config = {
   .connections = 8,
   .cache_wait_timeout = 60,
   .shutdown_timeout = 60,
+  .tls_verify = true,
+  .connect_timeout = 10,
+  .request_timeout = 60,
+  .retry_deadline = 120,
 };
 
-enum key_type { KEY_SIZE, KEY_UINT32, KEY_STRING, KEY_PATH };
+enum key_type {
+  KEY_SIZE, KEY_UINT32, KEY_STRING, KEY_PATH,
+  KEY_BOOL,
+  KEY_SECRET,                   /* nbdkit_read_password; wiped when freed */
+};
 
 struct key {
   const char *name;
@@ -57,7 +66,30 @@ static const struct key keys[] = {
     1, MAX_TIMEOUT },
   { "shutdown-timeout", NULL, KEY_UINT32, FIELD (shutdown_timeout),
     1, MAX_TIMEOUT },
+  { "bucket", NULL, KEY_STRING, FIELD (bucket), 0, 0 },
+  { "region", NULL, KEY_STRING, FIELD (creds.region), 0, 0 },
+  { "endpoint", "endpoint-url", KEY_STRING, FIELD (creds.endpoint),
+    0, 0 },
+  { "access-key", NULL, KEY_SECRET, FIELD (creds.access_key), 0, 0 },
+  { "secret-key", NULL, KEY_SECRET, FIELD (creds.secret_key), 0, 0 },
+  { "session-token", NULL, KEY_SECRET, FIELD (creds.session_token),
+    0, 0 },
+  { "addressing", NULL, KEY_STRING, FIELD (addressing), 0, 0 },
+  { "tls-verify", NULL, KEY_BOOL, FIELD (tls_verify), 0, 0 },
+  { "ca-file", NULL, KEY_PATH, FIELD (ca_file), 0, 0 },
+  { "connect-timeout", NULL, KEY_UINT32, FIELD (connect_timeout),
+    1, MAX_TIMEOUT },
+  { "request-timeout", NULL, KEY_UINT32, FIELD (request_timeout),
+    1, MAX_TIMEOUT },
+  { "retry-deadline", NULL, KEY_UINT32, FIELD (retry_deadline),
+    1, MAX_TIMEOUT },
 };
+
+/* The S3-only keys are those stored after bucket in struct nbds3_config.
+ * The first one given, to refuse it without bucket=.
+ */
+#define IS_S3_KEY(k) ((k)->offset > FIELD (bucket))
+static const char *s3_key_given;
 
 static const struct key *
 find_key (const char *name)
@@ -114,10 +146,32 @@ config_set (const char *key, const char *value)
     return -1;
   }
   field = (char *) &config + k->offset;
+  if (IS_S3_KEY (k) && s3_key_given == NULL)
+    s3_key_given = k->name;
   switch (k->type) {
   case KEY_SIZE:
   case KEY_UINT32:
     return set_number (k, value, field);
+  case KEY_BOOL: {
+    int b = nbdkit_parse_bool (value);
+    if (b == -1) {
+      nbdkit_error ("%s=%s: use true or false", k->name, value);
+      return -1;
+    }
+    *(bool *) field = b;
+    return 0;
+  }
+  case KEY_SECRET:
+    if (nbdkit_read_password (value, &s) == -1)
+      return -1;
+    if (*s == '\0') {
+      nbdkit_error ("%s: the value must not be empty", k->name);
+      free (s);
+      return -1;
+    }
+    s3_secret_free (*(char **) field);
+    *(char **) field = s;
+    return 0;
   case KEY_STRING:
   case KEY_PATH:
     if (*value == '\0') {
@@ -136,11 +190,64 @@ config_set (const char *key, const char *value)
   abort ();
 }
 
+/* The S3 keys, checked together (bucket= is set). */
+static int
+complete_s3 (void)
+{
+  static const char *const modes[] = {
+    [S3_ADDRESSING_AUTO] = "auto",
+    [S3_ADDRESSING_PATH] = "path",
+    [S3_ADDRESSING_VIRTUAL] = "virtual",
+  };
+  const char *b = config.bucket;
+  bool found = false;
+
+  if (strlen (b) > 255 || strchr (b, '/') != NULL) {
+    nbdkit_error ("bucket=%s: not a bucket name (at most 255 bytes, no '/'; "
+                  "the prefix exports/ is nbds3's own)", b);
+    return -1;
+  }
+  for (const char *p = b; *p; ++p)
+    if ((unsigned char) *p < 0x20 || *p == 0x7f) {
+      nbdkit_error ("bucket=: the name contains control characters");
+      return -1;
+    }
+  for (size_t i = 0; config.addressing && i < 3; ++i)
+    if (strcmp (config.addressing, modes[i]) == 0) {
+      config.addressing_mode = i;
+      found = true;
+    }
+  if (config.addressing && !found) {
+    nbdkit_error ("addressing=%s: use auto, path or virtual",
+                  config.addressing);
+    return -1;
+  }
+  if (config.ca_file && access (config.ca_file, R_OK) == -1) {
+    nbdkit_error ("ca-file=%s: %m", config.ca_file);
+    return -1;
+  }
+  if (s3_credentials_resolve (&config.creds) == -1)
+    return -1;
+  if (config.creds.endpoint &&
+      strncmp (config.creds.endpoint, "http://", 7) != 0 &&
+      strncmp (config.creds.endpoint, "https://", 8) != 0) {
+    nbdkit_error ("endpoint=%s: must start with http:// or https://",
+                  config.creds.endpoint);
+    return -1;
+  }
+  return 0;
+}
+
 int
 config_complete (void)
 {
   uint64_t min_cache;
 
+  if (config.bucket == NULL && s3_key_given) {
+    nbdkit_error ("%s= only applies to the S3 store: set bucket= too",
+                  s3_key_given);
+    return -1;
+  }
   if (config.page_size & (config.page_size - 1)) {
     nbdkit_error ("page-size=%" PRIu64 ": must be a power of two "
                   "(for example 64k, 1M or 4M)", config.page_size);
@@ -173,7 +280,7 @@ config_complete (void)
   if (config.data_dir == NULL &&
       (config.data_dir = nbdkit_absolute_path ("data")) == NULL)
     return -1;
-  return 0;
+  return config.bucket ? complete_s3 () : 0;
 
  nomem:
   nbdkit_error ("config: out of memory");
@@ -186,4 +293,29 @@ config_free (void)
   free (config.data_dir);
   free (config.default_export);
   config.data_dir = config.default_export = NULL;
+  free (config.bucket);
+  free (config.addressing);
+  free (config.ca_file);
+  config.bucket = config.addressing = config.ca_file = NULL;
+  s3_credentials_free (&config.creds);
+}
+
+void
+config_s3 (struct s3_config *s3)
+{
+  *s3 = (struct s3_config) {
+    .bucket = config.bucket,
+    .region = config.creds.region,
+    .endpoint = config.creds.endpoint,
+    .access_key = config.creds.access_key,
+    .secret_key = config.creds.secret_key,
+    .session_token = config.creds.session_token,
+    .addressing = config.addressing_mode,
+    .tls_verify = config.tls_verify,
+    .ca_file = config.ca_file,
+    .connect_timeout = config.connect_timeout,
+    .request_timeout = config.request_timeout,
+    .retry_deadline = config.retry_deadline,
+    .connections = config.connections,
+  };
 }

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "store-s3.h"
+
 struct nbds3_config {
   char *data_dir;               /* absolute; FS store */
   uint64_t size;                /* of a new export */
@@ -19,6 +21,18 @@ struct nbds3_config {
   char *default_export;
   uint32_t cache_wait_timeout;  /* seconds */
   uint32_t shutdown_timeout;    /* seconds */
+
+  /* The S3 store, used when bucket is set. */
+  char *bucket;
+  struct s3_credentials creds;  /* keys (wiped when freed), region and
+                                 * endpoint, completed in config_complete */
+  char *addressing;             /* "auto", "path" or "virtual" */
+  enum s3_addressing addressing_mode;   /* parsed from addressing */
+  bool tls_verify;
+  char *ca_file;                /* absolute, or NULL */
+  uint32_t connect_timeout;     /* seconds */
+  uint32_t request_timeout;     /* seconds */
+  uint32_t retry_deadline;      /* seconds */
 };
 
 extern struct nbds3_config config;
@@ -26,6 +40,9 @@ extern struct nbds3_config config;
 extern int config_set (const char *key, const char *value);
 extern int config_complete (void);
 extern void config_free (void);
+
+/* The S3 store's configuration, pointing into config (bucket set). */
+extern void config_s3 (struct s3_config *s3);
 
 #define CONFIG_HELP \
   "data-dir=DIR             Directory of the filesystem store (default ./data).\n" \
@@ -35,6 +52,24 @@ extern void config_free (void);
   "connections=N            Store requests in flight (default 8).\n" \
   "default-export=NAME      Export for an empty name (default 'default').\n" \
   "cache-wait-timeout=SECS  How long a write waits for cache memory (60).\n" \
-  "shutdown-timeout=SECS    Bound on the final write-back (60)."
+  "shutdown-timeout=SECS    Bound on the final write-back (60).\n" \
+  "bucket=NAME              Keep pages in this S3 bucket (the S3 store).\n" \
+  "region=REGION            S3 region (AWS_REGION, else us-east-1).\n" \
+  "endpoint=URL             S3 server, http[s]://HOST[:PORT] (alias\n" \
+  "                         endpoint-url; AWS_ENDPOINT_URL; default AWS).\n" \
+  "access-key=KEY           S3 access key id (AWS_ACCESS_KEY_ID, or\n" \
+  "                         ~/.aws/credentials).  Like secret-key and\n" \
+  "                         session-token it takes +FILE, -FD or - (read\n" \
+  "                         from the terminal); a value starting with + or\n" \
+  "                         - must come from a file or the environment.\n" \
+  "secret-key=SECRET        S3 secret access key (AWS_SECRET_ACCESS_KEY).\n" \
+  "session-token=TOKEN      S3 session token (AWS_SESSION_TOKEN).\n" \
+  "addressing=auto|path|virtual  Bucket in the path or the host name\n" \
+  "                         (auto: path for endpoint=, virtual for AWS).\n" \
+  "tls-verify=BOOL          Verify the server's certificate (default true).\n" \
+  "ca-file=FILE             CA certificates to verify it with.\n" \
+  "connect-timeout=SECS     S3 connection timeout per attempt (10).\n" \
+  "request-timeout=SECS     S3 request timeout per attempt (60).\n" \
+  "retry-deadline=SECS      Bound on one S3 request, retries included (120)."
 
 #endif /* NBDS3_CONFIG_H */

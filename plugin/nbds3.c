@@ -44,6 +44,7 @@ struct export {
   uint64_t size;
   pthread_mutex_t create_lock;  /* serialises creating the metadata */
   bool created;                 /* metadata exists (atomic reads) */
+  unsigned create_failures;     /* failed attempts to create it */
 };
 
 static struct store *store;
@@ -79,7 +80,14 @@ nbds3_get_ready (void)
     .shutdown_timeout = config.shutdown_timeout,
   };
 
-  store = store_fs_new (config.data_dir);
+  if (config.bucket) {
+    struct s3_config s3;
+
+    config_s3 (&s3);
+    store = store_s3_new (&s3);
+  }
+  else
+    store = store_fs_new (config.data_dir);
   if (store == NULL)
     return -1;
   if (store->ops->ready (store) == -1 || pagecache_init (&cc) == -1) {
@@ -244,7 +252,10 @@ nbds3_close (void *handle)
   }
 }
 
-/* Write the export's metadata before its first page. */
+/* Write the export's metadata before its first page.  Writes that
+ * waited while an attempt failed fail with it rather than try again one
+ * after the other (each attempt may retry for retry-deadline).
+ */
 static int
 export_create (struct export *e)
 {
@@ -253,14 +264,24 @@ export_create (struct export *e)
     .size = e->size,
     .page_size = config.page_size,
   };
+  unsigned failures;
   int r = 0;
 
   if (__atomic_load_n (&e->created, __ATOMIC_ACQUIRE))
     return 0;
+  failures = __atomic_load_n (&e->create_failures, __ATOMIC_ACQUIRE);
   pthread_mutex_lock (&e->create_lock);
-  if (!e->created) {
+  if (!e->created && e->create_failures != failures) {
+    nbdkit_error ("export '%s' could not be created in the store "
+                  "(see the error above)", e->name);
+    errno = EIO;
+    r = -1;
+  }
+  else if (!e->created) {
     r = store->ops->write_meta (e->store, &meta);
-    if (r == 0) {
+    if (r == -1)
+      __atomic_add_fetch (&e->create_failures, 1, __ATOMIC_RELEASE);
+    else {
       nbdkit_debug ("created export '%s': %" PRIu64 " bytes, page-size %"
                     PRIu64, e->name, e->size, config.page_size);
       __atomic_store_n (&e->created, true, __ATOMIC_RELEASE);

@@ -209,6 +209,14 @@ pagecache_shutdown (void)
     if (pc_flush_export_until (e, deadline, true) == -1)
       r = -1;
   }
+  /* Past the deadline: requests still retrying give up, so the workers
+   * can be joined now.
+   */
+  list_for_each (l, &cache.exports) {
+    struct store *s = list_entry (l, struct pc_export, link)->store->store;
+    if (r == -1 && s->ops->cancel)
+      s->ops->cancel (s);
+  }
   cache.stopping = true;
   pthread_cond_broadcast (&cache.work);
   pthread_mutex_unlock (&cache.lock);

@@ -124,6 +124,13 @@ struct store_ops {
    * every page).  NULL when each mutation is durable on return.  0 or -1.
    */
   int (*sync) (struct store_export *e);
+
+  /* Give up retrying: requests in flight and later ones fail at their next
+   * retry decision (with ESHUTDOWN) instead of waiting.  Used at shutdown
+   * once its deadline has passed.  Safe to call from any thread, more than
+   * once.  May be NULL (the FS store never retries).
+   */
+  void (*cancel) (struct store *s);
 };
 
 struct store {
@@ -134,7 +141,9 @@ struct store_export {
   struct store *store;
 };
 
-/* Constructors.  Each reports its own errors and returns NULL on failure. */
+/* Constructors.  Each reports its own errors and returns NULL on failure.
+ * The S3 store's constructor is in store-s3.h.
+ */
 extern struct store *store_fs_new (const char *data_dir);
 
 /* Helpers shared by both stores (store.c). */

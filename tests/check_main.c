@@ -22,6 +22,7 @@ main (void)
     s3_xml_suite,
     pagecache_suite,
     sigv4_suite,
+    s3_suite,
   };
   SRunner *runner = srunner_create (NULL);
   int failed;

@@ -13,5 +13,6 @@ extern Suite *store_fs_suite (void);
 extern Suite *s3_xml_suite (void);
 extern Suite *pagecache_suite (void);
 extern Suite *sigv4_suite (void);
+extern Suite *s3_suite (void);
 
 #endif /* NBDS3_CHECK_SUITES_H */

@@ -1,0 +1,796 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * S3 over HTTP with libcurl: this file owns the pool of curl easy handles,
+ * the one retry loop and the one mapping of outcomes to errno.
+ *
+ * - The pool holds at most CONNECTIONS handles, created on demand and
+ *   reused (curl_easy_reset keeps their live connections, so requests
+ *   reuse keep-alive connections); a caller waits for a free handle.
+ * - Every attempt is built afresh on its handle: new x-amz-date and
+ *   signature, the body rewound.  The payload hash is computed once per
+ *   request.  Only s3_http_classify decides what is retried; waits use
+ *   capped exponential backoff with jitter, within the retry deadline,
+ *   sleeping on a condition variable (CLOCK_MONOTONIC) that
+ *   s3_http_cancel interrupts.  Cancel also aborts transfers in flight
+ *   (from curl's progress callback).
+ * - A successful body goes straight into the caller's buffer, bound
+ *   checked; an error body goes to a separate buffer (at most
+ *   S3_HTTP_ERROR_BODY_MAX) and is parsed as an S3 Error.
+ * - Debug output (-D nbds3.s3=1): method, key, status, attempt, time.
+ *   Never a header, a secret or a token.
+ */
+
+#include <config.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <openssl/crypto.h>
+
+#include <nbdkit-plugin.h>
+
+#include "cleanup.h"
+#include "debug.h"
+#include "s3-http.h"
+
+#define EMPTY_SHA256 \
+  "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+struct s3_http {
+  struct s3_http_config cfg;    /* numbers and flags; its strings are NULL:
+                                 * the copies below are used instead */
+  char *endpoint, *bucket, *region, *access_key, *secret_key, *token,
+    *ca_file;
+  pthread_mutex_t lock;         /* guards the pool and cancelled */
+  pthread_cond_t freed;         /* a handle returned to the pool */
+  pthread_cond_t wake;          /* cancelled: retry waits end (monotonic) */
+  CURL **pool;                  /* npool idle handles */
+  unsigned npool, ncreated;
+  bool cancelled;               /* also read without the lock (atomic) */
+};
+
+/* One request in progress. */
+struct xfer {
+  struct s3_http *h;
+  const struct s3_http_request *req;
+  struct s3_http_response *resp;
+  CURL *c;
+  size_t sent;                  /* upload position */
+  char *errbody;                /* error body of this attempt */
+  size_t errlen;
+  size_t cap;                   /* allocated size of resp->body */
+};
+
+static uint64_t jitter_state;   /* atomic: splitmix64 sequence */
+
+_Static_assert (sizeof ((struct s3_http_response *) 0)->curl_msg >=
+                CURL_ERROR_SIZE, "curl_msg is curl's error buffer");
+
+static int64_t
+now_ms (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * INT64_C (1000) + ts.tv_nsec / 1000000;
+}
+
+static uint32_t
+jitter (void)
+{
+  uint64_t z = __atomic_add_fetch (&jitter_state,
+                                   UINT64_C (0x9e3779b97f4a7c15),
+                                   __ATOMIC_RELAXED);
+
+  z = (z ^ (z >> 30)) * UINT64_C (0xbf58476d1ce4e5b9);
+  z = (z ^ (z >> 27)) * UINT64_C (0x94d049bb133111eb);
+  return (uint32_t) (z ^ (z >> 31));
+}
+
+/* ---- Pure functions ---- */
+
+int
+s3_http_classify (int curl_code, long status, const char *code, bool *retry)
+{
+  *retry = false;
+  if (code == NULL)
+    code = "";
+
+  switch ((CURLcode) curl_code) {
+  case CURLE_OK:
+    break;
+  case CURLE_COULDNT_RESOLVE_HOST:
+  case CURLE_COULDNT_CONNECT:
+  case CURLE_OPERATION_TIMEDOUT:
+  case CURLE_SEND_ERROR:
+  case CURLE_RECV_ERROR:
+  case CURLE_GOT_NOTHING:
+  case CURLE_PARTIAL_FILE:
+  case CURLE_SSL_CONNECT_ERROR:
+  case CURLE_HTTP2:
+  case CURLE_HTTP2_STREAM:
+    *retry = true;
+    return EIO;
+  case CURLE_OUT_OF_MEMORY:
+    return ENOMEM;
+  case CURLE_ABORTED_BY_CALLBACK:       /* only s3_http_cancel aborts */
+    return ESHUTDOWN;
+  default:                              /* TLS, our write abort, ... */
+    return EIO;
+  }
+
+  if (status >= 200 && status <= 299)
+    return 0;
+  if (status == 404 && strcmp (code, "NoSuchKey") == 0)
+    return ENOENT;
+  if ((status >= 500 && status != 501) || status == 429 ||
+      strcmp (code, "SlowDown") == 0 || strcmp (code, "RequestTimeout") == 0) {
+    *retry = true;
+    return EIO;
+  }
+  if (strcmp (code, "QuotaExceeded") == 0 ||
+      strcmp (code, "EntityTooLarge") == 0)
+    return ENOSPC;
+  return EIO;                   /* other 4xx, 3xx, no status */
+}
+
+bool
+s3_http_tls_error (int curl_code)
+{
+  switch ((CURLcode) curl_code) {
+  case CURLE_SSL_CONNECT_ERROR:
+  case CURLE_PEER_FAILED_VERIFICATION:
+  case CURLE_SSL_CERTPROBLEM:
+  case CURLE_SSL_CIPHER:
+  case CURLE_SSL_CACERT_BADFILE:
+  case CURLE_SSL_CRL_BADFILE:
+  case CURLE_SSL_ISSUER_ERROR:
+  case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+  case CURLE_SSL_INVALIDCERTSTATUS:
+    return true;
+  default:
+    return false;
+  }
+}
+
+unsigned
+s3_http_backoff_ms (unsigned attempt, uint32_t random)
+{
+  unsigned max = S3_HTTP_BACKOFF_CAP_MS;
+
+  if (attempt < 1)
+    attempt = 1;
+  if (attempt <= 16 &&
+      (S3_HTTP_BACKOFF_BASE_MS << (attempt - 1)) < S3_HTTP_BACKOFF_CAP_MS)
+    max = S3_HTTP_BACKOFF_BASE_MS << (attempt - 1);
+  return max / 2 + random % (max / 2 + 1);
+}
+
+void
+s3_http_target_free (struct s3_http_target *t)
+{
+  free (t->url);
+  free (t->host);
+  free (t->path);
+  t->url = t->host = t->path = NULL;
+}
+
+/* A bucket name that can be the first label(s) of a host name. */
+static bool
+dns_compatible (const char *b)
+{
+  size_t len = strlen (b);
+
+  if (len < 1 || len > 63 || b[0] == '.' || b[0] == '-' ||
+      b[len - 1] == '.' || b[len - 1] == '-' || strstr (b, "..") != NULL)
+    return false;
+  for (const char *p = b; *p; ++p)
+    if (!(islower ((unsigned char) *p) || isdigit ((unsigned char) *p) ||
+          *p == '.' || *p == '-'))
+      return false;
+  return true;
+}
+
+int
+s3_http_target (const char *endpoint, const char *bucket,
+                bool virtual_hosted, const char *key,
+                struct s3_http_target *t)
+{
+  CLEANUP_FREE char *rawpath = NULL, *ebucket = NULL, *epath = NULL;
+  const char *scheme, *auth, *end;
+  size_t alen, hlen;
+  int n;
+
+  memset (t, 0, sizeof *t);
+  if (strncmp (endpoint, "https://", 8) == 0)
+    scheme = "https";
+  else if (strncmp (endpoint, "http://", 7) == 0)
+    scheme = "http";
+  else
+    goto bad_endpoint;
+  auth = endpoint + strlen (scheme) + 3;
+  alen = strcspn (auth, "/?#@ \t");
+  end = auth + alen;
+  if (alen == 0 || (*end != '\0' && strcmp (end, "/") != 0))
+    goto bad_endpoint;
+  /* The Host header leaves out the scheme's default port, as curl does. */
+  hlen = alen;
+  if (strcmp (scheme, "http") == 0 && alen > 3 &&
+      strncmp (end - 3, ":80", 3) == 0)
+    hlen -= 3;
+  else if (strcmp (scheme, "https") == 0 && alen > 4 &&
+           strncmp (end - 4, ":443", 4) == 0)
+    hlen -= 4;
+
+  if (virtual_hosted && !dns_compatible (bucket)) {
+    nbdkit_error ("bucket name '%s' cannot be part of a host name "
+                  "(virtual-hosted addressing): use addressing=path",
+                  bucket);
+    return -1;
+  }
+  if (asprintf (&rawpath, "/%s", key ? key : "") == -1)
+    goto nomem;
+  epath = malloc (SIGV4_URI_ENCODE_SIZE (strlen (rawpath)));
+  ebucket = malloc (SIGV4_URI_ENCODE_SIZE (strlen (bucket)));
+  if (epath == NULL || ebucket == NULL)
+    goto nomem;
+  sigv4_uri_encode (rawpath, false, epath,
+                    SIGV4_URI_ENCODE_SIZE (strlen (rawpath)));
+  sigv4_uri_encode (bucket, true, ebucket,
+                    SIGV4_URI_ENCODE_SIZE (strlen (bucket)));
+
+  if (virtual_hosted) {
+    n = asprintf (&t->host, "%s.%.*s", bucket, (int) hlen, auth);
+    if (n != -1)
+      t->path = strdup (epath);
+    if (n != -1 && t->path)
+      n = asprintf (&t->url, "%s://%s.%.*s%s", scheme, bucket, (int) alen,
+                    auth, epath);
+  }
+  else {
+    n = asprintf (&t->host, "%.*s", (int) hlen, auth);
+    if (n != -1)
+      n = asprintf (&t->path, "/%s%s", ebucket, key ? epath : "");
+    if (n != -1)
+      n = asprintf (&t->url, "%s://%.*s%s", scheme, (int) alen, auth,
+                    t->path);
+  }
+  if (n == -1 || t->url == NULL || t->host == NULL || t->path == NULL) {
+    s3_http_target_free (t);
+    goto nomem;
+  }
+  return 0;
+
+ bad_endpoint:
+  nbdkit_error ("endpoint=%s: expected http://HOST[:PORT] or "
+                "https://HOST[:PORT], without a path", endpoint);
+  return -1;
+ nomem:
+  nbdkit_error ("s3: out of memory");
+  return -1;
+}
+
+/* ---- The handle pool ---- */
+
+static CURL *
+pool_get (struct s3_http *h)
+{
+  CURL *c = NULL;
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&h->lock);
+
+  while (h->npool == 0 && h->ncreated >= h->cfg.connections)
+    pthread_cond_wait (&h->freed, &h->lock);
+  if (h->npool > 0)
+    return h->pool[--h->npool];
+  c = curl_easy_init ();
+  if (c == NULL)
+    nbdkit_error ("s3: cannot create a curl handle");
+  else
+    h->ncreated++;
+  return c;
+}
+
+static void
+pool_put (struct s3_http *h, CURL *c)
+{
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&h->lock);
+
+  h->pool[h->npool++] = c;
+  pthread_cond_signal (&h->freed);
+}
+
+/* ---- curl callbacks ---- */
+
+static size_t
+read_cb (char *ptr, size_t size, size_t nmemb, void *opaque)
+{
+  struct xfer *x = opaque;
+  size_t n = x->req->body_len - x->sent;
+
+  if (n > size * nmemb)
+    n = size * nmemb;
+  memcpy (ptr, (const char *) x->req->body + x->sent, n);
+  x->sent += n;
+  return n;
+}
+
+/* curl rewinds by itself when it resends on a reused connection. */
+static int
+seek_cb (void *opaque, curl_off_t offset, int origin)
+{
+  struct xfer *x = opaque;
+
+  if (origin != SEEK_SET || offset < 0 ||
+      (uint64_t) offset > x->req->body_len)
+    return CURL_SEEKFUNC_CANTSEEK;
+  x->sent = offset;
+  return CURL_SEEKFUNC_OK;
+}
+
+static size_t
+write_cb (char *ptr, size_t size, size_t nmemb, void *opaque)
+{
+  struct xfer *x = opaque;
+  struct s3_http_response *resp = x->resp;
+  size_t n = size * nmemb;
+  long status = 0;
+
+  curl_easy_getinfo (x->c, CURLINFO_RESPONSE_CODE, &status);
+  if (status < 200 || status > 299) {
+    size_t keep = S3_HTTP_ERROR_BODY_MAX - x->errlen;
+
+    if (x->errbody == NULL &&
+        (x->errbody = malloc (S3_HTTP_ERROR_BODY_MAX)) == NULL)
+      return 0;
+    if (keep > n)
+      keep = n;
+    memcpy (x->errbody + x->errlen, ptr, keep);
+    x->errlen += keep;
+    return n;                   /* the rest is dropped */
+  }
+
+  if (x->req->resp_buf) {
+    if (n > x->req->resp_len - resp->body_len) {
+      resp->too_long = true;
+      return 0;                 /* CURLE_WRITE_ERROR */
+    }
+    memcpy ((char *) x->req->resp_buf + resp->body_len, ptr, n);
+  }
+  else {
+    if (n > S3_HTTP_ALLOC_MAX - resp->body_len) {
+      resp->too_long = true;
+      return 0;
+    }
+    if (resp->body_len + n > x->cap) {
+      size_t cap = x->cap ? x->cap : 64 * 1024;
+      char *p;
+
+      while (cap < resp->body_len + n)
+        cap *= 2;
+      if ((p = realloc (resp->body, cap)) == NULL)
+        return 0;
+      resp->body = p;
+      x->cap = cap;
+    }
+    memcpy (resp->body + resp->body_len, ptr, n);
+  }
+  resp->body_len += n;
+  return n;
+}
+
+static int
+progress_cb (void *opaque, curl_off_t dltotal, curl_off_t dlnow,
+             curl_off_t ultotal, curl_off_t ulnow)
+{
+  struct xfer *x = opaque;
+
+  return __atomic_load_n (&x->h->cancelled, __ATOMIC_RELAXED);
+}
+
+/* ---- One attempt ---- */
+
+static struct curl_slist *
+add_header (struct curl_slist *list, bool *ok, const char *fmt, ...)
+{
+  CLEANUP_FREE char *line = NULL;
+  struct curl_slist *l = NULL;
+  va_list args;
+  int n;
+
+  if (!*ok)
+    return list;
+  va_start (args, fmt);
+  n = vasprintf (&line, fmt, args);
+  va_end (args);
+  if (n == -1)
+    line = NULL;
+  else
+    l = curl_slist_append (list, line);
+  if (l == NULL) {
+    *ok = false;
+    return list;
+  }
+  return l;
+}
+
+/* Sign and perform one attempt of X to T.  Returns the CURLcode; a
+ * failure to build the request is CURLE_OUT_OF_MEMORY.
+ */
+static CURLcode
+attempt (struct xfer *x, const struct s3_http_target *t,
+         const char *payload_hash, long connect_ms, long timeout_ms)
+{
+  struct s3_http *h = x->h;
+  const struct s3_http_request *req = x->req;
+  const struct sigv4_pair signed_headers[] = {
+    { "host", t->host },
+    { "x-amz-content-sha256", payload_hash },
+  };
+  struct sigv4_request sr = {
+    .mode = SIGV4_HEADER, .method = req->method, .path = t->path,
+    .query = req->query, .nquery = req->nquery,
+    .headers = signed_headers, .nheaders = 2, .payload_hash = payload_hash,
+  };
+  struct sigv4_credentials creds = {
+    h->access_key, h->secret_key, h->token,
+  };
+  struct sigv4_result sig;
+  struct curl_slist *headers = NULL;
+  CLEANUP_FREE char *url = NULL;
+  CURL *c = x->c;
+  CURLcode cc = CURLE_OUT_OF_MEMORY;
+  bool ok = true;
+
+  x->sent = 0;
+  x->errlen = 0;
+  x->resp->body_len = 0;
+  x->resp->too_long = false;
+  x->resp->curl_msg[0] = '\0';
+
+  if (sigv4_sign (&sr, &creds, h->region, "s3", time (NULL), &sig) == -1)
+    return CURLE_OUT_OF_MEMORY;
+  if (asprintf (&url, "%s%s%s", t->url, *sig.query ? "?" : "",
+                sig.query) == -1) {
+    url = NULL;
+    goto out;
+  }
+  headers = add_header (headers, &ok, "Host: %s", t->host);
+  headers = add_header (headers, &ok, "x-amz-content-sha256: %s",
+                        payload_hash);
+  headers = add_header (headers, &ok, "x-amz-date: %s", sig.amz_date);
+  headers = add_header (headers, &ok, "Authorization: %s", sig.authorization);
+  if (h->token)
+    headers = add_header (headers, &ok, "x-amz-security-token: %s", h->token);
+  headers = add_header (headers, &ok, "Expect:");
+  if (!ok)
+    goto out;
+
+  curl_easy_reset (c);
+  curl_easy_setopt (c, CURLOPT_URL, url);
+  curl_easy_setopt (c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt (c, CURLOPT_PATH_AS_IS, 1L);
+  curl_easy_setopt (c, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt (c, CURLOPT_ERRORBUFFER, x->resp->curl_msg);
+  curl_easy_setopt (c, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+  curl_easy_setopt (c, CURLOPT_TIMEOUT_MS, timeout_ms);
+  curl_easy_setopt (c, CURLOPT_SSL_VERIFYPEER, h->cfg.tls_verify ? 1L : 0L);
+  curl_easy_setopt (c, CURLOPT_SSL_VERIFYHOST, h->cfg.tls_verify ? 2L : 0L);
+  if (h->ca_file)
+    curl_easy_setopt (c, CURLOPT_CAINFO, h->ca_file);
+  curl_easy_setopt (c, CURLOPT_WRITEFUNCTION, write_cb);
+  curl_easy_setopt (c, CURLOPT_WRITEDATA, x);
+  curl_easy_setopt (c, CURLOPT_XFERINFOFUNCTION, progress_cb);
+  curl_easy_setopt (c, CURLOPT_XFERINFODATA, x);
+  curl_easy_setopt (c, CURLOPT_NOPROGRESS, 0L);
+  if (strcmp (req->method, "PUT") == 0) {
+    curl_easy_setopt (c, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt (c, CURLOPT_INFILESIZE_LARGE,
+                      (curl_off_t) req->body_len);
+    curl_easy_setopt (c, CURLOPT_READFUNCTION, read_cb);
+    curl_easy_setopt (c, CURLOPT_READDATA, x);
+    curl_easy_setopt (c, CURLOPT_SEEKFUNCTION, seek_cb);
+    curl_easy_setopt (c, CURLOPT_SEEKDATA, x);
+  }
+  else if (strcmp (req->method, "GET") != 0)
+    curl_easy_setopt (c, CURLOPT_CUSTOMREQUEST, req->method);
+
+  cc = curl_easy_perform (c);
+  x->resp->status = 0;
+  curl_easy_getinfo (c, CURLINFO_RESPONSE_CODE, &x->resp->status);
+  /* Forget pointers to this attempt's stack. */
+  curl_easy_setopt (c, CURLOPT_HTTPHEADER, NULL);
+  curl_easy_setopt (c, CURLOPT_ERRORBUFFER, NULL);
+
+ out:
+  curl_slist_free_all (headers);
+  sigv4_result_free (&sig);
+  return cc;
+}
+
+/* ---- The retry loop ---- */
+
+/* Wait MS milliseconds unless cancelled first.  true if cancelled. */
+static bool
+wait_or_cancel (struct s3_http *h, unsigned ms)
+{
+  struct timespec ts;
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&h->lock);
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  ts.tv_sec += ms / 1000;
+  ts.tv_nsec += (ms % 1000) * 1000000L;
+  if (ts.tv_nsec >= 1000000000L) {
+    ts.tv_sec++;
+    ts.tv_nsec -= 1000000000L;
+  }
+  while (!h->cancelled &&
+         pthread_cond_timedwait (&h->wake, &h->lock, &ts) != ETIMEDOUT)
+    ;
+  return h->cancelled;
+}
+
+char *
+s3_http_describe (const struct s3_http *h, const struct s3_http_request *req,
+                  const struct s3_http_response *resp, char *buf, size_t len)
+{
+  char resource[512], line[S3_XML_DESCRIBE_MAX], tries[96] = "";
+
+  if (req->key)
+    snprintf (resource, sizeof resource, "%s", req->key);
+  else
+    snprintf (resource, sizeof resource, "bucket %s", h->bucket);
+  if (resp->attempts > 1)
+    snprintf (tries, sizeof tries, " (%u attempts in %.1f s)",
+              resp->attempts, resp->ms / 1000.0);
+
+  if (resp->too_long)
+    snprintf (buf, len, "S3 %s %s: the response is longer than the %zu "
+              "bytes expected", req->method, resource,
+              req->resp_buf ? req->resp_len : (size_t) S3_HTTP_ALLOC_MAX);
+  else if (resp->curl_code == CURLE_ABORTED_BY_CALLBACK)
+    snprintf (buf, len, "S3 %s %s: given up: nbdkit is shutting down%s",
+              req->method, resource, tries);
+  else if (resp->cancelled) {
+    struct s3_http_response last = *resp;
+
+    last.cancelled = false;
+    last.attempts = 0;
+    snprintf (buf, len, "given up retrying (nbdkit is shutting down) "
+              "after %u attempts: %s", resp->attempts,
+              s3_http_describe (h, req, &last, line, sizeof line));
+  }
+  else if (resp->curl_code != CURLE_OK)
+    snprintf (buf, len, "S3 %s %s: %s: %s%s", req->method, resource,
+              curl_easy_strerror (resp->curl_code),
+              resp->curl_msg[0] ? resp->curl_msg : "no details", tries);
+  else
+    snprintf (buf, len, "%s%s",
+              s3_xml_error_describe (req->method, resource, resp->status,
+                                     &resp->err, line, sizeof line),
+              tries);
+  return buf;
+}
+
+int
+s3_http_request (struct s3_http *h, const struct s3_http_request *req,
+                 struct s3_http_response *resp)
+{
+  const struct s3_http_budget *b = req->budget;
+  unsigned connect_s = b && b->connect_timeout ? b->connect_timeout
+    : h->cfg.connect_timeout;
+  unsigned request_s = b && b->request_timeout ? b->request_timeout
+    : h->cfg.request_timeout;
+  unsigned deadline_s = b && b->retry_deadline ? b->retry_deadline
+    : h->cfg.retry_deadline;
+  unsigned max_attempts = b ? b->max_attempts : 0;
+  struct xfer x = { .h = h, .req = req, .resp = resp };
+  struct s3_http_target t = { 0 };
+  char hash[SIGV4_HEX_SIZE] = EMPTY_SHA256;
+  const int64_t start = now_ms (), deadline = start + deadline_s * 1000LL;
+  int err = EIO, r = -1;
+
+  memset (resp, 0, sizeof *resp);
+  if (s3_http_target (h->endpoint, h->bucket, h->cfg.virtual_hosted,
+                      req->key, &t) == -1) {
+    errno = EIO;
+    return -1;
+  }
+  if (req->body_len > 0 &&
+      sigv4_sha256_hex (req->body, req->body_len, hash) == -1) {
+    nbdkit_error ("s3: cannot hash the request body");
+    goto out;
+  }
+  if ((x.c = pool_get (h)) == NULL)
+    goto out;
+
+  for (;;) {
+    int64_t t0 = now_ms (), left = deadline - t0;
+    long timeout_ms = request_s * 1000L, connect_ms = connect_s * 1000L;
+    unsigned wait_ms;
+    bool retry;
+    CURLcode cc;
+
+    /* Every attempt ends by the deadline (but gets a second at least). */
+    if (left < 1000)
+      left = 1000;
+    if (timeout_ms > left)
+      timeout_ms = left;
+    if (connect_ms > timeout_ms)
+      connect_ms = timeout_ms;
+
+    resp->attempts++;
+    cc = attempt (&x, &t, hash, connect_ms, timeout_ms);
+    resp->curl_code = cc;
+    memset (&resp->err, 0, sizeof resp->err);
+    if (x.errlen > 0)
+      s3_xml_parse_error (x.errbody, x.errlen, &resp->err);
+    err = s3_http_classify (cc, resp->status, resp->err.code, &retry);
+    if (nbds3_debug_s3)
+      nbdkit_debug ("s3: %s %s: %ld%s%s%s%s, attempt %u, %" PRId64 " ms",
+                    req->method, req->key ? req->key : "(bucket)",
+                    resp->status, resp->err.code[0] ? " " : "",
+                    resp->err.code, cc != CURLE_OK ? ", curl: " : "",
+                    cc != CURLE_OK ? curl_easy_strerror (cc) : "",
+                    resp->attempts, now_ms () - t0);
+    if (err == 0 || (err == ENOENT && req->missing_ok)) {
+      r = 0;
+      break;
+    }
+    if (!retry || (max_attempts && resp->attempts >= max_attempts))
+      break;
+    wait_ms = s3_http_backoff_ms (resp->attempts, jitter ());
+    if (now_ms () + wait_ms >= deadline)
+      break;
+    if (nbds3_debug_s3)
+      nbdkit_debug ("s3: %s %s: retrying in %u ms", req->method,
+                    req->key ? req->key : "(bucket)", wait_ms);
+    if (wait_or_cancel (h, wait_ms)) {
+      err = ESHUTDOWN;
+      resp->cancelled = true;
+      break;
+    }
+  }
+  resp->ms = now_ms () - start;
+  pool_put (h, x.c);
+
+  if (r == -1 && !req->quiet) {
+    char msg[S3_HTTP_DESCRIBE_MAX];
+
+    nbdkit_error ("%s", s3_http_describe (h, req, resp, msg, sizeof msg));
+  }
+ out:
+  if (r == -1) {
+    free (resp->body);
+    resp->body = NULL;
+  }
+  free (x.errbody);
+  s3_http_target_free (&t);
+  errno = err;
+  return r;
+}
+
+/* ---- The client ---- */
+
+int
+s3_http_global_init (void)
+{
+  CURLcode cc = curl_global_init (CURL_GLOBAL_DEFAULT);
+
+  if (cc != CURLE_OK) {
+    nbdkit_error ("curl_global_init: %s", curl_easy_strerror (cc));
+    return -1;
+  }
+  s3_xml_init ();
+  __atomic_store_n (&jitter_state, (uint64_t) time (NULL) * 0x2545f491,
+                    __ATOMIC_RELAXED);
+  return 0;
+}
+
+void
+s3_http_global_cleanup (void)
+{
+  curl_global_cleanup ();
+}
+
+static void
+free_secret (char *s)
+{
+  if (s) {
+    OPENSSL_cleanse (s, strlen (s));
+    free (s);
+  }
+}
+
+void
+s3_http_free (struct s3_http *h)
+{
+  if (h == NULL)
+    return;
+  for (unsigned i = 0; i < h->npool; ++i)
+    curl_easy_cleanup (h->pool[i]);
+  free (h->pool);
+  pthread_mutex_destroy (&h->lock);
+  pthread_cond_destroy (&h->freed);
+  pthread_cond_destroy (&h->wake);
+  free (h->endpoint);
+  free (h->bucket);
+  free (h->region);
+  free (h->ca_file);
+  free_secret (h->access_key);
+  free_secret (h->secret_key);
+  free_secret (h->token);
+  free (h);
+}
+
+static bool
+copy_str (char **dst, const char *src)
+{
+  return src == NULL || (*dst = strdup (src)) != NULL;
+}
+
+struct s3_http *
+s3_http_new (const struct s3_http_config *cfg)
+{
+  struct s3_http *h = calloc (1, sizeof *h);
+  struct s3_http_target t;
+  pthread_condattr_t attr;
+
+  if (h == NULL) {
+    nbdkit_error ("s3: out of memory");
+    return NULL;
+  }
+  h->cfg = *cfg;
+  if (h->cfg.connections < 1)
+    h->cfg.connections = 1;
+  pthread_mutex_init (&h->lock, NULL);
+  pthread_cond_init (&h->freed, NULL);
+  pthread_condattr_init (&attr);
+  pthread_condattr_setclock (&attr, CLOCK_MONOTONIC);
+  pthread_cond_init (&h->wake, &attr);
+  pthread_condattr_destroy (&attr);
+  h->pool = calloc (h->cfg.connections, sizeof *h->pool);
+  if (h->pool == NULL ||
+      !copy_str (&h->endpoint, cfg->endpoint) ||
+      !copy_str (&h->bucket, cfg->bucket) ||
+      !copy_str (&h->region, cfg->region) ||
+      !copy_str (&h->ca_file, cfg->ca_file) ||
+      !copy_str (&h->access_key, cfg->access_key) ||
+      !copy_str (&h->secret_key, cfg->secret_key) ||
+      !copy_str (&h->token, cfg->session_token)) {
+    nbdkit_error ("s3: out of memory");
+    goto err;
+  }
+  /* Only our copies from here on. */
+  h->cfg.endpoint = h->cfg.bucket = h->cfg.region = h->cfg.ca_file = NULL;
+  h->cfg.access_key = h->cfg.secret_key = h->cfg.session_token = NULL;
+  /* Check the endpoint and bucket once, here. */
+  if (s3_http_target (h->endpoint, h->bucket, cfg->virtual_hosted, NULL,
+                      &t) == -1)
+    goto err;
+  nbdkit_debug ("s3: bucket %s at %s (%s-style), %u connections",
+                h->bucket, t.url, cfg->virtual_hosted ? "virtual-hosted"
+                : "path", h->cfg.connections);
+  s3_http_target_free (&t);
+  return h;
+
+ err:
+  s3_http_free (h);
+  return NULL;
+}
+
+void
+s3_http_cancel (struct s3_http *h)
+{
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&h->lock);
+
+  __atomic_store_n (&h->cancelled, true, __ATOMIC_RELAXED);
+  pthread_cond_broadcast (&h->wake);
+}

@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * The HTTP half of nbds3's S3 client (libcurl): a client for one bucket
+ * that sends signed S3 requests over a bounded pool of reusable curl
+ * handles, retrying what may succeed on a later attempt.  It knows S3's
+ * addressing, signing and error bodies, but nothing of pages or exports
+ * (store-s3.c maps those to requests).
+ *
+ * Thread safety: s3_http_global_init once before nbdkit starts threads;
+ * then any number of threads may call s3_http_request on one client at
+ * once (at most CONNECTIONS run, the others wait for a free handle).
+ */
+
+#ifndef NBDS3_S3_HTTP_H
+#define NBDS3_S3_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "s3-xml.h"
+#include "sigv4.h"
+
+/* Error bodies are kept up to this size (the rest is discarded). */
+#define S3_HTTP_ERROR_BODY_MAX (64 * 1024)
+/* A response body the client allocates (listings) may be this large. */
+#define S3_HTTP_ALLOC_MAX (16 * 1024 * 1024)
+/* Retry backoff: the Nth failed attempt waits between half and all of
+ * min (S3_HTTP_BACKOFF_CAP_MS, S3_HTTP_BACKOFF_BASE_MS * 2^(N-1)).
+ */
+#define S3_HTTP_BACKOFF_BASE_MS 200
+#define S3_HTTP_BACKOFF_CAP_MS 10000
+/* Room for a line of s3_http_describe. */
+#define S3_HTTP_DESCRIBE_MAX (S3_XML_DESCRIBE_MAX + 512)
+
+struct s3_http_config {
+  const char *endpoint;         /* "http[s]://host[:port]", optional '/' */
+  const char *bucket;
+  const char *region;
+  bool virtual_hosted;          /* bucket in the host name, not the path */
+  const char *access_key, *secret_key;
+  const char *session_token;    /* NULL when there is none */
+  bool tls_verify;
+  const char *ca_file;          /* NULL: the system's CA bundle */
+  unsigned connect_timeout;     /* seconds, per attempt */
+  unsigned request_timeout;     /* seconds, per attempt */
+  unsigned retry_deadline;      /* seconds: all attempts of one request */
+  unsigned connections;         /* requests in flight, the handle pool */
+};
+
+/* Limits for one request that override the client's (the start-up
+ * probe's short budget).  Zero fields keep the client's value.
+ */
+struct s3_http_budget {
+  unsigned connect_timeout, request_timeout, retry_deadline;  /* seconds */
+  unsigned max_attempts;        /* 0: as many as the deadline allows */
+};
+
+struct s3_http_request {
+  const char *method;           /* "GET", "PUT" or "DELETE" */
+  const char *key;              /* object key (raw); NULL: the bucket */
+  const struct sigv4_pair *query; /* raw names and values */
+  size_t nquery;
+  const void *body;             /* PUT: BODY_LEN bytes, sent as they are */
+  size_t body_len;
+  /* Where a successful response's body goes: RESP_BUF of RESP_LEN bytes,
+   * a longer body being an error; or, when RESP_BUF is NULL, a buffer the
+   * client allocates (up to S3_HTTP_ALLOC_MAX) and returns in the
+   * response.
+   */
+  void *resp_buf;
+  size_t resp_len;
+  bool missing_ok;              /* 404 NoSuchKey is an answer, not an error */
+  bool quiet;                   /* report nothing: the caller describes it */
+  const struct s3_http_budget *budget;  /* NULL: the client's limits */
+};
+
+struct s3_http_response {
+  long status;                  /* HTTP status of the last attempt, or 0 */
+  int curl_code;                /* CURLcode of the last attempt */
+  char *body;                   /* allocated body (RESP_BUF NULL), or NULL:
+                                 * free with free() */
+  size_t body_len;              /* bytes of the body received */
+  struct s3_error err;          /* the last error body, parsed ("" codes
+                                 * when there was none) */
+  char curl_msg[256];           /* curl's error text of the last attempt */
+  bool too_long;                /* the body overflowed its buffer */
+  bool cancelled;               /* s3_http_cancel ended the retries */
+  unsigned attempts;
+  unsigned ms;                  /* all attempts, waits included */
+};
+
+struct s3_http;
+
+/* Initialise libcurl (curl_global_init) and libxml2; pair with
+ * s3_http_global_cleanup.  Call before nbdkit starts threads.  0 or -1.
+ */
+extern int s3_http_global_init (void);
+extern void s3_http_global_cleanup (void);
+
+/* A client for CFG (copied; secrets are wiped when it is freed).  NULL
+ * after nbdkit_error (e.g. a malformed endpoint).
+ */
+extern struct s3_http *s3_http_new (const struct s3_http_config *cfg);
+extern void s3_http_free (struct s3_http *h);
+
+/* Give up retrying: requests in flight are aborted and fail, and later
+ * ones fail at once, with ESHUTDOWN.  Any thread, any number of times.
+ */
+extern void s3_http_cancel (struct s3_http *h);
+
+/* Send REQ, re-signing and resending while s3_http_classify says another
+ * attempt may succeed, within the retry deadline.  Returns 0 when S3
+ * answered 2xx, or 404 NoSuchKey with REQ->missing_ok (RESP->status tells
+ * which); otherwise -1 with errno set, after one nbdkit_error naming the
+ * method and key (unless REQ->quiet).  RESP is always filled in; free
+ * RESP->body when RESP_BUF was NULL.
+ */
+extern int s3_http_request (struct s3_http *h,
+                            const struct s3_http_request *req,
+                            struct s3_http_response *resp);
+
+/* One line saying why REQ failed with RESP (the S3 error with its code,
+ * the network error, or the overflow), into BUF of LEN bytes; returns
+ * BUF.
+ */
+extern char *s3_http_describe (const struct s3_http *h,
+                               const struct s3_http_request *req,
+                               const struct s3_http_response *resp,
+                               char *buf, size_t len);
+
+/* true if the CURLcode CURL_CODE is a TLS failure (handshake,
+ * certificate, CA file), for advice about ca-file= and tls-verify=.
+ */
+extern bool s3_http_tls_error (int curl_code);
+
+/* ---- Pure functions, exposed for the unit tests ---- */
+
+/* The one mapping of an attempt's outcome: CURL_CODE (a CURLcode), the
+ * HTTP STATUS (0 if none) and the S3 error CODE (NULL or "" if none).
+ * Returns 0 for success (2xx), else the errno to fail with (ENOENT for
+ * 404 NoSuchKey, ENOSPC for quota errors, ENOMEM, ESHUTDOWN for a
+ * cancelled transfer, EIO for everything else), and sets *RETRY to
+ * whether another attempt may succeed: network errors, 5xx except 501,
+ * 429, SlowDown and RequestTimeout.
+ */
+extern int s3_http_classify (int curl_code, long status, const char *code,
+                             bool *retry);
+
+/* The wait in milliseconds after failed attempt ATTEMPT (1, 2, ...), with
+ * jitter drawn from RANDOM: between half and all of min (cap, base *
+ * 2^(ATTEMPT-1)).
+ */
+extern unsigned s3_http_backoff_ms (unsigned attempt, uint32_t random);
+
+/* Where a request for KEY (NULL: the bucket) goes.  The strings are
+ * allocated; s3_http_target_free releases them.
+ */
+struct s3_http_target {
+  char *url;                    /* scheme://host/path, without query */
+  char *host;                   /* the Host header, as signed */
+  char *path;                   /* canonical URI, encoded, as signed */
+};
+
+/* Build the target from ENDPOINT ("http[s]://authority[/]"), BUCKET and
+ * the addressing style.  0, or -1 after nbdkit_error (a malformed
+ * endpoint, or a bucket name unfit for a host name).
+ */
+extern int s3_http_target (const char *endpoint, const char *bucket,
+                           bool virtual_hosted, const char *key,
+                           struct s3_http_target *t);
+extern void s3_http_target_free (struct s3_http_target *t);
+
+#endif /* NBDS3_S3_HTTP_H */
