@@ -44,18 +44,22 @@ usage: bench/run.sh [--quick] [OPTIONS]
   --out DIR        where results.{txt,png,json} go
                    (default: bench/ for a full run, bench/out/ for --quick)
   --keep           keep the work directory (logs, fio JSON, chart data)
+  --replot JSON    only redo results.txt and results.png from a
+                   results.json (starts nothing)
 
 Environment: BENCH_TMPDIR (default /var/tmp) holds the work directory; it
 must be on a disk, not tmpfs, for the FS targets to mean anything.
 EOF
 }
 
-quick=0 keep=0 out=""
+quick=0 keep=0 out="" replot=""
 args=()
 while [[ $# -gt 0 ]]; do
   case $1 in
     --quick) quick=1; args+=(--quick) ;;
     --keep) keep=1 ;;
+    --replot) replot=$2; shift ;;
+    --replot=*) replot=${1#--replot=} ;;
     --out) out=$2; shift ;;
     --out=*) out=${1#--out=} ;;
     --rounds|--rand-secs|--delay-ms|--targets) args+=("$1" "$2"); shift ;;
@@ -71,6 +75,10 @@ if [[ -z $out ]]; then
 fi
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
+
+if [[ -n $replot ]]; then
+  exec /usr/bin/python3 "$here/bench.py" --replot "$replot" --out "$out"
+fi
 
 # Debian's tools first: a python3 earlier in PATH (pyenv) lacks libnbd
 # and boto3.
