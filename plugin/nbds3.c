@@ -39,6 +39,7 @@ struct export {
   struct list link;             /* in exports */
   char *name;
   unsigned connections;         /* guarded by registry_lock */
+  bool opening;                 /* a placeholder while being opened */
   struct store_export *store;
   struct pc_export *cache;
   uint64_t size;
@@ -49,6 +50,7 @@ struct export {
 
 static struct store *store;
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t registry_changed = PTHREAD_COND_INITIALIZER;
 static struct list exports = { &exports, &exports };   /* registry_lock */
 
 static void
@@ -126,7 +128,8 @@ nbds3_cleanup (void)
   while (!list_empty (&exports)) {
     struct export *e = list_entry (exports.next, struct export, link);
     list_del (&e->link);
-    export_free (e);
+    if (!e->opening)            /* (a placeholder belongs to its opener) */
+      export_free (e);
   }
   pthread_mutex_unlock (&registry_lock);
   pagecache_free ();
@@ -152,7 +155,21 @@ nbds3_default_export (int readonly, int is_tls)
   return config.default_export;
 }
 
-/* Open the export NAME in the store and its cache.  registry_lock held. */
+/* Open the export NAME in the store and its cache. */
+/* The open export called NAME, or NULL.  registry_lock held. */
+static struct export *
+export_find (const char *name)
+{
+  struct list *l;
+
+  list_for_each (l, &exports) {
+    struct export *e = list_entry (l, struct export, link);
+    if (strcmp (e->name, name) == 0)
+      return e;
+  }
+  return NULL;
+}
+
 static struct export *
 export_open (const char *name)
 {
@@ -205,8 +222,7 @@ static void *
 nbds3_open (int readonly)
 {
   const char *name = nbdkit_export_name ();
-  struct list *l;
-  struct export *e = NULL;
+  struct export *e;
 
   if (name == NULL || *name == '\0')
     name = config.default_export;
@@ -216,17 +232,26 @@ nbds3_open (int readonly)
     return NULL;
   }
   pthread_mutex_lock (&registry_lock);
-  list_for_each (l, &exports) {
-    struct export *x = list_entry (l, struct export, link);
-    if (strcmp (x->name, name) == 0) {
-      e = x;
+  for (;;) {
+    e = export_find (name);
+    if (e == NULL || !e->opening)
       break;
-    }
+    pthread_cond_wait (&registry_changed, &registry_lock);
   }
   if (e == NULL) {
+    /* Open it without the lock (a store round trip or a listing may take
+     * a while), behind a placeholder that others with the name wait on.
+     */
+    struct export placeholder = { .name = (char *) name, .opening = true };
+
+    list_add_tail (&exports, &placeholder.link);
+    pthread_mutex_unlock (&registry_lock);
     e = export_open (name);
+    pthread_mutex_lock (&registry_lock);
+    list_del (&placeholder.link);
     if (e)
       list_add_tail (&exports, &e->link);
+    pthread_cond_broadcast (&registry_changed);
   }
   if (e)
     e->connections++;

@@ -19,8 +19,12 @@
 
 #define NS_PER_SEC INT64_C (1000000000)
 
-/* A dirty page older than this is written back even without a flush. */
-#define WRITEBACK_DELAY_NS (2 * NS_PER_SEC)
+/* A dirty page older than this is written back even without a flush.
+ * Pages a sequential writer fills go at once; this is for pages written
+ * at random, which are often written again soon: uploading them every
+ * few seconds would cost a whole-page PUT per small write.
+ */
+#define WRITEBACK_DELAY_NS (10 * NS_PER_SEC)
 /* Background write-back starts when dirty buffers pass this share of the
  * budget (in percent).
  */

@@ -117,6 +117,7 @@ s3_http_classify (int curl_code, long status, const char *code, bool *retry)
   case CURLE_SSL_CONNECT_ERROR:
   case CURLE_HTTP2:
   case CURLE_HTTP2_STREAM:
+  case CURLE_WEIRD_SERVER_REPLY:
     *retry = true;
     return EIO;
   case CURLE_OUT_OF_MEMORY:
@@ -286,8 +287,13 @@ pool_get (struct s3_http *h)
   CURL *c = NULL;
   ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&h->lock);
 
-  while (h->npool == 0 && h->ncreated >= h->cfg.connections)
+  while (h->npool == 0 && h->ncreated >= h->cfg.connections &&
+         !h->cancelled)
     pthread_cond_wait (&h->freed, &h->lock);
+  if (h->cancelled) {
+    errno = ESHUTDOWN;
+    return NULL;
+  }
   if (h->npool > 0)
     return h->pool[--h->npool];
   c = curl_easy_init ();
@@ -397,11 +403,20 @@ progress_cb (void *opaque, curl_off_t dltotal, curl_off_t dlnow,
 
 /* ---- One attempt ---- */
 
+/* Header lines may carry the session token: wipe them before freeing. */
+static void
+free_headers (struct curl_slist *list)
+{
+  for (struct curl_slist *l = list; l; l = l->next)
+    OPENSSL_cleanse (l->data, strlen (l->data));
+  curl_slist_free_all (list);
+}
+
 static struct curl_slist *
 add_header (struct curl_slist *list, bool *ok, const char *fmt, ...)
 {
-  CLEANUP_FREE char *line = NULL;
   struct curl_slist *l = NULL;
+  char *line = NULL;
   va_list args;
   int n;
 
@@ -410,10 +425,11 @@ add_header (struct curl_slist *list, bool *ok, const char *fmt, ...)
   va_start (args, fmt);
   n = vasprintf (&line, fmt, args);
   va_end (args);
-  if (n == -1)
-    line = NULL;
-  else
+  if (n >= 0) {
     l = curl_slist_append (list, line);
+    OPENSSL_cleanse (line, n);
+    free (line);
+  }
   if (l == NULL) {
     *ok = false;
     return list;
@@ -510,7 +526,7 @@ attempt (struct xfer *x, const struct s3_http_target *t,
   curl_easy_setopt (c, CURLOPT_ERRORBUFFER, NULL);
 
  out:
-  curl_slist_free_all (headers);
+  free_headers (headers);
   sigv4_result_free (&sig);
   return cc;
 }
@@ -598,6 +614,11 @@ s3_http_request (struct s3_http *h, const struct s3_http_request *req,
   int err = EIO, r = -1;
 
   memset (resp, 0, sizeof *resp);
+  if (__atomic_load_n (&h->cancelled, __ATOMIC_RELAXED)) {
+    resp->cancelled = true;
+    errno = ESHUTDOWN;
+    return -1;
+  }
   if (s3_http_target (h->endpoint, h->bucket, h->cfg.virtual_hosted,
                       req->key, &t) == -1) {
     errno = EIO;
@@ -793,4 +814,5 @@ s3_http_cancel (struct s3_http *h)
 
   __atomic_store_n (&h->cancelled, true, __ATOMIC_RELAXED);
   pthread_cond_broadcast (&h->wake);
+  pthread_cond_broadcast (&h->freed);
 }

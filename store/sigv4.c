@@ -57,14 +57,33 @@ sb_reserve (struct strbuf *sb, size_t n)
   cap = sb->cap ? sb->cap : 512;
   while (cap < need)
     cap *= 2;
-  p = realloc (sb->p, cap);
+  /* Not realloc: the old buffer may hold a session token, so it is
+   * wiped before it is freed.
+   */
+  p = malloc (cap);
   if (p == NULL) {
     sb->oom = true;
     return false;
   }
+  if (sb->p) {
+    memcpy (p, sb->p, sb->len);
+    OPENSSL_cleanse (sb->p, sb->cap);
+    free (sb->p);
+  }
   sb->p = p;
   sb->cap = cap;
   return true;
+}
+
+/* Wipe and free SB's buffer. */
+static void
+sb_free (struct strbuf *sb)
+{
+  if (sb->p) {
+    OPENSSL_cleanse (sb->p, sb->cap);
+    free (sb->p);
+  }
+  sb->p = NULL;
 }
 
 static void
@@ -615,6 +634,7 @@ sigv4_sign (const struct sigv4_request *req,
     goto out;
 
   res->storage = sb.p;
+  res->storage_size = sb.cap;
   res->canonical_request = sb.p + off_creq;
   res->string_to_sign = sb.p + off_sts;
   res->signed_headers = sb.p + off_signed;
@@ -632,8 +652,8 @@ sigv4_sign (const struct sigv4_request *req,
     free (hs);
   if (ps != psmall)
     free (ps);
-  free (scratch.p);
-  free (sb.p);
+  sb_free (&scratch);
+  sb_free (&sb);
   if (r == -1) {
     res->amz_date[0] = '\0';
     res->signature[0] = '\0';
@@ -644,6 +664,8 @@ sigv4_sign (const struct sigv4_request *req,
 void
 sigv4_result_free (struct sigv4_result *res)
 {
+  if (res->storage)
+    OPENSSL_cleanse (res->storage, res->storage_size);
   free (res->storage);
   memset (res, 0, sizeof *res);
 }

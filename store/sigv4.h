@@ -90,6 +90,7 @@ struct sigv4_result {
    */
   const char *query;
   char *storage;                   /* owns the strings above */
+  size_t storage_size;             /* its size, wiped on free */
 };
 
 /* Percent-encode the NUL-terminated IN into OUT (OUTLEN bytes, see

@@ -94,8 +94,10 @@ put_object (struct s3_store *s, const char *key, const void *buf, size_t len)
     .method = "PUT", .key = key, .body = buf, .body_len = len,
   };
   struct s3_http_response resp;
+  int r = s3_http_request (s->http, &req, &resp);
 
-  return s3_http_request (s->http, &req, &resp);
+  free (resp.body);             /* a body, if the server sent one */
+  return r;
 }
 
 /* Call OBJECT_FN for every object key and PREFIX_FN for every common
@@ -141,6 +143,13 @@ list_objects (struct s3_store *s, const char *prefix, const char *delimiter,
     for (size_t i = 0; r == 0 && i < list.nr_prefixes; ++i)
       if (prefix_fn)
         r = prefix_fn (opaque, list.prefixes[i]);
+    if (r == 0 && token && list.next_token &&
+        strcmp (token, list.next_token) == 0) {
+      nbdkit_error ("s3: listing %s: the server returned the same "
+                    "continuation token twice", prefix);
+      errno = EIO;
+      r = -1;
+    }
     free (token);
     token = list.next_token;    /* NULL unless truncated */
     list.next_token = NULL;
@@ -153,11 +162,13 @@ static int
 s3_ready (struct store *st)
 {
   struct s3_store *s = (struct s3_store *) st;
+  /* Within exports/, so a policy that allows listing only there works. */
   const struct sigv4_pair query[] = {
     { "list-type", "2" }, { "max-keys", "1" },
+    { "prefix", STORE_EXPORTS_DIR "/" },
   };
   struct s3_http_request req = {
-    .method = "GET", .query = query, .nquery = 2, .quiet = true,
+    .method = "GET", .query = query, .nquery = 3, .quiet = true,
     .budget = &probe_budget,
   };
   struct s3_http_response resp;
@@ -391,12 +402,15 @@ s3_delete_page (struct store_export *se, uint32_t page)
   CLEANUP_FREE char *key = NULL;
   struct s3_http_request req = { .method = "DELETE", .missing_ok = true };
   struct s3_http_response resp;
+  int r;
 
   snprintf (leaf, sizeof leaf, STORE_PAGE_NAME_FMT, page);
   if ((key = export_key (e, leaf)) == NULL)
     return -1;
   req.key = key;
-  return s3_http_request (s->http, &req, &resp);     /* 204 or NoSuchKey */
+  r = s3_http_request (s->http, &req, &resp);         /* 204 or NoSuchKey */
+  free (resp.body);
+  return r;
 }
 
 static void

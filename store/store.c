@@ -50,7 +50,8 @@ store_export_name_valid (const char *name)
     }
     if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) ||
         (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
-        (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp < 0xa0))
+        (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp < 0xa0) ||
+        (cp & 0xfffe) == 0xfffe)    /* noncharacters: not in S3 XML */
       return false;
     i += n + 1;
   }

@@ -37,6 +37,9 @@ START_TEST (test_export_names)
   ck_assert (!store_export_name_valid ("\xc0\xaf"));         /* overlong / */
   ck_assert (!store_export_name_valid ("\xed\xa0\x80"));     /* surrogate */
   ck_assert (!store_export_name_valid ("\xc2\x85"));         /* C1 control */
+  ck_assert (!store_export_name_valid ("x\xef\xbf\xbf"));     /* U+FFFF */
+  ck_assert (!store_export_name_valid ("\xef\xbf\xbe"));      /* U+FFFE */
+  ck_assert (store_export_name_valid ("\xef\xbf\xbd"));       /* U+FFFD */
 
   memset (long_name, 'a', sizeof long_name);
   long_name[STORE_EXPORT_NAME_MAX] = '\0';
