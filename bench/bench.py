@@ -849,13 +849,24 @@ class Context:
         for d in ("log", "sock", "run", "fio", "bin", "data"):
             os.makedirs(os.path.join(self.work, d), exist_ok=True)
 
+    def describe_commit(self):
+        """The commit measured; "-dirty" if tracked files other than the
+        benchmark's own results differ from it."""
+        def git(*argv):
+            return subprocess.run(["git", "-C", self.top] + list(argv),
+                                  stdout=subprocess.PIPE,
+                                  stderr=subprocess.DEVNULL,
+                                  text=True).stdout.strip()
+        head = git("rev-parse", "--short", "HEAD") or "?"
+        if git("status", "--porcelain", "--untracked-files=no", "--", ".",
+               ":(exclude)bench/results.*"):
+            head += "-dirty"
+        return head
+
     def nbds3_names(self):
         return [n for n in self.order if n.startswith("nbds3-")]
 
     def header_lines(self):
-        git = subprocess.run(["git", "-C", self.top, "describe", "--always",
-                              "--dirty"], stdout=subprocess.PIPE,
-                             stderr=subprocess.DEVNULL, text=True)
         cpu = "?"
         with open("/proc/cpuinfo") as f:
             for line in f:
@@ -865,7 +876,7 @@ class Context:
         return [
             "nbds3 benchmark, %s, commit %s" % (
                 datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
-                git.stdout.strip() or "?"),
+                self.commit),
             "command: %s" % self.args.command,
             "machine: %d CPUs (%s), %s, %s" % (
                 os.cpu_count(), cpu, platform.release(),
@@ -929,6 +940,7 @@ def main():
         ap.error("--work and --top are required")
 
     ctx = Context(args)
+    ctx.commit = ctx.describe_commit()
     t_start = time.monotonic()
     s3 = not args.no_s3
     nbds3_s3 = s3 and plugin_has_s3(ctx)
