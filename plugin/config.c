@@ -162,8 +162,11 @@ config_set (const char *key, const char *value)
     return 0;
   }
   case KEY_SECRET:
-    if (nbdkit_read_password (value, &s) == -1)
+    if (nbdkit_read_password (value, &s) == -1) {
+      nbdkit_error ("%s: cannot read the secret (see the error above)",
+                    k->name);
       return -1;
+    }
     if (*s == '\0') {
       nbdkit_error ("%s: the value must not be empty", k->name);
       free (s);

@@ -48,7 +48,8 @@ struct page {
   uint64_t gen;                 /* generation of the latest change */
   uint64_t durable_gen;         /* generation known to be in the store */
   uint64_t inflight_gen;        /* generation the mutation in flight stores */
-  uint64_t fail_seq;            /* cache.fail_seq of its last failure */
+  uint64_t attempt_seq;         /* cache.attempt_seq of its last mutation */
+  uint64_t failed_attempt;      /* ... and of its last failed one */
   uint64_t fail_gen;            /* generation that failed then */
   int fail_errno;
   int64_t retry_at;             /* no background retry before (monotonic) */
@@ -76,6 +77,7 @@ struct pc_export {
   struct list dirty;            /* dirty pages, oldest first */
   uint64_t gen_seq;             /* last generation handed out */
   uint64_t mutated_seq;         /* store mutations completed */
+  uint64_t fail_seq;            /* cache.fail_seq of its last failure */
   uint64_t synced_seq;          /* ... of which made durable by sync */
   bool syncing;                 /* a store sync is running */
   uint64_t ra_next;             /* page a sequential reader reads next */
@@ -106,6 +108,7 @@ struct pagecache_state {
   struct list queue;            /* store work, first come first served */
   struct list exports;          /* open exports */
   uint64_t fail_seq;            /* counts failed mutations */
+  uint64_t attempt_seq;         /* counts mutations started */
   pthread_t *workers;
   unsigned nworkers, nstarted;
   bool stopping;

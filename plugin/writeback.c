@@ -77,6 +77,7 @@ mutate_page (struct page *p)
 
   p->inflight = true;
   p->inflight_gen = p->gen;
+  p->attempt_seq = ++cache.attempt_seq;
   p->inflight_buf = delete ? NULL : p->buf;
   if (!delete)
     p->stored = true;
@@ -126,7 +127,8 @@ mutate_page (struct page *p)
     int64_t delay = RETRY_MIN_NS << (p->retries < 6 ? p->retries : 6);
 
     cache.stats.errors++;
-    p->fail_seq = ++cache.fail_seq;
+    e->fail_seq = ++cache.fail_seq;
+    p->failed_attempt = p->attempt_seq;
     p->fail_gen = p->inflight_gen;
     p->fail_errno = saved_errno ? saved_errno : EIO;
     p->retries++;
@@ -258,17 +260,36 @@ sync_store (struct pc_export *e)
   return 0;
 }
 
-/* Wait until every target is durable, or has failed since this flush
- * began, or DEADLINE passes.  Continues past failed pages and returns the
- * first error.  With NAME_FAILURES, reports every page not written.
+/* true if an attempt to write target T that started after the flush did
+ * (after mutation number SINCE) has failed.
+ */
+static bool
+target_failed (struct pc_export *e, const struct flush_target *t,
+               uint64_t since, int *err)
+{
+  struct page *p = pc_page_lookup (e, t->index);
+
+  if (p && p->durable_gen < t->gen && p->failed_attempt > since &&
+      p->fail_gen >= t->gen) {
+    *err = p->fail_errno;
+    return true;
+  }
+  return false;
+}
+
+/* Wait until every target is durable, or one has failed since this flush
+ * began, or DEADLINE passes.  A failure ends the wait at once, so that a
+ * flush against an unreachable store fails within one request's retry
+ * deadline, not one per page; the pages stay dirty and queued.  With
+ * NAME_FAILURES (the final write-back), waits for every page instead and
+ * reports each one not written.
  */
 static int
 flush_targets (struct pc_export *e, struct flush_target *t, size_t n,
                int64_t deadline, bool name_failures)
 {
-  uint64_t start_seq = cache.fail_seq;
+  uint64_t start_seq = cache.attempt_seq, scanned = e->fail_seq;
   int first_errno = 0;
-  size_t failed = 0;
 
   for (size_t i = 0; i < n; ++i) {
     struct page *p = pc_page_lookup (e, t[i].index);
@@ -285,10 +306,18 @@ flush_targets (struct pc_export *e, struct flush_target *t, size_t n,
       i++;
       continue;
     }
-    if (p->fail_seq > start_seq && p->fail_gen >= t[i].gen)
-      err = p->fail_errno;
-    else {
-      pc_queue_page (p);         /* e.g. it changed while being written */
+    if (!target_failed (e, &t[i], start_seq, &err)) {
+      if (!name_failures && e->fail_seq > scanned) {
+        /* A page of the export failed: one of ours further on? */
+        scanned = e->fail_seq;
+        for (size_t k = i + 1; k < n && err == 0; ++k)
+          target_failed (e, &t[k], start_seq, &err);
+        if (err) {
+          first_errno = err;
+          break;
+        }
+      }
+      pc_queue_page (p);        /* e.g. it changed while being written */
       if (pc_wait_until (&cache.changed, deadline) != ETIMEDOUT)
         continue;
       err = ETIMEDOUT;
@@ -301,14 +330,15 @@ flush_targets (struct pc_export *e, struct flush_target *t, size_t n,
                     e->name, p->index, (uint64_t) p->index << cache.page_shift,
                     (((uint64_t) p->index + 1) << cache.page_shift) - 1,
                     strerror (err));
-    failed++;
     i++;
+    if (!name_failures)
+      break;
   }
   if (first_errno) {
     if (!name_failures)
-      nbdkit_error ("export '%s': flush failed: %zu of %zu pages could not "
-                    "be written to the store; they stay dirty and are "
-                    "retried", e->name, failed, n);
+      nbdkit_error ("export '%s': flush failed: a page could not be "
+                    "written to the store: %s; the pages stay dirty and "
+                    "are retried", e->name, strerror (first_errno));
     errno = first_errno == ETIMEDOUT ? EIO : first_errno;
     return -1;
   }

@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -93,190 +94,6 @@ jitter (void)
   z = (z ^ (z >> 30)) * UINT64_C (0xbf58476d1ce4e5b9);
   z = (z ^ (z >> 27)) * UINT64_C (0x94d049bb133111eb);
   return (uint32_t) (z ^ (z >> 31));
-}
-
-/* ---- Pure functions ---- */
-
-int
-s3_http_classify (int curl_code, long status, const char *code, bool *retry)
-{
-  *retry = false;
-  if (code == NULL)
-    code = "";
-
-  switch ((CURLcode) curl_code) {
-  case CURLE_OK:
-    break;
-  case CURLE_COULDNT_RESOLVE_HOST:
-  case CURLE_COULDNT_CONNECT:
-  case CURLE_OPERATION_TIMEDOUT:
-  case CURLE_SEND_ERROR:
-  case CURLE_RECV_ERROR:
-  case CURLE_GOT_NOTHING:
-  case CURLE_PARTIAL_FILE:
-  case CURLE_SSL_CONNECT_ERROR:
-  case CURLE_HTTP2:
-  case CURLE_HTTP2_STREAM:
-  case CURLE_WEIRD_SERVER_REPLY:
-    *retry = true;
-    return EIO;
-  case CURLE_OUT_OF_MEMORY:
-    return ENOMEM;
-  case CURLE_ABORTED_BY_CALLBACK:       /* only s3_http_cancel aborts */
-    return ESHUTDOWN;
-  default:                              /* TLS, our write abort, ... */
-    return EIO;
-  }
-
-  if (status >= 200 && status <= 299)
-    return 0;
-  if (status == 404 && strcmp (code, "NoSuchKey") == 0)
-    return ENOENT;
-  if ((status >= 500 && status != 501) || status == 429 ||
-      strcmp (code, "SlowDown") == 0 || strcmp (code, "RequestTimeout") == 0) {
-    *retry = true;
-    return EIO;
-  }
-  if (strcmp (code, "QuotaExceeded") == 0 ||
-      strcmp (code, "EntityTooLarge") == 0)
-    return ENOSPC;
-  return EIO;                   /* other 4xx, 3xx, no status */
-}
-
-bool
-s3_http_tls_error (int curl_code)
-{
-  switch ((CURLcode) curl_code) {
-  case CURLE_SSL_CONNECT_ERROR:
-  case CURLE_PEER_FAILED_VERIFICATION:
-  case CURLE_SSL_CERTPROBLEM:
-  case CURLE_SSL_CIPHER:
-  case CURLE_SSL_CACERT_BADFILE:
-  case CURLE_SSL_CRL_BADFILE:
-  case CURLE_SSL_ISSUER_ERROR:
-  case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-  case CURLE_SSL_INVALIDCERTSTATUS:
-    return true;
-  default:
-    return false;
-  }
-}
-
-unsigned
-s3_http_backoff_ms (unsigned attempt, uint32_t random)
-{
-  unsigned max = S3_HTTP_BACKOFF_CAP_MS;
-
-  if (attempt < 1)
-    attempt = 1;
-  if (attempt <= 16 &&
-      (S3_HTTP_BACKOFF_BASE_MS << (attempt - 1)) < S3_HTTP_BACKOFF_CAP_MS)
-    max = S3_HTTP_BACKOFF_BASE_MS << (attempt - 1);
-  return max / 2 + random % (max / 2 + 1);
-}
-
-void
-s3_http_target_free (struct s3_http_target *t)
-{
-  free (t->url);
-  free (t->host);
-  free (t->path);
-  t->url = t->host = t->path = NULL;
-}
-
-/* A bucket name that can be the first label(s) of a host name. */
-static bool
-dns_compatible (const char *b)
-{
-  size_t len = strlen (b);
-
-  if (len < 1 || len > 63 || b[0] == '.' || b[0] == '-' ||
-      b[len - 1] == '.' || b[len - 1] == '-' || strstr (b, "..") != NULL)
-    return false;
-  for (const char *p = b; *p; ++p)
-    if (!(islower ((unsigned char) *p) || isdigit ((unsigned char) *p) ||
-          *p == '.' || *p == '-'))
-      return false;
-  return true;
-}
-
-int
-s3_http_target (const char *endpoint, const char *bucket,
-                bool virtual_hosted, const char *key,
-                struct s3_http_target *t)
-{
-  CLEANUP_FREE char *rawpath = NULL, *ebucket = NULL, *epath = NULL;
-  const char *scheme, *auth, *end;
-  size_t alen, hlen;
-  int n;
-
-  memset (t, 0, sizeof *t);
-  if (strncmp (endpoint, "https://", 8) == 0)
-    scheme = "https";
-  else if (strncmp (endpoint, "http://", 7) == 0)
-    scheme = "http";
-  else
-    goto bad_endpoint;
-  auth = endpoint + strlen (scheme) + 3;
-  alen = strcspn (auth, "/?#@ \t");
-  end = auth + alen;
-  if (alen == 0 || (*end != '\0' && strcmp (end, "/") != 0))
-    goto bad_endpoint;
-  /* The Host header leaves out the scheme's default port, as curl does. */
-  hlen = alen;
-  if (strcmp (scheme, "http") == 0 && alen > 3 &&
-      strncmp (end - 3, ":80", 3) == 0)
-    hlen -= 3;
-  else if (strcmp (scheme, "https") == 0 && alen > 4 &&
-           strncmp (end - 4, ":443", 4) == 0)
-    hlen -= 4;
-
-  if (virtual_hosted && !dns_compatible (bucket)) {
-    nbdkit_error ("bucket name '%s' cannot be part of a host name "
-                  "(virtual-hosted addressing): use addressing=path",
-                  bucket);
-    return -1;
-  }
-  if (asprintf (&rawpath, "/%s", key ? key : "") == -1)
-    goto nomem;
-  epath = malloc (SIGV4_URI_ENCODE_SIZE (strlen (rawpath)));
-  ebucket = malloc (SIGV4_URI_ENCODE_SIZE (strlen (bucket)));
-  if (epath == NULL || ebucket == NULL)
-    goto nomem;
-  sigv4_uri_encode (rawpath, false, epath,
-                    SIGV4_URI_ENCODE_SIZE (strlen (rawpath)));
-  sigv4_uri_encode (bucket, true, ebucket,
-                    SIGV4_URI_ENCODE_SIZE (strlen (bucket)));
-
-  if (virtual_hosted) {
-    n = asprintf (&t->host, "%s.%.*s", bucket, (int) hlen, auth);
-    if (n != -1)
-      t->path = strdup (epath);
-    if (n != -1 && t->path)
-      n = asprintf (&t->url, "%s://%s.%.*s%s", scheme, bucket, (int) alen,
-                    auth, epath);
-  }
-  else {
-    n = asprintf (&t->host, "%.*s", (int) hlen, auth);
-    if (n != -1)
-      n = asprintf (&t->path, "/%s%s", ebucket, key ? epath : "");
-    if (n != -1)
-      n = asprintf (&t->url, "%s://%.*s%s", scheme, (int) alen, auth,
-                    t->path);
-  }
-  if (n == -1 || t->url == NULL || t->host == NULL || t->path == NULL) {
-    s3_http_target_free (t);
-    goto nomem;
-  }
-  return 0;
-
- bad_endpoint:
-  nbdkit_error ("endpoint=%s: expected http://HOST[:PORT] or "
-                "https://HOST[:PORT], without a path", endpoint);
-  return -1;
- nomem:
-  nbdkit_error ("s3: out of memory");
-  return -1;
 }
 
 /* ---- The handle pool ---- */
@@ -392,6 +209,31 @@ write_cb (char *ptr, size_t size, size_t nmemb, void *opaque)
   return n;
 }
 
+/* Keep the ETag header of the response (names are case-insensitive). */
+static size_t
+header_cb (char *ptr, size_t size, size_t nmemb, void *opaque)
+{
+  struct xfer *x = opaque;
+  size_t n = size * nmemb, len;
+  const char *v;
+
+  if (n > 5 && strncasecmp (ptr, "ETag:", 5) == 0) {
+    v = ptr + 5;
+    len = n - 5;
+    while (len > 0 && (*v == ' ' || *v == '\t')) {
+      v++;
+      len--;
+    }
+    while (len > 0 && isspace ((unsigned char) v[len - 1]))
+      len--;
+    if (len < sizeof x->resp->etag) {
+      memcpy (x->resp->etag, v, len);
+      x->resp->etag[len] = '\0';
+    }
+  }
+  return n;
+}
+
 static int
 progress_cb (void *opaque, curl_off_t dltotal, curl_off_t dlnow,
              curl_off_t ultotal, curl_off_t ulnow)
@@ -470,6 +312,7 @@ attempt (struct xfer *x, const struct s3_http_target *t,
   x->resp->body_len = 0;
   x->resp->too_long = false;
   x->resp->curl_msg[0] = '\0';
+  x->resp->etag[0] = '\0';
 
   if (sigv4_sign (&sr, &creds, h->region, "s3", time (NULL), &sig) == -1)
     return CURLE_OUT_OF_MEMORY;
@@ -486,6 +329,10 @@ attempt (struct xfer *x, const struct s3_http_target *t,
   if (h->token)
     headers = add_header (headers, &ok, "x-amz-security-token: %s", h->token);
   headers = add_header (headers, &ok, "Expect:");
+  if (req->if_match)
+    headers = add_header (headers, &ok, "If-Match: %s", req->if_match);
+  if (req->if_none_match)
+    headers = add_header (headers, &ok, "If-None-Match: *");
   if (!ok)
     goto out;
 
@@ -503,6 +350,8 @@ attempt (struct xfer *x, const struct s3_http_target *t,
     curl_easy_setopt (c, CURLOPT_CAINFO, h->ca_file);
   curl_easy_setopt (c, CURLOPT_WRITEFUNCTION, write_cb);
   curl_easy_setopt (c, CURLOPT_WRITEDATA, x);
+  curl_easy_setopt (c, CURLOPT_HEADERFUNCTION, header_cb);
+  curl_easy_setopt (c, CURLOPT_HEADERDATA, x);
   curl_easy_setopt (c, CURLOPT_XFERINFOFUNCTION, progress_cb);
   curl_easy_setopt (c, CURLOPT_XFERINFODATA, x);
   curl_easy_setopt (c, CURLOPT_NOPROGRESS, 0L);
@@ -515,6 +364,8 @@ attempt (struct xfer *x, const struct s3_http_target *t,
     curl_easy_setopt (c, CURLOPT_SEEKFUNCTION, seek_cb);
     curl_easy_setopt (c, CURLOPT_SEEKDATA, x);
   }
+  else if (strcmp (req->method, "HEAD") == 0)
+    curl_easy_setopt (c, CURLOPT_NOBODY, 1L);
   else if (strcmp (req->method, "GET") != 0)
     curl_easy_setopt (c, CURLOPT_CUSTOMREQUEST, req->method);
 
@@ -653,6 +504,10 @@ s3_http_request (struct s3_http *h, const struct s3_http_request *req,
     memset (&resp->err, 0, sizeof resp->err);
     if (x.errlen > 0)
       s3_xml_parse_error (x.errbody, x.errlen, &resp->err);
+    /* A HEAD response has no body to name the error. */
+    if (cc == CURLE_OK && resp->status == 404 && resp->err.code[0] == '\0' &&
+        strcmp (req->method, "HEAD") == 0)
+      strcpy (resp->err.code, "NoSuchKey");
     err = s3_http_classify (cc, resp->status, resp->err.code, &retry);
     if (nbds3_debug_s3)
       nbdkit_debug ("s3: %s %s: %ld%s%s%s%s, attempt %u, %" PRId64 " ms",
@@ -682,7 +537,8 @@ s3_http_request (struct s3_http *h, const struct s3_http_request *req,
   resp->ms = now_ms () - start;
   pool_put (h, x.c);
 
-  if (r == -1 && !req->quiet) {
+  if (r == -1 && !req->quiet &&
+      !(err == EAGAIN && (req->if_match || req->if_none_match))) {
     char msg[S3_HTTP_DESCRIBE_MAX];
 
     nbdkit_error ("%s", s3_http_describe (h, req, resp, msg, sizeof msg));

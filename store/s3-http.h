@@ -30,6 +30,8 @@
  */
 #define S3_HTTP_BACKOFF_BASE_MS 200
 #define S3_HTTP_BACKOFF_CAP_MS 10000
+/* Room for an ETag response header (quotes included) and its NUL. */
+#define S3_HTTP_ETAG_MAX 72
 /* Room for a line of s3_http_describe. */
 #define S3_HTTP_DESCRIBE_MAX (S3_XML_DESCRIBE_MAX + 512)
 
@@ -57,7 +59,7 @@ struct s3_http_budget {
 };
 
 struct s3_http_request {
-  const char *method;           /* "GET", "PUT" or "DELETE" */
+  const char *method;           /* "GET", "HEAD", "PUT" or "DELETE" */
   const char *key;              /* object key (raw); NULL: the bucket */
   const struct sigv4_pair *query; /* raw names and values */
   size_t nquery;
@@ -70,7 +72,15 @@ struct s3_http_request {
    */
   void *resp_buf;
   size_t resp_len;
-  bool missing_ok;              /* 404 NoSuchKey is an answer, not an error */
+  /* A conditional request: If-Match: IF_MATCH (a quoted ETag) unless
+   * NULL, and If-None-Match: * when IF_NONE_MATCH.  When the server says
+   * 412 Precondition Failed, the request fails with EAGAIN and no error
+   * is reported: the caller decides what it means.
+   */
+  const char *if_match;
+  bool if_none_match;
+  bool missing_ok;              /* 404 NoSuchKey is an answer, not an error
+                                 * (for HEAD, any 404: it has no body) */
   bool quiet;                   /* report nothing: the caller describes it */
   const struct s3_http_budget *budget;  /* NULL: the client's limits */
 };
@@ -84,6 +94,9 @@ struct s3_http_response {
   struct s3_error err;          /* the last error body, parsed ("" codes
                                  * when there was none) */
   char curl_msg[256];           /* curl's error text of the last attempt */
+  char etag[S3_HTTP_ETAG_MAX];  /* the ETag response header of the last
+                                 * attempt as sent (quotes included), or
+                                 * "" */
   bool too_long;                /* the body overflowed its buffer */
   bool cancelled;               /* s3_http_cancel ended the retries */
   unsigned attempts;
@@ -139,7 +152,9 @@ extern bool s3_http_tls_error (int curl_code);
 /* The one mapping of an attempt's outcome: CURL_CODE (a CURLcode), the
  * HTTP STATUS (0 if none) and the S3 error CODE (NULL or "" if none).
  * Returns 0 for success (2xx), else the errno to fail with (ENOENT for
- * 404 NoSuchKey, ENOSPC for quota errors, ENOMEM, ESHUTDOWN for a
+ * 404 NoSuchKey, EAGAIN for 412 Precondition Failed (a conditional
+ * request whose condition no longer holds), ENOSPC for quota errors,
+ * ENOMEM, ESHUTDOWN for a
  * cancelled transfer, EIO for everything else), and sets *RETRY to
  * whether another attempt may succeed: network errors, 5xx except 501,
  * 429, SlowDown and RequestTimeout.

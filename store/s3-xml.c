@@ -469,7 +469,7 @@ s3_xml_error_describe (const char *method, const char *resource,
 /* Growable arrays of the list result. */
 static int
 add_object (struct s3_list_result *res, size_t *cap, char *key,
-            uint64_t size)
+            uint64_t size, const char *etag)
 {
   if (res->nr_objects == *cap) {
     size_t ncap = *cap ? *cap * 2 : 64;
@@ -483,6 +483,7 @@ add_object (struct s3_list_result *res, size_t *cap, char *key,
   }
   res->objects[res->nr_objects].key = key;
   res->objects[res->nr_objects].size = size;
+  strcpy (res->objects[res->nr_objects].etag, etag);
   res->nr_objects++;
   return 0;
 }
@@ -560,6 +561,8 @@ list_from_root (xmlNodePtr root, struct s3_list_result *res,
 
     if (is_element (n, "Contents")) {
       xmlNodePtr key = child (n, "Key"), size = child (n, "Size");
+      xmlNodePtr etag = child (n, "ETag");
+      char etag_text[S3_XML_ETAG_MAX] = "";
       uint64_t v;
 
       if (key == NULL) {
@@ -577,9 +580,15 @@ list_from_root (xmlNodePtr root, struct s3_list_result *res,
         goto out;
       }
       free (s);
+      if (etag) {
+        if ((s = text_of (etag)) == NULL)
+          goto nomem;
+        copy_field (etag_text, sizeof etag_text, s);
+        free (s);
+      }
       if ((s = text_of (key)) == NULL)
         goto nomem;
-      if (add_object (res, &objects_cap, s, v) == -1)
+      if (add_object (res, &objects_cap, s, v, etag_text) == -1)
         goto nomem;
       s = NULL;
     }

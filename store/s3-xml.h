@@ -30,6 +30,10 @@
 #define S3_XML_CODE_MAX 64
 #define S3_XML_MESSAGE_MAX 512
 #define S3_XML_REQUEST_ID_MAX 128
+/* Size of an ETag (with its quotes) of a listing, including the NUL.
+ * Longer ETags are cut (no S3 server sends one that long).
+ */
+#define S3_XML_ETAG_MAX 72
 
 /* A buffer of this size holds any s3_xml_error_describe line whose METHOD
  * and RESOURCE together are at most 512 bytes.
@@ -51,6 +55,8 @@ struct s3_error {
 struct s3_list_object {
   char *key;                    /* the full object key, decoded UTF-8 */
   uint64_t size;                /* Size, in bytes */
+  char etag[S3_XML_ETAG_MAX];   /* ETag as sent, quotes included, e.g.
+                                 * "\"0123...\"": "" if there was none */
 };
 
 /* One page of a ListObjectsV2 listing.  Owned by the caller; release with

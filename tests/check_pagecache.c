@@ -26,19 +26,18 @@
 static struct memstore *ms;
 static struct pc_export *ex;
 
+/* Start the cache on the memstore MS with an open export "e". */
 static void
-start_cache (uint64_t budget_pages, unsigned connections,
-             unsigned wait_timeout, bool exists)
+open_cache (uint64_t budget_pages, unsigned connections,
+            unsigned wait_timeout, bool exists)
 {
   struct pagecache_config cc = {
     .page_size = PS, .budget = budget_pages * PS,
     .connections = connections, .wait_timeout = wait_timeout,
     .shutdown_timeout = 5,
   };
-  struct store *s;
+  struct store *s = memstore_store (ms);
 
-  ms = memstore_new (PS);
-  s = memstore_store (ms);
   ck_assert_int_eq (pagecache_init (&cc), 0);
   ck_assert_int_eq (pagecache_start (), 0);
   ex = pagecache_open_export (s->ops->open_export (s, "e"), "e",
@@ -56,17 +55,15 @@ start_store_only (void)
 static void
 open_existing (uint64_t budget_pages, unsigned connections)
 {
-  struct pagecache_config cc = {
-    .page_size = PS, .budget = budget_pages * PS,
-    .connections = connections, .wait_timeout = 5, .shutdown_timeout = 5,
-  };
-  struct store *s = memstore_store (ms);
+  open_cache (budget_pages, connections, 5, true);
+}
 
-  ck_assert_int_eq (pagecache_init (&cc), 0);
-  ck_assert_int_eq (pagecache_start (), 0);
-  ex = pagecache_open_export (s->ops->open_export (s, "e"), "e",
-                              64 * PS, PS, true);
-  ck_assert_ptr_nonnull (ex);
+static void
+start_cache (uint64_t budget_pages, unsigned connections,
+             unsigned wait_timeout, bool exists)
+{
+  start_store_only ();
+  open_cache (budget_pages, connections, wait_timeout, exists);
 }
 
 static void
@@ -215,6 +212,33 @@ START_TEST (test_failed_write_back_stays_dirty)
   assert_stored (2, 'd');
   pagecache_get_stats (&st);
   ck_assert_uint_eq (st.dirty_pages, 0);
+  stop_cache ();
+}
+END_TEST
+
+START_TEST (test_flush_fails_at_the_first_failure)
+{
+  char buf[PS];
+
+  start_cache (16, 2, 5, true);   /* one worker */
+  fill (buf, 'f');
+  for (int i = 0; i < 8; ++i)
+    ck_assert_int_eq (pagecache_write (ex, buf, PS - 1, (uint64_t) i * PS,
+                                       false), 0);
+  memstore_delay (ms, MS_WRITE, 100);
+  memstore_fail (ms, MS_WRITE, EIO);
+  /* It does not wait for every page to fail in turn (an unreachable
+   * store would make that one retry deadline per page).
+   */
+  ck_assert_int_eq (pagecache_flush (ex), -1);
+  ck_assert_uint_le (memstore_count (ms, MS_WRITE), 2);
+  memstore_delay (ms, MS_WRITE, 0);
+  memstore_fail (ms, MS_WRITE, 0);
+  ck_assert_int_eq (pagecache_flush (ex), 0);
+  for (uint32_t i = 0; i < 8; ++i) {
+    ck_assert (memstore_get (ms, i, buf));
+    ck_assert_int_eq (buf[0], 'f');
+  }
   stop_cache ();
 }
 END_TEST
@@ -522,6 +546,7 @@ pagecache_suite (void)
   tcase_add_test (tc, test_partial_write_fetches_once_and_merges);
   tcase_add_test (tc, test_concurrent_readers_share_one_fetch);
   tcase_add_test (tc, test_failed_write_back_stays_dirty);
+  tcase_add_test (tc, test_flush_fails_at_the_first_failure);
   tcase_add_test (tc, test_memory_stays_within_budget);
   tcase_add_test (tc, test_trim_racing_write_back);
   tcase_add_test (tc, test_write_racing_write_back);

@@ -58,6 +58,8 @@ static const struct {
   { CURLE_OK, 301, "PermanentRedirect", EIO, false },
   { CURLE_OK, 307, NULL, EIO, false },
   { CURLE_OK, 409, "OperationAborted", EIO, false },
+  { CURLE_OK, 412, "PreconditionFailed", EAGAIN, false },
+  { CURLE_OK, 412, NULL, EAGAIN, false },
   { CURLE_OK, 429, NULL, EIO, true },
   { CURLE_OK, 500, "InternalError", EIO, true },
   { CURLE_OK, 500, NULL, EIO, true },

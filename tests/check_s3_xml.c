@@ -419,6 +419,7 @@ static const char list_page[] =
   "<Contents><Key>exports/x/page-00000000.bin</Key>"
   "<Size>4194304</Size></Contents>"
   "<Contents><Key>exports/x/page-0000000a.bin</Key>"
+  "<ETag> \"0123456789abcdef0123456789abcdef\"\n</ETag>"
   "<Size>18446744073709551615</Size></Contents>"
   "</ListBucketResult>\n";
 
@@ -438,6 +439,14 @@ START_TEST (test_list_namespace)
   ck_assert_uint_eq (res.objects[1].size, 4194304);
   ck_assert_str_eq (res.objects[2].key, "exports/x/page-0000000a.bin");
   ck_assert_uint_eq (res.objects[2].size, UINT64_MAX);
+  /* ETags as sent (quotes kept, entities decoded, white space trimmed),
+   * "" when absent.
+   */
+  ck_assert_str_eq (res.objects[0].etag,
+                    "\"d41d8cd98f00b204e9800998ecf8427e\"");
+  ck_assert_str_eq (res.objects[1].etag, "");
+  ck_assert_str_eq (res.objects[2].etag,
+                    "\"0123456789abcdef0123456789abcdef\"");
   s3_xml_list_free (&res);
   assert_list_empty (&res);
   s3_xml_list_free (&res);      /* twice is harmless */

@@ -432,6 +432,91 @@ store_list ()
   return 0
 }
 
+# ---- S3 only ------------------------------------------------------------
+
+# s3_start_server rgw|s3rver: start this test's own S3 server in
+# $tmpdir/s3 (stopped at cleanup), for tests that need a given
+# implementation or control over the server (stopping radosgw).  Call it
+# before store_setup / start_nbds3, which then use it; it overrides a
+# server named by S3_ENDPOINT.  Sets s3_dir, S3_SERVER and S3_PIDS and
+# exports S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY, S3_REGION.
+s3_start_server ()
+{
+  local kind="$1" out
+  [ "$STORE" = s3 ] || fail "s3_start_server needs STORE=s3"
+  [ "$_store_ready" = 0 ] || fail "s3_start_server after store_setup"
+  case "$kind" in rgw|s3rver) ;; *) fail "s3_start_server: $kind?" ;; esac
+  s3_dir="$tmpdir/s3"
+  on_cleanup "'$srcdir/s3-server.sh' stop '$s3_dir' >/dev/null 2>&1"
+  out="$("$srcdir/s3-server.sh" "start-$kind" "$s3_dir")" ||
+    fail "could not start the S3 server (tests/s3-server.sh start-$kind)"
+  eval "$out"
+  [ -n "${S3_ENDPOINT:-}" ] || fail "s3-server.sh printed no S3_ENDPOINT"
+  export S3_ENDPOINT S3_ACCESS_KEY S3_SECRET_KEY
+  export S3_REGION="${S3_REGION:-us-east-1}"
+}
+
+# s3_objects: "SIZE KEY" for every object of the test's bucket, by key,
+# listed by an independent client (boto3, paginated).
+s3_objects ()
+{
+  _s3_client ls "$s3_bucket" >"$tmpdir/s3-objects.out" ||
+    fail "cannot list bucket $s3_bucket"
+  awk '{ print $1, $2 }' "$tmpdir/s3-objects.out" | sort -k2
+}
+
+# S3_PY: Python prelude for s3_python and s3_nbdsh, with an independent
+# boto3 client: s3 (signed with S3_SECRET_KEY), bucket (the test's),
+# s3_client(secret=..., access=...), s3_keys(prefix) -> {key: size},
+# s3_get(key) -> bytes, s3_code(exception) -> S3 error code or None.
+# shellcheck disable=SC2016
+S3_PY='
+import os
+import boto3, botocore.config, botocore.exceptions
+def s3_client(secret=None, access=None):
+    return boto3.client(
+        "s3", endpoint_url=os.environ["S3_ENDPOINT"],
+        aws_access_key_id=access or os.environ["S3_ACCESS_KEY"],
+        aws_secret_access_key=secret or os.environ["S3_SECRET_KEY"],
+        region_name=os.environ.get("S3_REGION", "us-east-1"),
+        config=botocore.config.Config(
+            signature_version="s3v4", s3={"addressing_style": "path"},
+            retries={"max_attempts": 1}, connect_timeout=2, read_timeout=30))
+s3 = s3_client()
+bucket = os.environ["S3_BUCKET"]
+def s3_keys(prefix=""):
+    keys = {}
+    for p in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket,
+                                                           Prefix=prefix):
+        for o in p.get("Contents", []):
+            keys[o["Key"]] = o["Size"]
+    return keys
+def s3_get(key):
+    return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+def s3_code(e):
+    if isinstance(e, botocore.exceptions.ClientError):
+        return e.response.get("Error", {}).get("Code")
+    return None
+'
+
+# s3_python SCRIPT [ARG...]: run python SCRIPT after S3_PY (sys.argv[1:]
+# are the ARGs).
+s3_python ()
+{
+  local script="$1"
+  shift
+  store_setup
+  S3_BUCKET="$s3_bucket" "$NBD_PYTHON" -c "$S3_PY
+$script" "$@"
+}
+
+# s3_nbdsh URI SCRIPT: nbdsh with h connected to URI, after S3_PY.
+s3_nbdsh ()
+{
+  store_setup
+  S3_BUCKET="$s3_bucket" nbdsh -u "$1" -c "$S3_PY" -c "$2"
+}
+
 # ---- nbds3 --------------------------------------------------------------
 
 _nbds3_keys_main=()

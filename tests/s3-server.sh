@@ -41,6 +41,10 @@ usage ()
 usage: $prog start-rgw DIR       start a radosgw cluster in DIR (absent or empty)
        $prog start-s3rver DIR    start s3rver 5 in DIR (absent or empty)
        $prog stop DIR            stop the server started in DIR
+       $prog stop-rgw-only DIR   stop only radosgw, keeping mon and OSD (and
+                                 so the data: memstore loses it with the OSD)
+       $prog start-rgw-only DIR  start radosgw again after stop-rgw-only, on
+                                 the same port with the same data
        $prog mkbucket DIR NAME   create bucket NAME on the server in DIR
        $prog env DIR             print the server's shell assignments again
 
@@ -59,6 +63,8 @@ Environment:
   RGW_BLUESTORE_SIZE=SIZE size of bluestore's sparse file (default 8G)
   S3RVER_DELAY_MS=N       s3rver: delay added before every response (0)
   S3RVER_BUCKETS="A B"    s3rver: buckets to create at start
+  XDG_CACHE_HOME=DIR      s3rver: npm ci goes to DIR/nbds3-s3rver when
+                          tests/s3rver is read-only (default ~/.cache)
   PYTHON=PATH             python3 with boto3 (default /usr/bin/python3)
 EOF
 }
@@ -255,7 +261,8 @@ pid file = $dir/run/\$name.pid
 [client.rgw]
 admin socket = $dir/run/\$name.asok
 pid file = $dir/run/\$name.pid
-rgw frontends = beast endpoint=127.0.0.1:$rgw_port
+# tcp_nodelay: without it every small GET waits ~40 ms for a delayed ACK.
+rgw frontends = beast endpoint=127.0.0.1:$rgw_port tcp_nodelay=1
 rgw data = $dir/rgw
 EOF
 }
@@ -342,6 +349,47 @@ start_rgw ()
   write_env "$dir" radosgw "$rgw_port"
 }
 
+# Only radosgw, for outage tests: stop it, keeping the mon and the OSD
+# (memstore's data lives in the OSD), then start it again on its port.
+stop_rgw_only ()
+{
+  local dir pid rest
+  [[ -d $1 ]] || die "$1 does not exist"
+  dir=$(cd "$1" && pwd)
+  [[ -f $dir/ceph.conf ]] || die "$dir is not a radosgw cluster"
+  pid=$(awk '$2 == "radosgw" { p = $1 } END { print p }' "$dir/pids")
+  [[ -n $pid ]] || die "radosgw is not running in $dir"
+  pid_is_ours "$pid" "$dir" || log "radosgw ($pid) had exited already"
+  stop_pid "$dir" "$pid" radosgw || return 1
+  rest=$(awk -v p="$pid" '$1 != p' "$dir/pids")
+  printf '%s\n' "$rest" > "$dir/pids"
+  log "radosgw ($pid) stopped; mon and OSD still run"
+}
+
+start_rgw_only ()
+{
+  local dir port pid
+  [[ -d $1 ]] || die "$1 does not exist"
+  dir=$(cd "$1" && pwd)
+  [[ -f $dir/ceph.conf && -f $dir/env ]] || die "$dir is not a radosgw cluster"
+  if [[ -n $(awk '$2 == "radosgw"' "$dir/pids") ]]; then
+    die "radosgw is still running in $dir (stop-rgw-only first)"
+  fi
+  port=$(sed -n "s/^S3_ENDPOINT='http:\/\/127.0.0.1:\([0-9]*\)'$/\1/p" \
+           "$dir/env")
+  [[ -n $port ]] || die "no port in $dir/env"
+  rm -f "$dir/run/client.rgw.pid"
+  timeout 30 radosgw -c "$dir/ceph.conf" -n client.rgw \
+    < /dev/null >> "$dir/log/client.rgw.stdout" 2>&1 ||
+    start_failed "$dir" "radosgw"
+  pid=$(wait_pidfile "$dir/run/client.rgw.pid" 10) ||
+    start_failed "$dir" "radosgw"
+  record_pid "$dir" "$pid" radosgw
+  wait_ready "$dir" radosgw "$port"
+  log "radosgw ($pid) started again on port $port"
+  write_env "$dir" radosgw "$port"
+}
+
 # ---- s3rver ----
 
 # npm ci into tests/s3rver if its node_modules is missing.
@@ -352,12 +400,23 @@ s3rver_install ()
   major=$(node --version | sed 's/^v\([0-9]*\).*/\1/')
   [[ $major -ge 20 ]] ||
     die "node $(node --version) is too old: s3rver 5 needs Node.js >= 20"
-  if [[ ! -d $here/s3rver/node_modules/@20minutes/s3rver ]]; then
+  s3rver_home=$here/s3rver
+  # A read-only source tree (make distcheck): install a copy elsewhere.
+  if [[ ! -d $s3rver_home/node_modules/@20minutes/s3rver &&
+        ! -w $s3rver_home ]]; then
+    s3rver_home=${XDG_CACHE_HOME:-$HOME/.cache}/nbds3-s3rver
+    mkdir -p "$s3rver_home"
+    cmp -s "$here/s3rver/package-lock.json" \
+      "$s3rver_home/package-lock.json" || rm -rf "$s3rver_home/node_modules"
+    cp "$here"/s3rver/{launch.js,package.json,package-lock.json} \
+      "$s3rver_home/" || die "cannot copy tests/s3rver to $s3rver_home"
+  fi
+  if [[ ! -d $s3rver_home/node_modules/@20minutes/s3rver ]]; then
     command -v npm > /dev/null || die "npm missing"
-    log "installing s3rver: npm ci in $here/s3rver"
-    (cd "$here/s3rver" &&
+    log "installing s3rver: npm ci in $s3rver_home"
+    (cd "$s3rver_home" &&
       timeout 300 npm ci --no-audit --no-fund --loglevel=error) >&2 ||
-      die "npm ci failed in $here/s3rver"
+      die "npm ci failed in $s3rver_home"
   fi
 }
 
@@ -377,7 +436,11 @@ start_s3rver ()
   log "starting s3rver in $dir (delay ${S3RVER_DELAY_MS:-0} ms)"
   t0=$(now_ms)
   # setsid -f: its own session, so it outlives the caller's shell.
-  FORCE_COLOR=0 setsid -f node "$here/s3rver/launch.js" "${args[@]}" \
+  # --openssl-legacy-provider: s3rver encrypts its ListObjectsV2
+  # continuation tokens with DES, which OpenSSL 3 only has in its legacy
+  # provider; without it every truncated listing is a 500 InternalError.
+  FORCE_COLOR=0 setsid -f node --openssl-legacy-provider \
+    "$s3rver_home/launch.js" "${args[@]}" \
     < /dev/null >> "$dir/log/s3rver.log" 2>&1
   pid=$(wait_pidfile "$dir/run/s3rver.pid" "${S3_START_TIMEOUT:-60}") ||
     start_failed "$dir" "s3rver did not start"
@@ -445,10 +508,12 @@ stop_server ()
 [[ $# -ge 1 ]] || { usage >&2; exit 2; }
 cmd=$1; shift
 case $cmd in
-  start-rgw|start-s3rver|stop|env)
+  start-rgw|start-s3rver|stop|stop-rgw-only|start-rgw-only|env)
     [[ $# -eq 1 ]] || { usage >&2; exit 2; }
     case $cmd in
       start-rgw) start_rgw "$1" ;;
+      stop-rgw-only) stop_rgw_only "$1" ;;
+      start-rgw-only) start_rgw_only "$1" ;;
       start-s3rver) start_s3rver "$1" ;;
       stop) stop_server "$1" ;;
       env) cat "$1/env" ;;

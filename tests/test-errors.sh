@@ -67,6 +67,22 @@ bad_config 'connections'   connections=many
 if [ "$STORE" = fs ]; then
   touch "$tmpdir/regular"
   bad_config 'data-dir' data-dir="$tmpdir/regular/sub"
+  # An S3 key without bucket= is a mistake, not silently ignored.
+  bad_config 'region.*bucket' region=us-east-1
+fi
+if [ "$STORE" = s3 ]; then
+  # data-dir= is ignored with bucket=; the S3 keys are checked instead.
+  bad_config 'addressing'      addressing=sideways
+  bad_config 'tls-verify'      tls-verify=perhaps
+  bad_config 'endpoint'        endpoint=ftp://127.0.0.1:21
+  bad_config 'ca-file'         ca-file="$tmpdir/no-such-ca.pem"
+  bad_config 'bucket'          bucket=a/b
+  bad_config 'retry-deadline'  retry-deadline=0
+  bad_config 'request-timeout' request-timeout=soon
+  bad_config 'connect-timeout' connect-timeout=0
+  # nbdkit_read_password's own message names the file, not the key.
+  bad_config 'secret-key|no-such-secret-file' \
+    secret-key="+$tmpdir/no-such-secret-file"
 fi
 if [ ${#bad_failed[@]} -gt 0 ]; then
   printf '  %s\n' "${bad_failed[@]}" >&2
@@ -124,6 +140,15 @@ grep -v ': debug: ' "$(nbdkit_log)" | grep -qiE 'page.?size' ||
 stop_nbdkit
 
 # ---- a second nbdkit on the same store ----
+
+# The FS store holds an flock on an open export's directory.  The S3
+# store has no single-writer guard yet (its lease, a conditional PUT, is a
+# later step: see store/store-s3.c), so this part is FS-only for now.
+if [ "$STORE" = s3 ]; then
+  info "ok: bad config, bad names and page size refused" \
+       "(second writer: FS store only until the S3 lease exists)"
+  exit 0
+fi
 
 start_nbds3 size=16M page-size=64k cache-size=4M
 hold_client holder "$(uri held-export)" '

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# With the S3 server down, a flush fails within the retry deadline however
+# many pages are dirty: connections=1, retry-deadline=1, radosgw stopped,
+# 10 pages written, and the flush must fail within 1 + 3 seconds.  Then
+# radosgw starts again and the next flush succeeds.
+#
+# A flush returns at the first failure of one of its pages (the others
+# stay dirty and queued), so it does not take one retry deadline per page
+# in turn, which made it (dirty pages / connections) x retry-deadline.
+
+STORE=s3
+source "$(dirname "$0")/functions.sh"
+
+s3_start_server rgw
+DEADLINE=1
+start_nbds3 size=16M page-size=64k cache-size=4M connections=1 \
+  "retry-deadline=$DEADLINE" request-timeout=1 connect-timeout=1
+nbdsh -u "$(uri fd)" -c 'h.pwrite(b"x", 0); h.flush()' ||
+  fail "cannot write export fd"
+
+export SERVER="$srcdir/s3-server.sh" S3DIR="$s3_dir" DEADLINE
+nbdsh -u "$(uri fd)" -c '
+import os, subprocess, time
+P = 65536
+def server(cmd):
+    subprocess.run([os.environ["SERVER"], cmd, os.environ["S3DIR"]],
+                   check=True, stdout=subprocess.DEVNULL)
+server("stop-rgw-only")
+data = os.urandom(10 * P)
+h.pwrite(data, 32 * P)
+t = time.monotonic()
+try:
+    h.flush()
+    raise SystemExit("flush succeeded with radosgw stopped")
+except nbd.Error as e:
+    secs = time.monotonic() - t
+    print("flush of 10 dirty pages on 1 connection: failed after %.1f s"
+          % secs)
+server("start-rgw-only")
+h.flush()
+assert h.pread(len(data), 32 * P) == data
+open(os.environ["tmpdir"] + "/secs", "w").write("%d" % round(secs * 10))
+' || fail "the outage did not go as planned"
+
+limit=$((DEADLINE + 3))
+tenths="$(cat "$tmpdir/secs")"
+[ "$tenths" -le $((limit * 10)) ] ||
+  fail "the flush took $((tenths / 10)).$((tenths % 10)) s to fail," \
+       "more than retry-deadline + 3 = $limit s"
+
+info "ok: a flush fails within the retry deadline"
