@@ -37,6 +37,8 @@ PACKAGES=(
   # S3 servers and the comparison plugin
   ceph-mon ceph-osd radosgw ceph-common
   python3-boto3 nbdkit-plugin-python
+  # bench/run.sh's chart
+  gnuplot-nox
 )
 
 PORT=10809
