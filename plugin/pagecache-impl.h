@@ -54,7 +54,8 @@ struct page {
   int fail_errno;
   int64_t retry_at;             /* no background retry before (monotonic) */
   int64_t dirty_since;
-  uint32_t written;             /* bytes written since it was last clean */
+  uint32_t filled;              /* written in order from offset 0 since
+                                   it was last clean, up to here */
   unsigned retries;             /* consecutive failures */
   bool loading;                 /* a fetch into buf is in flight, or
                                    queued (read-ahead) */

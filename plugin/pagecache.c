@@ -409,9 +409,10 @@ write_part (struct pc_export *e, uint32_t index, uint32_t off, uint32_t n,
       break;
     }
     pc_mark_dirty (p);
-    p->written = p->written + n < pc_page_size () ? p->written + n : pc_page_size ();
+    if (off <= p->filled && off + n > p->filled)
+      p->filled = off + n;      /* filled in order from the start */
     /* A sequential writer has filled the page: upload it now. */
-    if (off + n == pc_page_size () && p->written == pc_page_size ())
+    if (off + n == pc_page_size () && p->filled == pc_page_size ())
       pc_queue_page (p);
     r = 0;
     break;
@@ -444,7 +445,7 @@ punch_page (struct pc_export *e, uint32_t index)
       pc_buf_put (p->buf);
     p->buf = NULL;
     p->tombstone = true;
-    p->written = 0;
+    p->filled = 0;
     pageindex_clear (&e->index, index);
     pc_mark_dirty (p);
     if (!p->stored && !p->inflight)

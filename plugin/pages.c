@@ -272,7 +272,7 @@ void
 pc_mark_clean (struct page *p)
 {
   p->durable_gen = p->gen;
-  p->written = 0;
+  p->filled = 0;
   p->retries = 0;
   if (!list_empty (&p->dirty)) {
     list_del (&p->dirty);
