@@ -105,6 +105,7 @@ struct pagecache_state {
   unsigned nqueued;             /* pages in the queue */
   unsigned nmutating;           /* mutations in flight */
   unsigned requests;            /* store requests in flight */
+  unsigned nreading;            /* fetches in flight or waiting for a slot */
   struct list lru;              /* clean pages, least recently used first */
   struct list queue;            /* write-back, first come first served */
   struct list fetches;          /* read-ahead waiting for a worker */
@@ -113,7 +114,8 @@ struct pagecache_state {
   uint64_t attempt_seq;         /* counts mutations started */
   pthread_t *workers;
   unsigned nworkers, nstarted;
-  unsigned max_mutating;        /* write-back requests in flight, at most */
+  unsigned read_reserve;        /* request slots write-back leaves free
+                                   while reads are waiting */
   bool stopping;
   int64_t stats_logged;
   struct pagecache_stats stats;

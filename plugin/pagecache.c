@@ -56,12 +56,15 @@ pc_load_page (struct page *p)
   void *buf = p->buf;
   int r, saved_errno;
 
+  cache.nreading++;
   pc_request_begin ();
   pthread_mutex_unlock (&cache.lock);
   r = e->store->store->ops->read_page (e->store, index, buf, pc_page_size ());
   saved_errno = errno;
   pthread_mutex_lock (&cache.lock);
   pc_request_end ();
+  if (--cache.nreading == 0 && !list_empty (&cache.queue))
+    pthread_cond_signal (&cache.work);     /* write-back may use it all */
 
   p->loading = false;
   if (r == 1) {

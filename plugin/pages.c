@@ -305,7 +305,6 @@ pc_request_end (void)
 int
 pagecache_init (const struct pagecache_config *config)
 {
-  unsigned reserve;
 
   memset (&cache, 0, sizeof cache);
   pthread_mutex_init (&cache.lock, NULL);
@@ -326,13 +325,11 @@ pagecache_init (const struct pagecache_config *config)
   if (cache.pool_max < 2)
     cache.pool_max = 2;
   cache.pool = calloc (cache.pool_max, sizeof (void *));
-  /* Write-back leaves a quarter of the requests to reads (foreground
-   * fetches and read-ahead, which the workers also do).
+  /* While reads wait, write-back leaves a quarter of the requests to
+   * them; otherwise it may use all of them.
    */
-  reserve = config->connections / 4 ? config->connections / 4 : 1;
   cache.nworkers = config->connections;
-  cache.max_mutating = config->connections > reserve
-    ? config->connections - reserve : 1;
+  cache.read_reserve = config->connections / 4;
   cache.workers = calloc (cache.nworkers, sizeof (pthread_t));
   if (cache.pool == NULL || cache.workers == NULL) {
     nbdkit_error ("cache: out of memory");

@@ -21,6 +21,18 @@
 #include "debug.h"
 #include "pagecache-impl.h"
 
+/* How many mutations may be in flight now: every request slot, less a
+ * reserve while reads are waiting, so that a read waits for at most the
+ * mutations already running, not for the whole queue.
+ */
+static unsigned
+mutation_limit (void)
+{
+  bool reads_wait = cache.nreading > 0 || !list_empty (&cache.fetches);
+
+  return cache.nworkers - (reads_wait ? cache.read_reserve : 0);
+}
+
 /* Queue a dirty page for a worker to write back. */
 void
 pc_queue_page (struct page *p)
@@ -53,7 +65,7 @@ pc_schedule_background (bool pressure)
     list_for_each (d, &e->dirty) {
       struct page *p = list_entry (d, struct page, dirty);
 
-      if (cache.nqueued + cache.nmutating >= 2 * cache.max_mutating)
+      if (cache.nqueued + cache.nmutating >= 2 * cache.nworkers)
         return;
       if (p->queued || p->inflight || p->retry_at > now)
         continue;
@@ -161,12 +173,11 @@ worker (void *arg)
   pthread_mutex_lock (&cache.lock);
   for (;;) {
     struct page *p;
-
     bool can_mutate;
 
     pc_schedule_background (false);
     can_mutate = !list_empty (&cache.queue) &&
-      cache.nmutating < cache.max_mutating;
+      cache.nmutating < mutation_limit ();
     if (!list_empty (&cache.fetches)) {         /* reads first */
       p = list_entry (cache.fetches.next, struct page, queue);
       list_del (&p->queue);

@@ -220,7 +220,7 @@ START_TEST (test_flush_fails_at_the_first_failure)
 {
   char buf[PS];
 
-  start_cache (16, 2, 5, true);   /* one worker */
+  start_cache (16, 2, 5, true);   /* two workers */
   fill (buf, 'f');
   for (int i = 0; i < 8; ++i)
     ck_assert_int_eq (pagecache_write (ex, buf, PS - 1, (uint64_t) i * PS,
@@ -228,10 +228,11 @@ START_TEST (test_flush_fails_at_the_first_failure)
   memstore_delay (ms, MS_WRITE, 100);
   memstore_fail (ms, MS_WRITE, EIO);
   /* It does not wait for every page to fail in turn (an unreachable
-   * store would make that one retry deadline per page).
+   * store would make that one retry deadline per page): the two writes
+   * in flight when the first failed, and at most two begun since.
    */
   ck_assert_int_eq (pagecache_flush (ex), -1);
-  ck_assert_uint_le (memstore_count (ms, MS_WRITE), 2);
+  ck_assert_uint_le (memstore_count (ms, MS_WRITE), 4);
   memstore_delay (ms, MS_WRITE, 0);
   memstore_fail (ms, MS_WRITE, 0);
   ck_assert_int_eq (pagecache_flush (ex), 0);
@@ -448,6 +449,35 @@ START_TEST (test_zero_partial_and_fast_zero)
 }
 END_TEST
 
+START_TEST (test_reads_overtake_write_back)
+{
+  char buf[PS];
+  int i;
+
+  start_store_only ();
+  fill (buf, 'r');
+  memstore_put (ms, 0, buf);
+  open_existing (32, 4);          /* one request kept for reads */
+  memstore_delay (ms, MS_WRITE, 200);
+  fill (buf, 'w');
+  for (i = 1; i <= 12; ++i)       /* filled pages: queued at once */
+    ck_assert_int_eq (pagecache_write (ex, buf, PS, (uint64_t) i * PS,
+                                       false), 0);
+  for (i = 0; i < 200 && memstore_count (ms, MS_WRITE) < 4; ++i)
+    sleep_ms (10);
+  ck_assert_uint_eq (memstore_count (ms, MS_WRITE), 4);
+  /* Every request is a write in flight: the read takes the first one
+   * to finish, not the last of the twelve.  Meanwhile the other three
+   * may be followed by three more, and one may start as it returns.
+   */
+  ck_assert_ptr_null (read_page0 (NULL));
+  ck_assert_uint_le (memstore_count (ms, MS_WRITE), 8);
+  ck_assert_int_eq (pagecache_flush (ex), 0);
+  ck_assert_uint_eq (memstore_count (ms, MS_WRITE), 12);
+  stop_cache ();
+}
+END_TEST
+
 START_TEST (test_sequential_writes_upload_before_flush)
 {
   char buf[PS];
@@ -554,6 +584,7 @@ pagecache_suite (void)
   tcase_add_test (tc, test_writer_times_out_when_full_of_dirty_pages);
   tcase_add_test (tc, test_extents_and_trim);
   tcase_add_test (tc, test_zero_partial_and_fast_zero);
+  tcase_add_test (tc, test_reads_overtake_write_back);
   tcase_add_test (tc, test_sequential_writes_upload_before_flush);
   tcase_add_test (tc, test_flush_syncs_the_store);
   tcase_add_test (tc, test_sequential_reads_read_ahead);
