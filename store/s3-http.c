@@ -98,6 +98,11 @@ jitter (void)
 
 /* ---- The handle pool ---- */
 
+/* curl's receive and send buffers, per handle (its defaults are 16k and
+ * 64k).
+ */
+#define HTTP_BUFFER_SIZE (256L * 1024)
+
 static CURL *
 pool_get (struct s3_http *h)
 {
@@ -114,10 +119,14 @@ pool_get (struct s3_http *h)
   if (h->npool > 0)
     return h->pool[--h->npool];
   c = curl_easy_init ();
-  if (c == NULL)
+  if (c == NULL) {
     nbdkit_error ("s3: cannot create a curl handle");
-  else
-    h->ncreated++;
+    return NULL;
+  }
+  /* Pages are large: fewer, larger socket reads and writes. */
+  curl_easy_setopt (c, CURLOPT_BUFFERSIZE, HTTP_BUFFER_SIZE);
+  curl_easy_setopt (c, CURLOPT_UPLOAD_BUFFERSIZE, HTTP_BUFFER_SIZE);
+  h->ncreated++;
   return c;
 }
 
