@@ -274,26 +274,35 @@ read_part (struct pc_export *e, uint32_t index, uint32_t off, uint32_t n,
   }
 }
 
-/* Detect a sequential reader and fetch the pages ahead of it. */
+/* Detect a sequential reader and fetch the pages ahead of it.  A reader
+ * with several requests in flight sees them complete out of order, so a
+ * read that starts within one window of where the stream has got to
+ * continues it; anything further away starts a new stream.
+ */
 static void
 read_ahead (struct pc_export *e, uint32_t first, uint32_t last)
 {
   uint64_t window = cache.cfg.budget / pc_page_size () / 4;
+  bool continues;
 
-  if (first == e->ra_next || first + 1 == e->ra_next)
+  if (window > 4 * cache.nworkers)
+    window = 4 * cache.nworkers;
+  continues = first + window >= e->ra_next && first <= e->ra_next + window;
+  if (continues) {
     e->ra_streak++;
+    if (e->ra_next < (uint64_t) last + 1)
+      e->ra_next = (uint64_t) last + 1;
+  }
   else {
     e->ra_streak = 0;
     e->ra_high = last;
+    e->ra_next = (uint64_t) last + 1;
   }
-  e->ra_next = (uint64_t) last + 1;
   if (e->ra_streak < 2)
     return;
-  if (window > 4 * cache.nworkers)
-    window = 4 * cache.nworkers;
   if (e->ra_high < last)
     e->ra_high = last;
-  while (e->ra_high < (uint64_t) last + window && e->ra_high + 1 < e->npages)
+  while (e->ra_high + 1 < e->ra_next + window && e->ra_high + 1 < e->npages)
     prefetch_page (e, ++e->ra_high);
 }
 

@@ -548,6 +548,51 @@ START_TEST (test_sequential_reads_read_ahead)
 }
 END_TEST
 
+START_TEST (test_out_of_order_sequential_reads_read_ahead)
+{
+  char buf[2 * PS];
+  struct pagecache_stats st;
+
+  start_store_only ();
+  fill (buf, 'o');
+  for (uint32_t i = 0; i < 64; ++i)
+    memstore_put (ms, i, buf);
+  open_existing (32, 4);          /* a read-ahead window of 8 pages */
+  /* Two-page reads as a client with two in flight sees them end:
+   * 2-3, 0-1, 6-7, 4-5, ...
+   */
+  for (uint32_t i = 0; i < 8; ++i) {
+    uint64_t page = (i ^ 1) * 2;
+    ck_assert_int_eq (pagecache_read (ex, buf, 2 * PS, page * PS), 0);
+    ck_assert_int_eq (buf[PS + 7], 'o');
+  }
+  pagecache_get_stats (&st);
+  ck_assert_uint_gt (st.prefetches, 0);
+  stop_cache ();
+}
+END_TEST
+
+START_TEST (test_scattered_reads_do_not_read_ahead)
+{
+  static const uint32_t pages[] = { 0, 40, 10, 55, 21, 63, 30 };
+  char buf[PS];
+  struct pagecache_stats st;
+
+  start_store_only ();
+  fill (buf, 's');
+  for (uint32_t i = 0; i < 64; ++i)
+    memstore_put (ms, i, buf);
+  open_existing (32, 4);
+  for (size_t i = 0; i < sizeof pages / sizeof pages[0]; ++i)
+    ck_assert_int_eq (pagecache_read (ex, buf, PS,
+                                      (uint64_t) pages[i] * PS), 0);
+  pagecache_get_stats (&st);
+  ck_assert_uint_eq (st.prefetches, 0);
+  ck_assert_uint_eq (memstore_count (ms, MS_READ), 7);
+  stop_cache ();
+}
+END_TEST
+
 START_TEST (test_shutdown_writes_back)
 {
   char buf[PS];
@@ -588,6 +633,8 @@ pagecache_suite (void)
   tcase_add_test (tc, test_sequential_writes_upload_before_flush);
   tcase_add_test (tc, test_flush_syncs_the_store);
   tcase_add_test (tc, test_sequential_reads_read_ahead);
+  tcase_add_test (tc, test_out_of_order_sequential_reads_read_ahead);
+  tcase_add_test (tc, test_scattered_reads_do_not_read_ahead);
   tcase_add_test (tc, test_shutdown_writes_back);
   suite_add_tcase (s, tc);
   return s;
