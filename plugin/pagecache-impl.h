@@ -96,6 +96,7 @@ struct pagecache_state {
   pthread_mutex_t lock;         /* guards everything here and every page */
   pthread_cond_t changed;       /* a page changed state, or memory freed */
   pthread_cond_t work;          /* work was queued, or stopping */
+  pthread_cond_t request_done;  /* a store request ended: a slot is free */
   struct pagecache_config cfg;
   unsigned page_shift;
   uint64_t used;                /* bytes of page buffers, pool included */

@@ -284,14 +284,15 @@ pc_mark_clean (struct page *p)
     pc_lru_add (p);
 }
 
-/* Foreground fetches share the connections limit with the workers, which
- * are fewer, so a share of it is always left for reads.
+/* Every store request, a foreground fetch or a worker's, takes one of
+ * the `connections` slots (writeback.c leaves a share of them to reads
+ * while reads wait).
  */
 void
 pc_request_begin (void)
 {
   while (cache.requests >= cache.cfg.connections)
-    pthread_cond_wait (&cache.changed, &cache.lock);
+    pthread_cond_wait (&cache.request_done, &cache.lock);
   cache.requests++;
 }
 
@@ -299,7 +300,7 @@ void
 pc_request_end (void)
 {
   cache.requests--;
-  pthread_cond_broadcast (&cache.changed);
+  pthread_cond_signal (&cache.request_done);
 }
 
 int
@@ -311,7 +312,8 @@ pagecache_init (const struct pagecache_config *config)
   cache.cfg = *config;
   cache.page_shift = __builtin_ctz (config->page_size);
   if (cond_init_monotonic (&cache.changed) ||
-      cond_init_monotonic (&cache.work)) {
+      cond_init_monotonic (&cache.work) ||
+      cond_init_monotonic (&cache.request_done)) {
     nbdkit_error ("cache: cannot create condition variables");
     return -1;
   }
@@ -351,6 +353,7 @@ pagecache_free (void)
   cache.workers = NULL;
   pthread_cond_destroy (&cache.changed);
   pthread_cond_destroy (&cache.work);
+  pthread_cond_destroy (&cache.request_done);
 }
 
 void
