@@ -499,6 +499,25 @@ def s3_code(e):
     return None
 '
 
+# FLUSH_PY: Python prelude for nbdsh -c: failing_flush(h, what, limit)
+# flushes, which must fail (WHAT is down) within LIMIT seconds, and
+# returns the seconds it took.
+# shellcheck disable=SC2016
+FLUSH_PY='
+import time
+def failing_flush(h, what, limit):
+    t = time.monotonic()
+    try:
+        h.flush()
+    except nbd.Error as e:
+        secs = time.monotonic() - t
+        print("flush with %s: failed after %.1f s: %s" % (what, secs, e))
+        assert secs <= limit, "the flush with %s took %.1f s to fail, " \
+            "more than %d s" % (what, secs, limit)
+        return secs
+    raise SystemExit("flush succeeded with %s" % what)
+'
+
 # s3_python SCRIPT [ARG...]: run python SCRIPT after S3_PY (sys.argv[1:]
 # are the ARGs).
 s3_python ()
