@@ -8,9 +8,10 @@
  * - A page or metadata file is only ever replaced by renaming a fully
  *   written, fsync'd temporary file of the same directory over it, so it
  *   is never torn.  The directory is fsync'd at once for metadata, and
- *   for pages only by fs_sync (the cache's flush), once for many pages.  Temporary names start
- *   with '.' (they never parse as pages) and contain ".tmp."; those left
- *   by a crash are removed when the export's guard is taken.
+ *   for pages only by fs_sync (the cache's flush), once for many pages.
+ *   Temporary names start with '.' (they never parse as pages) and
+ *   contain ".tmp."; those left by a crash are removed when the export's
+ *   guard is taken.
  * - The single-writer guard is flock (LOCK_EX) on the export directory,
  *   held by dir_fd while the export is open.  flock locks belong to the
  *   open file description, so a second open of the same export conflicts
