@@ -306,7 +306,6 @@ pc_request_end (void)
 int
 pagecache_init (const struct pagecache_config *config)
 {
-
   memset (&cache, 0, sizeof cache);
   pthread_mutex_init (&cache.lock, NULL);
   cache.cfg = *config;
