@@ -20,7 +20,8 @@
  *   absent.  A 412 means the object changed behind our back, which for a
  *   single writer is one of our own earlier attempts landing late: HEAD
  *   learns its ETag and the PUT is sent once more with that condition
- *   (or not at all if the object already holds this very content).  Every
+ *   (or not at all if the object already holds this very content: its
+ *   MD5, computed only then, is the ETag of a single-part PUT).  Every
  *   other late attempt carries an older condition and is refused.  DELETE
  *   is conditional the same way when the ETag is known.  If-Match names
  *   the ETag in bare hex (what radosgw compares) until a server refuses a
@@ -607,6 +608,27 @@ refresh_etag (struct s3_export *e, uint32_t page, const char *key,
   return etag_set (e, page, etag) == -1 ? -1 : 1;
 }
 
+/* The ETag a single-part PUT of BUF (LEN bytes) gives, its MD5, into
+ * WANT unless it is there already.  Only needed after a 412 or when a
+ * server sends no ETag: at 4M a page, MD5 costs more CPU than the
+ * SHA-256 that signs the payload.  0, or -1 after nbdkit_error.
+ */
+static int
+want_etag (const void *buf, size_t len, char want[35])
+{
+  uint8_t md5[EVP_MAX_MD_SIZE];
+
+  if (want[0])
+    return 0;
+  if (EVP_Digest (buf, len, md5, NULL, EVP_md5 (), NULL) != 1) {
+    nbdkit_error ("s3: cannot compute the MD5 of a page");
+    errno = EIO;
+    return -1;
+  }
+  etag_format (md5, want);
+  return 0;
+}
+
 /* Send the conditional mutation METHOD ("PUT" with BUF of LEN bytes, or
  * "DELETE") of PAGE, as the top of this file explains: at most two
  * requests, with a HEAD after each 412.
@@ -620,19 +642,10 @@ mutate_page (struct s3_export *e, uint32_t page, const char *method,
   char leaf[STORE_PAGE_NAME_LEN + 1], want[35] = "", known[35];
   char now[S3_HTTP_ETAG_MAX];
   CLEANUP_FREE char *key = NULL;
-  uint8_t md5[EVP_MAX_MD_SIZE];
 
   snprintf (leaf, sizeof leaf, STORE_PAGE_NAME_FMT, page);
   if ((key = export_key (e, leaf)) == NULL)
     return -1;
-  if (put) {
-    if (EVP_Digest (buf, len, md5, NULL, EVP_md5 (), NULL) != 1) {
-      nbdkit_error ("s3: cannot compute the MD5 of a page");
-      errno = EIO;
-      return -1;
-    }
-    etag_format (md5, want);
-  }
 
   for (int round = 0, flipped = 0; round < 2 + flipped; ++round) {
     struct s3_http_request req = {
@@ -662,7 +675,11 @@ mutate_page (struct s3_export *e, uint32_t page, const char *method,
         etag_remove (e, page);
         return 0;
       }
-      return etag_set (e, page, resp.etag[0] ? resp.etag : want);
+      if (resp.etag[0])
+        return etag_set (e, page, resp.etag);
+      if (want_etag (buf, len, want) == -1)
+        return -1;
+      return etag_set (e, page, want);
     }
     if (errno != EAGAIN)
       return -1;
@@ -675,8 +692,12 @@ mutate_page (struct s3_export *e, uint32_t page, const char *method,
       return -1;
     if (!put && r == 0)
       return 0;                 /* already gone */
-    if (put && r == 1 && strcmp (now, want) == 0)
-      return 0;                 /* one of our attempts landed: done */
+    if (put && r == 1) {
+      if (want_etag (buf, len, want) == -1)
+        return -1;
+      if (strcmp (now, want) == 0)
+        return 0;               /* one of our attempts landed: done */
+    }
     if (req.if_match && r == 1 && strcmp (now, sent) == 0 && !flipped) {
       /* Refused although it named the current ETag: the server reads
        * If-Match in the other form.
