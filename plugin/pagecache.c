@@ -64,7 +64,7 @@ pc_load_page (struct page *p)
   pthread_mutex_lock (&cache.lock);
   pc_request_end ();
   if (--cache.nreading == 0 && !list_empty (&cache.queue))
-    pthread_cond_signal (&cache.work);     /* write-back may use it all */
+    pthread_cond_broadcast (&cache.work);  /* write-back may use it all */
 
   p->loading = false;
   if (r == 1) {

@@ -326,11 +326,11 @@ pagecache_init (const struct pagecache_config *config)
   if (cache.pool_max < 2)
     cache.pool_max = 2;
   cache.pool = calloc (cache.pool_max, sizeof (void *));
-  /* While reads wait, write-back leaves a quarter of the requests to
-   * them; otherwise it may use all of them.
+  /* While reads wait, write-back leaves a quarter of the requests (at
+   * least one) to them; otherwise it may use all of them.
    */
   cache.nworkers = config->connections;
-  cache.read_reserve = config->connections / 4;
+  cache.read_reserve = config->connections / 4 ? config->connections / 4 : 1;
   cache.workers = calloc (cache.nworkers, sizeof (pthread_t));
   if (cache.pool == NULL || cache.workers == NULL) {
     nbdkit_error ("cache: out of memory");

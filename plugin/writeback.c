@@ -23,7 +23,9 @@
 
 /* How many mutations may be in flight now: every request slot, less a
  * reserve while reads are waiting, so that a read waits for at most the
- * mutations already running, not for the whole queue.
+ * mutations already running, not for the whole queue.  (A worker that
+ * ends a mutation keeps the lock into its next one: without the reserve
+ * it would take the freed slot before the waiting read could.)
  */
 static unsigned
 mutation_limit (void)

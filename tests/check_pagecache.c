@@ -458,7 +458,7 @@ START_TEST (test_reads_overtake_write_back)
   fill (buf, 'r');
   memstore_put (ms, 0, buf);
   open_existing (32, 4);          /* one request kept for reads */
-  memstore_delay (ms, MS_WRITE, 200);
+  memstore_delay (ms, MS_WRITE, 500);
   fill (buf, 'w');
   for (i = 1; i <= 12; ++i)       /* filled pages: queued at once */
     ck_assert_int_eq (pagecache_write (ex, buf, PS, (uint64_t) i * PS,
@@ -567,7 +567,7 @@ START_TEST (test_out_of_order_sequential_reads_read_ahead)
     ck_assert_int_eq (buf[PS + 7], 'o');
   }
   pagecache_get_stats (&st);
-  ck_assert_uint_gt (st.prefetches, 0);
+  ck_assert_uint_ge (st.prefetches, 8);     /* at least one window */
   stop_cache ();
 }
 END_TEST
