@@ -99,7 +99,7 @@ jitter (void)
 /* ---- The handle pool ---- */
 
 /* curl's receive and send buffers, per handle (its defaults are 16k and
- * 64k).
+ * 64k), set after every curl_easy_reset.
  */
 #define HTTP_BUFFER_SIZE (256L * 1024)
 
@@ -123,9 +123,6 @@ pool_get (struct s3_http *h)
     nbdkit_error ("s3: cannot create a curl handle");
     return NULL;
   }
-  /* Pages are large: fewer, larger socket reads and writes. */
-  curl_easy_setopt (c, CURLOPT_BUFFERSIZE, HTTP_BUFFER_SIZE);
-  curl_easy_setopt (c, CURLOPT_UPLOAD_BUFFERSIZE, HTTP_BUFFER_SIZE);
   h->ncreated++;
   return c;
 }
@@ -348,6 +345,9 @@ attempt (struct xfer *x, const struct s3_http_target *t,
   curl_easy_reset (c);
   curl_easy_setopt (c, CURLOPT_URL, url);
   curl_easy_setopt (c, CURLOPT_NOSIGNAL, 1L);
+  /* Pages are large: fewer, larger socket reads and writes. */
+  curl_easy_setopt (c, CURLOPT_BUFFERSIZE, HTTP_BUFFER_SIZE);
+  curl_easy_setopt (c, CURLOPT_UPLOAD_BUFFERSIZE, HTTP_BUFFER_SIZE);
   curl_easy_setopt (c, CURLOPT_PATH_AS_IS, 1L);
   curl_easy_setopt (c, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt (c, CURLOPT_ERRORBUFFER, x->resp->curl_msg);
