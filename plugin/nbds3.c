@@ -155,7 +155,6 @@ nbds3_default_export (int readonly, int is_tls)
   return config.default_export;
 }
 
-/* Open the export NAME in the store and its cache. */
 /* The open export called NAME, or NULL.  registry_lock held. */
 static struct export *
 export_find (const char *name)
@@ -170,6 +169,9 @@ export_find (const char *name)
   return NULL;
 }
 
+/* Open the export NAME in the store and its cache, without
+ * registry_lock (nbds3_open holds a placeholder meanwhile).
+ */
 static struct export *
 export_open (const char *name)
 {

@@ -353,16 +353,7 @@ store_setup ()
 # fresh bucket for this test, which survives restarts within the test.
 _s3_setup ()
 {
-  local server="$srcdir/s3-server.sh" out
-  [ -x "$server" ] || fail "STORE=s3 needs $server"
-  if [ -z "${S3_ENDPOINT:-}" ]; then
-    s3_dir="$tmpdir/s3"
-    on_cleanup "'$server' stop '$s3_dir' >/dev/null 2>&1"
-    out="$("$server" start-rgw "$s3_dir")" ||
-      fail "could not start the S3 server (tests/s3-server.sh start-rgw)"
-    eval "$out"
-    [ -n "${S3_ENDPOINT:-}" ] || fail "s3-server.sh printed no S3_ENDPOINT"
-  fi
+  [ -n "${S3_ENDPOINT:-}" ] || s3_start_server rgw
   export S3_ENDPOINT S3_ACCESS_KEY S3_SECRET_KEY
   export S3_REGION="${S3_REGION:-us-east-1}"
   s3_bucket="t-$(echo "${test_name#test-}" | tr -c 'a-z0-9\n' '-')-$$"
@@ -384,9 +375,7 @@ _s3_client ()
 # _s3_keys: every key in the test's bucket, sorted.
 _s3_keys ()
 {
-  _s3_client ls "$s3_bucket" >"$tmpdir/s3-ls.out" ||
-    fail "cannot list bucket $s3_bucket"
-  awk '{ print $2 }' "$tmpdir/s3-ls.out" | sort
+  s3_objects | awk '{ print $2 }'
 }
 
 # store_export_exists EXPORT: true if EXPORT has anything in the store.
@@ -463,6 +452,12 @@ s3_objects ()
   _s3_client ls "$s3_bucket" >"$tmpdir/s3-objects.out" ||
     fail "cannot list bucket $s3_bucket"
   awk '{ print $1, $2 }' "$tmpdir/s3-objects.out" | sort -k2
+}
+
+# s3_rgw_pid: the pid of this test's radosgw (from s3_start_server rgw).
+s3_rgw_pid ()
+{
+  awk '$2 == "radosgw" { p = $1 } END { print p }' "$s3_dir/pids"
 }
 
 # S3_PY: Python prelude for s3_python and s3_nbdsh, with an independent

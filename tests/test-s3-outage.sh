@@ -14,12 +14,8 @@ STORE=s3
 source "$(dirname "$0")/functions.sh"
 
 s3_start_server rgw
-rgw_pid ()
-{
-  awk '$2 == "radosgw" { p = $1 } END { print p }' "$s3_dir/pids"
-}
 # A frozen radosgw must not outlive the test (SIGTERM waits on SIGCONT).
-on_cleanup 'kill -CONT "$(rgw_pid)" 2>/dev/null'
+on_cleanup 'kill -CONT "$(s3_rgw_pid)" 2>/dev/null'
 
 DEADLINE=4
 REQ_TIMEOUT=2
@@ -88,7 +84,7 @@ restart_nbds3
 
 # ---- (2) radosgw frozen ----
 
-RGW_PID="$(rgw_pid)"
+RGW_PID="$(s3_rgw_pid)"
 export RGW_PID
 
 nbdsh -u "$(uri out)" -c "$FLUSH_PY" -c '

@@ -18,12 +18,8 @@ STORE=s3
 source "$(dirname "$0")/functions.sh"
 
 s3_start_server rgw
-rgw_pid ()
-{
-  awk '$2 == "radosgw" { p = $1 } END { print p }' "$s3_dir/pids"
-}
-on_cleanup 'kill -CONT "$(rgw_pid)" 2>/dev/null'
-RGW_PID="$(rgw_pid)"
+on_cleanup 'kill -CONT "$(s3_rgw_pid)" 2>/dev/null'
+RGW_PID="$(s3_rgw_pid)"
 export RGW_PID
 
 start_nbds3 size=16M page-size=64k cache-size=4M retry-deadline=2 \
