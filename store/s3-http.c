@@ -215,29 +215,71 @@ write_cb (char *ptr, size_t size, size_t nmemb, void *opaque)
   return n;
 }
 
-/* Keep the ETag header of the response (names are case-insensitive). */
+/* Copy header value V of LEN bytes, trimmed, into OUT of SIZE bytes;
+ * false (OUT untouched) if it does not fit.
+ */
+static bool
+header_value (const char *v, size_t len, char *out, size_t size)
+{
+  while (len > 0 && (*v == ' ' || *v == '\t')) {
+    v++;
+    len--;
+  }
+  while (len > 0 && isspace ((unsigned char) v[len - 1]))
+    len--;
+  if (len >= size)
+    return false;
+  memcpy (out, v, len);
+  out[len] = '\0';
+  return true;
+}
+
+/* Keep the response's x-amz-meta-NAME header (NAME lowered) in RESP. */
+static void
+keep_meta (struct s3_http_response *resp, const char *line, size_t n)
+{
+  const size_t skip = strlen ("x-amz-meta-");
+  const char *colon = memchr (line, ':', n);
+  size_t name_len;
+  struct s3_http_meta *m;
+
+  if (colon == NULL || resp->nmeta >= S3_HTTP_META_COUNT)
+    return;
+  name_len = colon - line - skip;
+  if (name_len == 0 || name_len >= sizeof m->name)
+    return;
+  m = &resp->meta[resp->nmeta];
+  for (size_t i = 0; i < name_len; ++i)
+    m->name[i] = tolower ((unsigned char) line[skip + i]);
+  m->name[name_len] = '\0';
+  if (header_value (colon + 1, n - (colon + 1 - line), m->value,
+                    sizeof m->value))
+    resp->nmeta++;
+}
+
+/* Keep the ETag and the user metadata of the response (names are
+ * case-insensitive).
+ */
 static size_t
 header_cb (char *ptr, size_t size, size_t nmemb, void *opaque)
 {
   struct xfer *x = opaque;
-  size_t n = size * nmemb, len;
-  const char *v;
+  size_t n = size * nmemb;
 
-  if (n > 5 && strncasecmp (ptr, "ETag:", 5) == 0) {
-    v = ptr + 5;
-    len = n - 5;
-    while (len > 0 && (*v == ' ' || *v == '\t')) {
-      v++;
-      len--;
-    }
-    while (len > 0 && isspace ((unsigned char) v[len - 1]))
-      len--;
-    if (len < sizeof x->resp->etag) {
-      memcpy (x->resp->etag, v, len);
-      x->resp->etag[len] = '\0';
-    }
-  }
+  if (n > 5 && strncasecmp (ptr, "ETag:", 5) == 0)
+    header_value (ptr + 5, n - 5, x->resp->etag, sizeof x->resp->etag);
+  else if (n > 11 && strncasecmp (ptr, "x-amz-meta-", 11) == 0)
+    keep_meta (x->resp, ptr, n);
   return n;
+}
+
+const char *
+s3_http_response_meta (const struct s3_http_response *resp, const char *name)
+{
+  for (unsigned i = 0; i < resp->nmeta; ++i)
+    if (strcmp (resp->meta[i].name, name) == 0)
+      return resp->meta[i].value;
+  return NULL;
 }
 
 static int
@@ -294,7 +336,8 @@ attempt (struct xfer *x, const struct s3_http_target *t,
 {
   struct s3_http *h = x->h;
   const struct s3_http_request *req = x->req;
-  const struct sigv4_pair signed_headers[] = {
+  char meta_names[S3_HTTP_META_COUNT][S3_HTTP_META_NAME_MAX + 16];
+  struct sigv4_pair signed_headers[2 + S3_HTTP_META_COUNT] = {
     { "host", t->host },
     { "x-amz-content-sha256", payload_hash },
   };
@@ -319,7 +362,15 @@ attempt (struct xfer *x, const struct s3_http_target *t,
   x->resp->too_long = false;
   x->resp->curl_msg[0] = '\0';
   x->resp->etag[0] = '\0';
+  x->resp->nmeta = 0;
 
+  for (size_t i = 0; i < req->nmeta && i < S3_HTTP_META_COUNT; ++i) {
+    snprintf (meta_names[i], sizeof meta_names[i], "x-amz-meta-%s",
+              req->meta[i].name);
+    signed_headers[sr.nheaders++] = (struct sigv4_pair) {
+      meta_names[i], req->meta[i].value
+    };
+  }
   if (sigv4_sign (&sr, &creds, h->region, "s3", time (NULL), &sig) == -1)
     return CURLE_OUT_OF_MEMORY;
   if (asprintf (&url, "%s%s%s", t->url, *sig.query ? "?" : "",
@@ -335,6 +386,9 @@ attempt (struct xfer *x, const struct s3_http_target *t,
   if (h->token)
     headers = add_header (headers, &ok, "x-amz-security-token: %s", h->token);
   headers = add_header (headers, &ok, "Expect:");
+  for (size_t i = 2; i < sr.nheaders; ++i)
+    headers = add_header (headers, &ok, "%s: %s", signed_headers[i].name,
+                          signed_headers[i].value);
   if (req->if_match)
     headers = add_header (headers, &ok, "If-Match: %s", req->if_match);
   if (req->if_none_match)

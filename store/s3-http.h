@@ -32,6 +32,13 @@
 #define S3_HTTP_BACKOFF_CAP_MS 10000
 /* Room for an ETag response header (quotes included) and its NUL. */
 #define S3_HTTP_ETAG_MAX 72
+/* User metadata (x-amz-meta-NAME) a request sends or a response keeps:
+ * at most this many entries, names and values of these sizes (NULs
+ * included).  Longer or further ones in a response are ignored.
+ */
+#define S3_HTTP_META_COUNT 4
+#define S3_HTTP_META_NAME_MAX 32
+#define S3_HTTP_META_VALUE_MAX 80
 /* Room for a line of s3_http_describe. */
 #define S3_HTTP_DESCRIBE_MAX (S3_XML_DESCRIBE_MAX + 512)
 
@@ -79,6 +86,12 @@ struct s3_http_request {
    */
   const char *if_match;
   bool if_none_match;
+  /* User metadata to store with a PUT: NMETA (at most
+   * S3_HTTP_META_COUNT) pairs, names without the x-amz-meta- prefix, in
+   * lower case; sent as x-amz-meta-NAME headers and signed.
+   */
+  const struct sigv4_pair *meta;
+  size_t nmeta;
   bool missing_ok;              /* 404 NoSuchKey is an answer, not an error
                                  * (for HEAD, any 404: it has no body) */
   bool quiet;                   /* report nothing: the caller describes it */
@@ -97,6 +110,14 @@ struct s3_http_response {
   char etag[S3_HTTP_ETAG_MAX];  /* the ETag response header of the last
                                  * attempt as sent (quotes included), or
                                  * "" */
+  /* The x-amz-meta-* headers of the last attempt (GET and HEAD return an
+   * object's user metadata): names without the prefix, in lower case.
+   */
+  struct s3_http_meta {
+    char name[S3_HTTP_META_NAME_MAX];
+    char value[S3_HTTP_META_VALUE_MAX];
+  } meta[S3_HTTP_META_COUNT];
+  unsigned nmeta;
   bool too_long;                /* the body overflowed its buffer */
   bool cancelled;               /* s3_http_cancel ended the retries */
   unsigned attempts;
@@ -141,6 +162,12 @@ extern char *s3_http_describe (const struct s3_http *h,
                                const struct s3_http_request *req,
                                const struct s3_http_response *resp,
                                char *buf, size_t len);
+
+/* The value of user metadata NAME (lower case, without x-amz-meta-) in
+ * RESP, or NULL if the response did not carry it.
+ */
+extern const char *s3_http_response_meta (const struct s3_http_response *resp,
+                                          const char *name);
 
 /* true if the CURLcode CURL_CODE is a TLS failure (handshake,
  * certificate, CA file), for advice about ca-file= and tls-verify=.

@@ -17,18 +17,29 @@
  *   open export keeps the ETag of every page it knows to be stored (from
  *   the listing, GETs and PUTs; a table proportional to the stored pages)
  *   and sends If-Match: ETAG, or If-None-Match: * for a page it believes
- *   absent.  A 412 means the object changed behind our back, which for a
- *   single writer is one of our own earlier attempts landing late: HEAD
- *   learns its ETag and the PUT is sent once more with that condition
- *   (or not at all if the object already holds this very content: its
- *   MD5, computed only then, is the ETag of a single-part PUT).  Every
- *   other late attempt carries an older condition and is refused.  DELETE
- *   is conditional the same way when the ETag is known.  If-Match names
- *   the ETag in bare hex (what radosgw compares) until a server refuses a
- *   condition naming the current ETag: then quoted (RFC 7232, AWS).
- *   Limit: ETags are content hashes, so a late attempt whose condition is
- *   the ETag of content A still lands if the page holds A again (A, then
- *   B timed out, then A rewritten).
+ *   absent.  If-Match names the ETag in bare hex (what radosgw compares)
+ *   until a server refuses a condition naming the current ETag: then
+ *   quoted (RFC 7232, AWS).  ETags are opaque here: they are compared,
+ *   never taken for content hashes (SSE-KMS and multipart ETags are not).
+ * - The 412 rule: a refused condition never leads to writing over content
+ *   this process did not write.  Every PUT carries, in its user metadata
+ *   (x-amz-meta-nbds3-writer), this process's random writer token and a
+ *   number of its own.  After a 412 a HEAD shows what the object is now:
+ *   - the ETag the condition named: a quoting mismatch, resent once in
+ *     the other form;
+ *   - this very request's nonce: it landed, done;
+ *   - another nonce with this process's token: an earlier attempt of ours
+ *     that landed late; resent with If-Match on its ETag;
+ *   - absent: nothing to overwrite; resent with If-None-Match: *;
+ *   - anything else (another writer, a page written before this rule, or
+ *     an index that was wrong): a conflict.  The request fails with EIO,
+ *     naming export, page and object, and the export is fenced: every
+ *     later page PUT or DELETE fails until it is reopened, so the cache
+ *     keeps its dirty pages and the stored object is left as it is.
+ *   DELETEs follow the same rule (radosgw 16 ignores conditions on
+ *   DELETE, so there they protect nothing yet: the lease will).
+ *   nbds3.meta is created with If-None-Match: *; an existing one is
+ *   accepted only if it says the same, never rewritten.
  * - No single-writer guard yet: open_export only allocates.  The S3 lease
  *   (a conditional PUT of a lease object, renewed while the export is
  *   open) is a later step; until then two nbdkit processes must not serve
@@ -47,6 +58,7 @@
 #include <string.h>
 
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include <nbdkit-plugin.h>
 
@@ -56,6 +68,11 @@
 #include "store-s3.h"
 
 #define AWS_ENDPOINT_FMT "https://s3.%s.amazonaws.com"
+/* The user metadata naming the attempt that wrote a page. */
+#define WRITER_META "nbds3-writer"
+#define WRITER_TOKEN_BYTES 8
+/* Room for a nonce: the token, '-', a 64-bit count. */
+#define NONCE_MAX (2 * WRITER_TOKEN_BYTES + 1 + 20 + 1)
 
 struct s3_store {
   struct store base;
@@ -67,17 +84,23 @@ struct s3_store {
    * that names the object's current ETag.  Atomic.
    */
   bool quote_etags;
+  /* This process's writer token (random hex), the prefix of the nonce
+   * that every page PUT stores in its user metadata, and the count of
+   * nonces given out (atomic).
+   */
+  char writer[2 * WRITER_TOKEN_BYTES + 1];
+  uint64_t nonces;
 };
 
-/* The ETag of one stored page: the MD5 of a single-part PUT, or
- * "stored, ETag not an MD5" (another kind of server: such pages are
- * written unconditionally).
+/* The ETag of one stored page, without quotes: 32 hex digits (what a
+ * single-part PUT gets) kept as 16 bytes, any other form as a string.
  */
 struct etag_entry {
   uint32_t page;
   bool used;                    /* a slot of the table holding a page */
-  bool md5_known;
-  uint8_t md5[16];
+  bool is_hex;                  /* HEX holds it, else OTHER */
+  uint8_t hex[16];
+  char *other;                  /* allocated */
 };
 
 struct s3_export {
@@ -87,10 +110,8 @@ struct s3_export {
   pthread_mutex_t lock;         /* guards the ETag table */
   struct etag_entry *etags;     /* open addressing, linear probing */
   size_t netags, etags_cap;     /* cap: 0 or a power of 2 */
+  bool fenced;                  /* a conflict was seen (atomic) */
 };
-
-/* What a conditional request of a page may assume. */
-enum page_state { PAGE_ABSENT, PAGE_MD5, PAGE_OPAQUE };
 
 static const struct store_ops s3_ops;
 
@@ -110,40 +131,38 @@ etag_slot (const struct s3_export *e, uint32_t page)
   return (h ^ (h >> 15)) & (e->etags_cap - 1);
 }
 
-/* Parse an ETag "\"<32 hex>\"" (quotes optional) into MD5.  true if it
- * is one.
- */
-static bool
-etag_parse (const char *etag, uint8_t md5[16])
+/* ETAG without its quotes, into OUT. */
+static void
+etag_bare (const char *etag, char out[S3_HTTP_ETAG_MAX])
 {
   size_t len = strlen (etag);
 
-  if (len == 34 && etag[0] == '"' && etag[33] == '"') {
+  if (len >= 2 && etag[0] == '"' && etag[len - 1] == '"') {
     etag++;
     len -= 2;
   }
-  if (len != 32)
+  if (len >= S3_HTTP_ETAG_MAX)
+    len = S3_HTTP_ETAG_MAX - 1;
+  memcpy (out, etag, len);
+  out[len] = '\0';
+}
+
+/* Parse BARE, 32 hex digits, into HEX.  true if it is that. */
+static bool
+etag_parse_hex (const char *bare, uint8_t hex[16])
+{
+  if (strlen (bare) != 32)
     return false;
   for (int i = 0; i < 16; ++i) {
     unsigned v;
 
-    if (!isxdigit ((unsigned char) etag[2*i]) ||
-        !isxdigit ((unsigned char) etag[2*i+1]) ||
-        sscanf (etag + 2*i, "%2x", &v) != 1)
+    if (!isxdigit ((unsigned char) bare[2*i]) ||
+        !isxdigit ((unsigned char) bare[2*i+1]) ||
+        sscanf (bare + 2*i, "%2x", &v) != 1)
       return false;
-    md5[i] = v;
+    hex[i] = v;
   }
   return true;
-}
-
-static void
-etag_format (const uint8_t md5[16], char out[35])
-{
-  out[0] = '"';
-  for (int i = 0; i < 16; ++i)
-    sprintf (out + 1 + 2*i, "%02x", md5[i]);
-  out[33] = '"';
-  out[34] = '\0';
 }
 
 /* Look PAGE up (with the lock held); NULL if absent. */
@@ -159,30 +178,43 @@ etag_find_locked (struct s3_export *e, uint32_t page)
   return NULL;
 }
 
-/* What is known of PAGE; its ETag in IF_MATCH for PAGE_MD5. */
-static enum page_state
-etag_get (struct s3_export *e, uint32_t page, char if_match[35])
+/* The ETag of PAGE, bare, into BARE: true if PAGE is known to be stored. */
+static bool
+etag_get (struct s3_export *e, uint32_t page, char bare[S3_HTTP_ETAG_MAX])
 {
   ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&e->lock);
   struct etag_entry *en = etag_find_locked (e, page);
 
   if (en == NULL)
-    return PAGE_ABSENT;
-  if (!en->md5_known)
-    return PAGE_OPAQUE;
-  etag_format (en->md5, if_match);
-  return PAGE_MD5;
+    return false;
+  if (!en->is_hex)
+    snprintf (bare, S3_HTTP_ETAG_MAX, "%s", en->other);
+  else
+    for (int i = 0; i < 16; ++i)
+      sprintf (bare + 2*i, "%02x", en->hex[i]);
+  return true;
 }
 
-/* Record that PAGE is stored with ETAG (as the server sent it; "" or not
- * an MD5: stored, ETag unknown).  0, or -1 after nbdkit_error.
+/* Record that PAGE is stored with ETAG (as the server sent it, quotes or
+ * not).  0, or -1 after nbdkit_error.
  */
 static int
 etag_set (struct s3_export *e, uint32_t page, const char *etag)
 {
   ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&e->lock);
   struct etag_entry *en = etag_find_locked (e, page);
+  char bare[S3_HTTP_ETAG_MAX];
+  char *other = NULL;
+  uint8_t hex[16] = { 0 };
+  bool is_hex;
 
+  etag_bare (etag, bare);
+  is_hex = etag_parse_hex (bare, hex);
+  if (!is_hex && (other = strdup (bare)) == NULL) {
+    nbdkit_error ("s3: out of memory");
+    errno = ENOMEM;
+    return -1;
+  }
   if (en == NULL) {
     if ((e->netags + 1) * 4 > e->etags_cap * 3) {       /* grow at 3/4 */
       size_t ncap = e->etags_cap ? e->etags_cap * 2 : 1024;
@@ -191,6 +223,7 @@ etag_set (struct s3_export *e, uint32_t page, const char *etag)
 
       if (n == NULL) {
         nbdkit_error ("s3: out of memory");
+        free (other);
         errno = ENOMEM;
         return -1;
       }
@@ -217,7 +250,10 @@ etag_set (struct s3_export *e, uint32_t page, const char *etag)
     en->page = page;
     e->netags++;
   }
-  en->md5_known = etag_parse (etag, en->md5);
+  free (en->other);
+  en->other = other;
+  en->is_hex = is_hex;
+  memcpy (en->hex, hex, sizeof hex);
   return 0;
 }
 
@@ -232,6 +268,8 @@ etag_remove (struct s3_export *e, uint32_t page)
   if (en == NULL)
     return;
   i = en - e->etags;
+  free (en->other);
+  en->other = NULL;
   e->etags[i].used = false;
   e->netags--;
   for (j = (i + 1) & mask; e->etags[j].used; j = (j + 1) & mask) {
@@ -281,11 +319,16 @@ get_object (struct s3_store *s, const char *key, void *buf, size_t len,
   return resp.status == 404 ? 0 : 1;
 }
 
+/* PUT BUF of LEN bytes to KEY; only if KEY does not exist when
+ * IF_NONE_MATCH (a 412 is then EAGAIN, not reported).  0 or -1.
+ */
 static int
-put_object (struct s3_store *s, const char *key, const void *buf, size_t len)
+put_object (struct s3_store *s, const char *key, const void *buf, size_t len,
+            bool if_none_match)
 {
   struct s3_http_request req = {
     .method = "PUT", .key = key, .body = buf, .body_len = len,
+    .if_none_match = if_none_match,
   };
   struct s3_http_response resp;
   int r = s3_http_request (s->http, &req, &resp);
@@ -456,6 +499,8 @@ s3_close_export (struct store_export *se)
 
   free (e->name);
   free (e->prefix);
+  for (size_t i = 0; i < e->etags_cap; ++i)
+    free (e->etags[i].other);
   free (e->etags);
   pthread_mutex_destroy (&e->lock);
   free (e);
@@ -516,12 +561,38 @@ s3_write_meta (struct store_export *se, const struct store_meta *meta)
   char text[STORE_META_MAX];
   size_t len = store_meta_format (meta, text);
 
-  /* Later, with the lease: If-None-Match: * so that two processes cannot
-   * both create the export.
+  struct s3_store *s = (struct s3_store *) e->base.store;
+  struct store_meta now;
+
+  /* Created once, never rewritten: two processes cannot both create the
+   * export with different shapes.
    */
   if (key == NULL)
     return -1;
-  return put_object ((struct s3_store *) e->base.store, key, text, len);
+  if (put_object (s, key, text, len, true) == 0)
+    return 0;
+  if (errno != EAGAIN)
+    return -1;
+  switch (s3_read_meta (se, &now)) {
+  case -1:
+    return -1;
+  case 1:
+    if (now.size == meta->size && now.page_size == meta->page_size)
+      return 0;                 /* created alike, by another or by us */
+    nbdkit_error ("S3 export %s: s3://%s/%s appeared while this server was "
+                  "creating it, with size %" PRIu64 " and page size %"
+                  PRIu32 " instead of %" PRIu64 " and %" PRIu32 ": another "
+                  "server created it; reconnect to use it as it is",
+                  e->name, s->bucket, key, now.size, now.page_size,
+                  meta->size, meta->page_size);
+    break;
+  default:
+    nbdkit_error ("S3 export %s: creating s3://%s/%s was refused (412) "
+                  "but it does not exist: is the server consistent?",
+                  e->name, s->bucket, key);
+  }
+  errno = EIO;
+  return -1;
 }
 
 struct pages_ctx {
@@ -584,54 +655,88 @@ s3_read_page (struct store_export *se, uint32_t page, void *buf, size_t len)
   return r;
 }
 
-/* After a 412 on KEY: HEAD it and record what it holds now.  1 if
- * stored (its ETag in ETAG), 0 if absent, -1 on error.
+/* After a 412 on KEY: HEAD it.  1 if stored (its ETag, bare, in BARE and
+ * the nonce that wrote it in NONCE, "" if none), 0 if absent, -1 on error.
  */
 static int
-refresh_etag (struct s3_export *e, uint32_t page, const char *key,
-              char etag[S3_HTTP_ETAG_MAX])
+head_object (struct s3_store *s, const char *key,
+             char bare[S3_HTTP_ETAG_MAX], char nonce[NONCE_MAX])
 {
-  struct s3_store *s = (struct s3_store *) e->base.store;
   struct s3_http_request req = {
     .method = "HEAD", .key = key, .missing_ok = true,
   };
   struct s3_http_response resp;
+  const char *writer;
 
   if (s3_http_request (s->http, &req, &resp) == -1)
     return -1;
   free (resp.body);
-  if (resp.status == 404) {
-    etag_remove (e, page);
+  if (resp.status == 404)
     return 0;
-  }
-  strcpy (etag, resp.etag);
-  return etag_set (e, page, etag) == -1 ? -1 : 1;
+  etag_bare (resp.etag, bare);
+  writer = s3_http_response_meta (&resp, WRITER_META);
+  snprintf (nonce, NONCE_MAX, "%s", writer ? writer : "");
+  return 1;
 }
 
 /* The ETag a single-part PUT of BUF (LEN bytes) gives, its MD5, into
- * WANT unless it is there already.  Only needed after a 412 or when a
- * server sends no ETag: at 4M a page, MD5 costs more CPU than the
- * SHA-256 that signs the payload.  0, or -1 after nbdkit_error.
+ * WANT: only needed when a server sends no ETag (at 4M a page, MD5 costs
+ * more CPU than the SHA-256 that signs the payload).  0, or -1 after
+ * nbdkit_error.
  */
 static int
-want_etag (const void *buf, size_t len, char want[35])
+md5_etag (const void *buf, size_t len, char want[S3_HTTP_ETAG_MAX])
 {
   uint8_t md5[EVP_MAX_MD_SIZE];
 
-  if (want[0])
-    return 0;
   if (EVP_Digest (buf, len, md5, NULL, EVP_md5 (), NULL) != 1) {
     nbdkit_error ("s3: cannot compute the MD5 of a page");
     errno = EIO;
     return -1;
   }
-  etag_format (md5, want);
+  for (int i = 0; i < 16; ++i)
+    sprintf (want + 2*i, "%02x", md5[i]);
   return 0;
 }
 
+/* A fresh nonce of this process into NONCE. */
+static void
+new_nonce (struct s3_store *s, char nonce[NONCE_MAX])
+{
+  uint64_t n = __atomic_add_fetch (&s->nonces, 1, __ATOMIC_RELAXED);
+
+  snprintf (nonce, NONCE_MAX, "%s-%" PRIu64, s->writer, n);
+}
+
+/* true if NONCE was made by this process. */
+static bool
+nonce_is_ours (const struct s3_store *s, const char *nonce)
+{
+  size_t len = strlen (s->writer);
+
+  return strncmp (nonce, s->writer, len) == 0 && nonce[len] == '-';
+}
+
+/* Fence E after a conflict on PAGE (KEY): see the top of this file. */
+static void
+fence (struct s3_export *e, uint32_t page, const char *method,
+       const char *key, const char *bare, const char *nonce)
+{
+  struct s3_store *s = (struct s3_store *) e->base.store;
+
+  __atomic_store_n (&e->fenced, true, __ATOMIC_RELAXED);
+  nbdkit_error ("S3 %s s3://%s/%s (export %s, page %" PRIu32 "): the "
+                "object changed behind this server's back (now ETag %s, "
+                "written by %s): not overwriting it.  Is another server "
+                "writing to this export?  Export %s is fenced: its writes "
+                "fail and its dirty pages stay in memory until it is "
+                "reopened", method, s->bucket, key, e->name, page, bare,
+                nonce[0] ? nonce : "no nbds3 writer", e->name);
+}
+
 /* Send the conditional mutation METHOD ("PUT" with BUF of LEN bytes, or
- * "DELETE") of PAGE, as the top of this file explains: at most two
- * requests, with a HEAD after each 412.
+ * "DELETE") of PAGE under the 412 rule at the top of this file: at most
+ * four rounds, with a HEAD after each 412.
  */
 static int
 mutate_page (struct s3_export *e, uint32_t page, const char *method,
@@ -639,34 +744,40 @@ mutate_page (struct s3_export *e, uint32_t page, const char *method,
 {
   struct s3_store *s = (struct s3_store *) e->base.store;
   const bool put = strcmp (method, "PUT") == 0;
-  char leaf[STORE_PAGE_NAME_LEN + 1], want[35] = "", known[35];
-  char now[S3_HTTP_ETAG_MAX];
+  char leaf[STORE_PAGE_NAME_LEN + 1], nonce[NONCE_MAX];
+  const struct sigv4_pair meta[] = { { WRITER_META, nonce } };
   CLEANUP_FREE char *key = NULL;
+  bool flipped = false;
 
   snprintf (leaf, sizeof leaf, STORE_PAGE_NAME_FMT, page);
   if ((key = export_key (e, leaf)) == NULL)
     return -1;
+  if (__atomic_load_n (&e->fenced, __ATOMIC_RELAXED)) {
+    nbdkit_error ("S3 %s s3://%s/%s: export %s is fenced after a "
+                  "conflict (see above): reopen it to write again",
+                  method, s->bucket, key, e->name);
+    errno = EIO;
+    return -1;
+  }
+  new_nonce (s, nonce);
 
-  for (int round = 0, flipped = 0; round < 2 + flipped; ++round) {
+  for (int round = 0; round < 4; ++round) {
     struct s3_http_request req = {
       .method = method, .key = key, .body = buf, .body_len = len,
-      .missing_ok = !put,
+      .missing_ok = !put, .meta = put ? meta : NULL, .nmeta = put ? 1 : 0,
     };
     struct s3_http_response resp;
-    enum page_state st = etag_get (e, page, known);
-    char sent[35] = "";
+    char known[S3_HTTP_ETAG_MAX], quoted[S3_HTTP_ETAG_MAX + 2];
+    char now[S3_HTTP_ETAG_MAX], owner[NONCE_MAX];
+    bool stored = etag_get (e, page, known);
     int r;
 
-    if (st == PAGE_MD5) {
-      strcpy (sent, known);                     /* "hex", quoted */
-      if (__atomic_load_n (&s->quote_etags, __ATOMIC_RELAXED))
-        req.if_match = known;
-      else {
-        known[33] = '\0';
-        req.if_match = known + 1;               /* bare hex */
-      }
+    if (stored) {
+      snprintf (quoted, sizeof quoted, "\"%s\"", known);
+      req.if_match = __atomic_load_n (&s->quote_etags, __ATOMIC_RELAXED)
+        ? quoted : known;
     }
-    else if (st == PAGE_ABSENT && put)
+    else if (put)
       req.if_none_match = true;
     r = s3_http_request (s->http, &req, &resp);
     free (resp.body);
@@ -677,28 +788,27 @@ mutate_page (struct s3_export *e, uint32_t page, const char *method,
       }
       if (resp.etag[0])
         return etag_set (e, page, resp.etag);
-      if (want_etag (buf, len, want) == -1)
+      if (md5_etag (buf, len, now) == -1)
         return -1;
-      return etag_set (e, page, want);
+      return etag_set (e, page, now);
     }
     if (errno != EAGAIN)
       return -1;
-    /* 412: the object changed behind our back. */
+
+    /* 412: what does the object hold now? */
     nbdkit_debug ("s3: %s %s: precondition failed (%s %s)", method, key,
                   req.if_match ? "If-Match" : "If-None-Match",
                   req.if_match ? req.if_match : "*");
-    r = refresh_etag (e, page, key, now);
+    r = head_object (s, key, now, owner);
     if (r == -1)
       return -1;
-    if (!put && r == 0)
-      return 0;                 /* already gone */
-    if (put && r == 1) {
-      if (want_etag (buf, len, want) == -1)
-        return -1;
-      if (strcmp (now, want) == 0)
-        return 0;               /* one of our attempts landed: done */
+    if (r == 0) {               /* absent: nothing to overwrite */
+      etag_remove (e, page);
+      if (!put)
+        return 0;
+      continue;
     }
-    if (req.if_match && r == 1 && strcmp (now, sent) == 0 && !flipped) {
+    if (stored && strcmp (now, known) == 0 && !flipped) {
       /* Refused although it named the current ETag: the server reads
        * If-Match in the other form.
        */
@@ -707,12 +817,24 @@ mutate_page (struct s3_export *e, uint32_t page, const char *method,
       __atomic_store_n (&s->quote_etags, q, __ATOMIC_RELAXED);
       nbdkit_debug ("s3: If-Match with %s ETags from now on",
                     q ? "quoted" : "bare");
-      flipped = 1;
+      flipped = true;
+      continue;
     }
+    if (put && strcmp (owner, nonce) == 0)
+      return etag_set (e, page, now);   /* this very PUT landed */
+    if (!nonce_is_ours (s, owner)) {
+      fence (e, page, method, key, now, owner);
+      errno = EIO;
+      return -1;
+    }
+    /* An earlier attempt of ours landed late: go on from it. */
+    if (etag_set (e, page, now) == -1)
+      return -1;
   }
   nbdkit_error ("S3 %s s3://%s/%s: the object changed again while it was "
-                "being written (412 Precondition Failed twice): is another "
-                "process writing to this export?", method, s->bucket, key);
+                "being written (412 Precondition Failed four times): is "
+                "another process writing to this export?", method,
+                s->bucket, key);
   errno = EIO;
   return -1;
 }
@@ -767,6 +889,23 @@ static const struct store_ops s3_ops = {
   .cancel = s3_cancel,
 };
 
+/* This process's writer token: random, so that no other process or
+ * restart has it.  0, or -1 after nbdkit_error.
+ */
+static int
+new_writer_token (struct s3_store *s)
+{
+  unsigned char token[WRITER_TOKEN_BYTES];
+
+  if (RAND_bytes (token, sizeof token) != 1) {
+    nbdkit_error ("s3: cannot draw a random writer token (OpenSSL RAND)");
+    return -1;
+  }
+  for (size_t i = 0; i < sizeof token; ++i)
+    sprintf (s->writer + 2*i, "%02x", token[i]);
+  return 0;
+}
+
 struct store *
 store_s3_new (const struct s3_config *cfg)
 {
@@ -789,6 +928,8 @@ store_s3_new (const struct s3_config *cfg)
     return NULL;
   }
   s->base.ops = &s3_ops;
+  if (new_writer_token (s) == -1)
+    goto err;
   if (cfg->endpoint)
     s->endpoint = strdup (cfg->endpoint);
   else if (asprintf (&s->endpoint, AWS_ENDPOINT_FMT, cfg->region) == -1)
