@@ -22,10 +22,11 @@
 #define NBDKIT_API_VERSION 2
 #include <nbdkit-plugin.h>
 
-#include "config.h"
 #include "debug.h"
 #include "list.h"
+#include "options.h"
 #include "pagecache.h"
+#include "store-s3.h"
 #include "store.h"
 
 #define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL
@@ -82,12 +83,8 @@ nbds3_get_ready (void)
     .shutdown_timeout = config.shutdown_timeout,
   };
 
-  if (config.bucket) {
-    struct s3_config s3;
-
-    config_s3 (&s3);
-    store = store_s3_new (&s3);
-  }
+  if (config.s3.bucket)
+    store = store_s3_new (&config.s3);
   else
     store = store_fs_new (config.data_dir);
   if (store == NULL)

@@ -66,8 +66,8 @@
 #include "s3-http.h"
 #include "s3-xml.h"
 #include "store-s3.h"
+#include "text.h"
 
-#define AWS_ENDPOINT_FMT "https://s3.%s.amazonaws.com"
 /* The user metadata naming the attempt that wrote a page. */
 #define WRITER_META "nbds3-writer"
 #define WRITER_TOKEN_BYTES 8
@@ -77,8 +77,7 @@
 struct s3_store {
   struct store base;
   struct s3_http *http;
-  char *bucket;
-  char *endpoint;
+  const char *bucket, *endpoint;        /* the client's, for messages */
   /* How If-Match names an ETag: RFC 7232 quotes it (AWS), radosgw wants
    * bare hex.  Starts bare; flipped when the server refuses a condition
    * that names the object's current ETag.  Atomic.
@@ -190,8 +189,7 @@ etag_get (struct s3_export *e, uint32_t page, char bare[S3_HTTP_ETAG_MAX])
   if (!en->is_hex)
     snprintf (bare, S3_HTTP_ETAG_MAX, "%s", en->other);
   else
-    for (int i = 0; i < 16; ++i)
-      sprintf (bare + 2*i, "%02x", en->hex[i]);
+    text_hex (en->hex, sizeof en->hex, bare);
   return true;
 }
 
@@ -694,8 +692,7 @@ md5_etag (const void *buf, size_t len, char want[S3_HTTP_ETAG_MAX])
     errno = EIO;
     return -1;
   }
-  for (int i = 0; i < 16; ++i)
-    sprintf (want + 2*i, "%02x", md5[i]);
+  text_hex (md5, 16, want);
   return 0;
 }
 
@@ -858,8 +855,6 @@ s3_free (struct store *st)
   struct s3_store *s = (struct s3_store *) st;
 
   s3_http_free (s->http);
-  free (s->bucket);
-  free (s->endpoint);
   free (s);
   s3_http_global_cleanup ();
 }
@@ -901,8 +896,7 @@ new_writer_token (struct s3_store *s)
     nbdkit_error ("s3: cannot draw a random writer token (OpenSSL RAND)");
     return -1;
   }
-  for (size_t i = 0; i < sizeof token; ++i)
-    sprintf (s->writer + 2*i, "%02x", token[i]);
+  text_hex (token, sizeof token, s->writer);
   return 0;
 }
 
@@ -910,14 +904,6 @@ struct store *
 store_s3_new (const struct s3_config *cfg)
 {
   struct s3_store *s;
-  struct s3_http_config hc = {
-    .endpoint = cfg->endpoint, .bucket = cfg->bucket, .region = cfg->region,
-    .access_key = cfg->access_key, .secret_key = cfg->secret_key,
-    .session_token = cfg->session_token, .tls_verify = cfg->tls_verify,
-    .ca_file = cfg->ca_file, .connect_timeout = cfg->connect_timeout,
-    .request_timeout = cfg->request_timeout,
-    .retry_deadline = cfg->retry_deadline, .connections = cfg->connections,
-  };
 
   if (s3_http_global_init () == -1)
     return NULL;
@@ -928,37 +914,11 @@ store_s3_new (const struct s3_config *cfg)
     return NULL;
   }
   s->base.ops = &s3_ops;
-  if (new_writer_token (s) == -1)
-    goto err;
-  if (cfg->endpoint)
-    s->endpoint = strdup (cfg->endpoint);
-  else if (asprintf (&s->endpoint, AWS_ENDPOINT_FMT, cfg->region) == -1)
-    s->endpoint = NULL;
-  s->bucket = strdup (cfg->bucket);
-  if (s->endpoint == NULL || s->bucket == NULL) {
-    nbdkit_error ("s3: out of memory");
-    goto err;
+  if (new_writer_token (s) == -1 || (s->http = s3_http_new (cfg)) == NULL) {
+    s3_free (&s->base);
+    return NULL;
   }
-  hc.endpoint = s->endpoint;
-  switch (cfg->addressing) {
-  case S3_ADDRESSING_AUTO:
-    /* AWS: virtual-hosted, except for dotted names, which break TLS. */
-    hc.virtual_hosted = cfg->endpoint == NULL &&
-      strchr (cfg->bucket, '.') == NULL;
-    break;
-  case S3_ADDRESSING_PATH:
-    hc.virtual_hosted = false;
-    break;
-  case S3_ADDRESSING_VIRTUAL:
-    hc.virtual_hosted = true;
-    break;
-  }
-  s->http = s3_http_new (&hc);
-  if (s->http == NULL)
-    goto err;
+  s->bucket = s3_http_bucket (s->http);
+  s->endpoint = s3_http_endpoint (s->http);
   return &s->base;
-
- err:
-  s3_free (&s->base);
-  return NULL;
 }

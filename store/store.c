@@ -16,6 +16,7 @@
 #include <nbdkit-plugin.h>
 
 #include "store.h"
+#include "text.h"
 
 bool
 store_export_name_valid (const char *name)
@@ -70,19 +71,6 @@ store_meta_format (const struct store_meta *meta, char *buf)
   return (size_t) n;
 }
 
-/* Parse an unsigned decimal number that fills all of S. */
-static int
-parse_u64 (const char *s, uint64_t *r)
-{
-  char *end;
-
-  if (*s < '0' || *s > '9')
-    return -1;
-  errno = 0;
-  *r = strtoull (s, &end, 10);
-  return errno || *end ? -1 : 0;
-}
-
 int
 store_meta_parse (const char *text, size_t len, struct store_meta *meta,
                   const char *where)
@@ -110,7 +98,7 @@ store_meta_parse (const char *text, size_t len, struct store_meta *meta,
     if (eq == NULL)
       goto bad;
     *eq = '\0';
-    if (parse_u64 (eq + 1, &v) == -1)
+    if (text_parse_u64 (eq + 1, &v) == -1)
       goto bad;
     if (strcmp (line, "version") == 0 && v <= UINT32_MAX) {
       meta->version = v;

@@ -28,8 +28,8 @@
 
 #include "check_suites.h"
 #include "nbdkit-stubs.h"
+#include "s3-credentials.h"
 #include "s3-http.h"
-#include "store-s3.h"
 
 /* ---- s3_http_classify ---- */
 
@@ -260,9 +260,10 @@ static struct s3_http *
 closed_client (unsigned retry_deadline)
 {
   char endpoint[64];
-  struct s3_http_config cfg = {
-    .endpoint = endpoint, .bucket = "bkt", .region = "us-east-1",
-    .access_key = "AKID", .secret_key = "secret", .tls_verify = true,
+  struct s3_config cfg = {
+    .endpoint = endpoint, .bucket = (char *) "bkt",
+    .region = (char *) "us-east-1", .access_key = (char *) "AKID",
+    .secret_key = (char *) "secret", .tls_verify = true,
     .connect_timeout = 2, .request_timeout = 2,
     .retry_deadline = retry_deadline, .connections = 2,
   };
@@ -428,7 +429,7 @@ static const char credentials_file[] =
 
 START_TEST (test_creds_config)
 {
-  struct s3_credentials c = { 0 };
+  struct s3_config c = { 0 };
 
   c.access_key = strdup ("AKIDCONFIG");
   c.secret_key = strdup ("secretconfig");
@@ -443,7 +444,7 @@ START_TEST (test_creds_config)
   ck_assert_ptr_null (c.session_token);  /* never mixed with other keys */
   ck_assert_str_eq (c.region, "eu-central-1");
   ck_assert_str_eq (c.endpoint, "http://127.0.0.1:9000");
-  s3_credentials_free (&c);
+  s3_config_free (&c);
   ck_assert_ptr_null (c.secret_key);
 
   /* Given region and endpoint win over the environment. */
@@ -455,13 +456,13 @@ START_TEST (test_creds_config)
   ck_assert_int_eq (s3_credentials_resolve (&c), 0);
   ck_assert_str_eq (c.region, "ap-south-1");
   ck_assert_str_eq (c.endpoint, "https://s3.example");
-  s3_credentials_free (&c);
+  s3_config_free (&c);
 }
 END_TEST
 
 START_TEST (test_creds_half)
 {
-  struct s3_credentials c = { 0 };
+  struct s3_config c = { 0 };
   char msg[512];
 
   c.access_key = strdup ("AKIDCONFIG");
@@ -470,25 +471,25 @@ START_TEST (test_creds_half)
   ck_assert_ptr_nonnull (strstr (stub_last_error (msg, sizeof msg),
                                  "access-key= was given without "
                                  "secret-key="));
-  s3_credentials_free (&c);
+  s3_config_free (&c);
 
   c.secret_key = strdup ("secret");
   ck_assert_int_eq (s3_credentials_resolve (&c), -1);
   ck_assert_ptr_nonnull (strstr (stub_last_error (msg, sizeof msg),
                                  "secret-key= was given without"));
-  s3_credentials_free (&c);
+  s3_config_free (&c);
 
   c.session_token = strdup ("token");
   ck_assert_int_eq (s3_credentials_resolve (&c), -1);
   ck_assert_ptr_nonnull (strstr (stub_last_error (msg, sizeof msg),
                                  "session-token="));
-  s3_credentials_free (&c);
+  s3_config_free (&c);
 }
 END_TEST
 
 START_TEST (test_creds_env)
 {
-  struct s3_credentials c = { 0 };
+  struct s3_config c = { 0 };
 
   setenv ("AWS_ACCESS_KEY_ID", "AKIDENV", 1);
   setenv ("AWS_SECRET_ACCESS_KEY", "secretenv", 1);
@@ -504,13 +505,13 @@ START_TEST (test_creds_env)
   ck_assert_str_eq (c.session_token, "tokenenv");
   ck_assert_str_eq (c.region, "us-west-2");
   ck_assert_ptr_null (c.endpoint);
-  s3_credentials_free (&c);
+  s3_config_free (&c);
 }
 END_TEST
 
 START_TEST (test_creds_file)
 {
-  struct s3_credentials c = { 0 };
+  struct s3_config c = { 0 };
   char rel[128];
 
   /* Half a pair in the environment is ignored. */
@@ -522,7 +523,7 @@ START_TEST (test_creds_file)
   ck_assert_str_eq (c.secret_key, "secretdefault");
   ck_assert_ptr_null (c.session_token);
   ck_assert_str_eq (c.region, "us-east-1");
-  s3_credentials_free (&c);
+  s3_config_free (&c);
 
   /* Another profile, through a relative path. */
   unsetenv ("AWS_ACCESS_KEY_ID");
@@ -534,13 +535,13 @@ START_TEST (test_creds_file)
   ck_assert_str_eq (c.access_key, "AKIDOTHER");
   ck_assert_str_eq (c.secret_key, "secret/other+x=");
   ck_assert_str_eq (c.session_token, "tokenother");
-  s3_credentials_free (&c);
+  s3_config_free (&c);
 }
 END_TEST
 
 START_TEST (test_creds_home)
 {
-  struct s3_credentials c = { 0 };
+  struct s3_config c = { 0 };
   char dir[128];
 
   snprintf (dir, sizeof dir, "%s/.aws", credtmp);
@@ -548,13 +549,13 @@ START_TEST (test_creds_home)
   write_file (".aws/credentials", credentials_file);
   ck_assert_int_eq (s3_credentials_resolve (&c), 0);
   ck_assert_str_eq (c.access_key, "AKIDDEFAULT");
-  s3_credentials_free (&c);
+  s3_config_free (&c);
 }
 END_TEST
 
 START_TEST (test_creds_missing)
 {
-  struct s3_credentials c = { 0 };
+  struct s3_config c = { 0 };
   char msg[512];
 
   /* No file at all. */
@@ -562,7 +563,7 @@ START_TEST (test_creds_missing)
   stub_last_error (msg, sizeof msg);
   ck_assert_ptr_nonnull (strstr (msg, "no S3 credentials"));
   ck_assert_ptr_nonnull (strstr (msg, "[default]"));
-  s3_credentials_free (&c);
+  s3_config_free (&c);
 
   /* A profile that is not there, and one with half a pair. */
   setenv ("AWS_SHARED_CREDENTIALS_FILE",
@@ -572,18 +573,18 @@ START_TEST (test_creds_missing)
   stub_last_error (msg, sizeof msg);
   ck_assert_ptr_nonnull (strstr (msg, "[nosuch]"));
   ck_assert_ptr_nonnull (strstr (msg, credtmp));
-  s3_credentials_free (&c);
+  s3_config_free (&c);
   setenv ("AWS_PROFILE", "halfway", 1);
   ck_assert_int_eq (s3_credentials_resolve (&c), -1);
   ck_assert_ptr_null (c.access_key);
-  s3_credentials_free (&c);
+  s3_config_free (&c);
 
   /* An unreadable file is an error of its own. */
   setenv ("AWS_SHARED_CREDENTIALS_FILE", credtmp, 1);   /* a directory */
   ck_assert_int_eq (s3_credentials_resolve (&c), -1);
   ck_assert_ptr_nonnull (strstr (stub_last_error (msg, sizeof msg),
                                  "cannot read the S3 credentials file"));
-  s3_credentials_free (&c);
+  s3_config_free (&c);
 }
 END_TEST
 

@@ -1,16 +1,16 @@
 /* SPDX-License-Identifier: MIT
  *
  * The plugin's configuration: every key=value nbdkit passes, parsed in one
- * table (config.c), checked together in config_complete.
+ * table (options.c), checked together in config_complete.
  */
 
-#ifndef NBDS3_CONFIG_H
-#define NBDS3_CONFIG_H
+#ifndef NBDS3_OPTIONS_H
+#define NBDS3_OPTIONS_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "store-s3.h"
+#include "s3-config.h"
 
 struct nbds3_config {
   char *data_dir;               /* absolute; FS store */
@@ -22,17 +22,11 @@ struct nbds3_config {
   uint32_t cache_wait_timeout;  /* seconds */
   uint32_t shutdown_timeout;    /* seconds */
 
-  /* The S3 store, used when bucket is set. */
-  char *bucket;
-  struct s3_credentials creds;  /* keys (wiped when freed), region and
-                                 * endpoint, completed in config_complete */
-  char *addressing;             /* "auto", "path" or "virtual" */
-  enum s3_addressing addressing_mode;   /* parsed from addressing */
-  bool tls_verify;
-  char *ca_file;                /* absolute, or NULL */
-  uint32_t connect_timeout;     /* seconds */
-  uint32_t request_timeout;     /* seconds */
-  uint32_t retry_deadline;      /* seconds */
+  /* The S3 store, used when s3.bucket is set.  s3.connections is the
+   * connections above, set in config_complete.
+   */
+  struct s3_config s3;          /* secrets wiped when freed */
+  char *addressing;             /* "auto", "path" or "virtual": s3.addressing */
 };
 
 extern struct nbds3_config config;
@@ -40,9 +34,6 @@ extern struct nbds3_config config;
 extern int config_set (const char *key, const char *value);
 extern int config_complete (void);
 extern void config_free (void);
-
-/* The S3 store's configuration, pointing into config (bucket set). */
-extern void config_s3 (struct s3_config *s3);
 
 #define CONFIG_HELP \
   "data-dir=DIR             Directory of the filesystem store (default ./data).\n" \
@@ -72,4 +63,4 @@ extern void config_s3 (struct s3_config *s3);
   "request-timeout=SECS     S3 request timeout per attempt (60).\n" \
   "retry-deadline=SECS      Bound on one S3 request, retries included (120)."
 
-#endif /* NBDS3_CONFIG_H */
+#endif /* NBDS3_OPTIONS_H */

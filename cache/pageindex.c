@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include "pageindex.h"
+#include "text.h"
 
 #define CHUNK_BITS 32768
 #define CHUNK_WORDS (CHUNK_BITS / 64)
@@ -105,7 +106,7 @@ pageindex_find (const struct pageindex *idx, uint64_t from, uint64_t to,
     else
       page = page - bit % 64 + 64;
     if (word)
-      return page < to ? page : to;
+      return MIN (page, to);
   }
   return to;
 }

@@ -212,7 +212,7 @@ pagecache_open_export (struct store_export *store, const char *name,
 int
 pagecache_close_export (struct pc_export *e)
 {
-  int64_t deadline = pc_now () + cache.cfg.shutdown_timeout * NS_PER_SEC;
+  int64_t deadline = clock_now_ns () + cache.cfg.shutdown_timeout * NS_PER_SEC;
   int r;
 
   pthread_mutex_lock (&cache.lock);

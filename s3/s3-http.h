@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "s3-config.h"
 #include "s3-xml.h"
 #include "sigv4.h"
 
@@ -41,21 +42,6 @@
 #define S3_HTTP_META_VALUE_MAX 80
 /* Room for a line of s3_http_describe. */
 #define S3_HTTP_DESCRIBE_MAX (S3_XML_DESCRIBE_MAX + 512)
-
-struct s3_http_config {
-  const char *endpoint;         /* "http[s]://host[:port]", optional '/' */
-  const char *bucket;
-  const char *region;
-  bool virtual_hosted;          /* bucket in the host name, not the path */
-  const char *access_key, *secret_key;
-  const char *session_token;    /* NULL when there is none */
-  bool tls_verify;
-  const char *ca_file;          /* NULL: the system's CA bundle */
-  unsigned connect_timeout;     /* seconds, per attempt */
-  unsigned request_timeout;     /* seconds, per attempt */
-  unsigned retry_deadline;      /* seconds: all attempts of one request */
-  unsigned connections;         /* requests in flight, the handle pool */
-};
 
 /* Limits for one request that override the client's (the start-up
  * probe's short budget).  Zero fields keep the client's value.
@@ -132,10 +118,17 @@ struct s3_http;
 extern int s3_http_global_init (void);
 extern void s3_http_global_cleanup (void);
 
-/* A client for CFG (copied; secrets are wiped when it is freed).  NULL
+/* A client for CFG (copied; secrets are wiped when it is freed), its
+ * region resolved.  With no endpoint it talks to AWS in the region; with
+ * S3_ADDRESSING_AUTO it puts the bucket in the host name for AWS (unless
+ * the name has dots, which break TLS) and in the path elsewhere.  NULL
  * after nbdkit_error (e.g. a malformed endpoint).
  */
-extern struct s3_http *s3_http_new (const struct s3_http_config *cfg);
+extern struct s3_http *s3_http_new (const struct s3_config *cfg);
+
+/* The endpoint ("http[s]://host[:port]") and bucket of H, for messages. */
+extern const char *s3_http_endpoint (const struct s3_http *h);
+extern const char *s3_http_bucket (const struct s3_http *h);
 extern void s3_http_free (struct s3_http *h);
 
 /* Give up retrying: requests in flight are aborted and fail, and later

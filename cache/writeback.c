@@ -20,6 +20,7 @@
 
 #include "debug.h"
 #include "pagecache-impl.h"
+#include "text.h"
 
 /* How many mutations may be in flight now: every request slot, less a
  * reserve while reads are waiting, so that a read waits for at most the
@@ -54,7 +55,7 @@ pc_queue_page (struct page *p)
 void
 pc_schedule_background (bool pressure)
 {
-  int64_t now = pc_now ();
+  int64_t now = clock_now_ns ();
   uint64_t dirty_bytes = cache.ndirty * (uint64_t) pc_page_size ();
   struct list *l;
 
@@ -134,7 +135,7 @@ mutate_page (struct page *p)
     else {                      /* changed while in flight: later again */
       list_del (&p->dirty);
       list_add_tail (&e->dirty, &p->dirty);
-      p->dirty_since = pc_now ();
+      p->dirty_since = clock_now_ns ();
     }
   }
   else {
@@ -146,11 +147,11 @@ mutate_page (struct page *p)
     p->fail_gen = p->inflight_gen;
     p->fail_errno = saved_errno ? saved_errno : EIO;
     p->retries++;
-    p->retry_at = pc_now () + (delay < RETRY_MAX_NS ? delay : RETRY_MAX_NS);
+    p->retry_at = clock_now_ns () + MIN (delay, RETRY_MAX_NS);
     nbdkit_debug ("cache: export '%s' page %" PRIu32 " stays dirty after a "
                   "failed %s; retry in %" PRId64 " ms or at the next flush",
                   e->name, p->index, delete ? "delete" : "write",
-                  (p->retry_at - pc_now ()) / 1000000);
+                  (p->retry_at - clock_now_ns ()) / 1000000);
   }
   pthread_cond_broadcast (&cache.changed);
   pthread_cond_signal (&cache.work);     /* a slot for the next one */
@@ -159,7 +160,7 @@ mutate_page (struct page *p)
 static void
 maybe_log_stats (void)
 {
-  int64_t now = pc_now ();
+  int64_t now = clock_now_ns ();
 
   if (nbds3_debug_stats && now - cache.stats_logged >= STATS_INTERVAL_NS) {
     cache.stats_logged = now;
@@ -197,7 +198,7 @@ worker (void *arg)
     else if (cache.stopping && list_empty (&cache.queue))
       break;
     else {
-      pc_wait_until (&cache.work, pc_now () + NS_PER_SEC / 4);
+      clock_cond_wait (&cache.work, &cache.lock, clock_now_ns () + NS_PER_SEC / 4);
       maybe_log_stats ();
     }
   }
@@ -223,7 +224,7 @@ pagecache_start (void)
 int
 pagecache_shutdown (void)
 {
-  int64_t deadline = pc_now () + cache.cfg.shutdown_timeout * NS_PER_SEC;
+  int64_t deadline = clock_now_ns () + cache.cfg.shutdown_timeout * NS_PER_SEC;
   struct list *l;
   int r = 0;
 
@@ -340,7 +341,7 @@ flush_targets (struct pc_export *e, struct flush_target *t, size_t n,
         }
       }
       pc_queue_page (p);        /* e.g. it changed while being written */
-      if (pc_wait_until (&cache.changed, deadline) != ETIMEDOUT)
+      if (clock_cond_wait (&cache.changed, &cache.lock, deadline) != ETIMEDOUT)
         continue;
       err = ETIMEDOUT;
     }

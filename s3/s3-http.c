@@ -39,17 +39,18 @@
 #include <nbdkit-plugin.h>
 
 #include "cleanup.h"
+#include "clock.h"
 #include "debug.h"
 #include "s3-http.h"
+#include "text.h"
 
+#define AWS_ENDPOINT_FMT "https://s3.%s.amazonaws.com"
 #define EMPTY_SHA256 \
   "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 struct s3_http {
-  struct s3_http_config cfg;    /* numbers and flags; its strings are NULL:
-                                 * the copies below are used instead */
-  char *endpoint, *bucket, *region, *access_key, *secret_key, *token,
-    *ca_file;
+  struct s3_config cfg;         /* our copy; endpoint always set */
+  bool virtual_hosted;          /* bucket in the host name, not the path */
   pthread_mutex_t lock;         /* guards the pool and cancelled */
   pthread_cond_t freed;         /* a handle returned to the pool */
   pthread_cond_t wake;          /* cancelled: retry waits end (monotonic) */
@@ -75,13 +76,11 @@ static uint64_t jitter_state;   /* atomic: splitmix64 sequence */
 _Static_assert (sizeof ((struct s3_http_response *) 0)->curl_msg >=
                 CURL_ERROR_SIZE, "curl_msg is curl's error buffer");
 
+/* Now, in monotonic milliseconds. */
 static int64_t
 now_ms (void)
 {
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * INT64_C (1000) + ts.tv_nsec / 1000000;
+  return clock_now_ns () / NS_PER_MS;
 }
 
 static uint32_t
@@ -274,6 +273,18 @@ header_cb (char *ptr, size_t size, size_t nmemb, void *opaque)
 }
 
 const char *
+s3_http_endpoint (const struct s3_http *h)
+{
+  return h->cfg.endpoint;
+}
+
+const char *
+s3_http_bucket (const struct s3_http *h)
+{
+  return h->cfg.bucket;
+}
+
+const char *
 s3_http_response_meta (const struct s3_http_response *resp, const char *name)
 {
   for (unsigned i = 0; i < resp->nmeta; ++i)
@@ -347,7 +358,7 @@ attempt (struct xfer *x, const struct s3_http_target *t,
     .headers = signed_headers, .nheaders = 2, .payload_hash = payload_hash,
   };
   struct sigv4_credentials creds = {
-    h->access_key, h->secret_key, h->token,
+    h->cfg.access_key, h->cfg.secret_key, h->cfg.session_token,
   };
   struct sigv4_result sig;
   struct curl_slist *headers = NULL;
@@ -371,7 +382,7 @@ attempt (struct xfer *x, const struct s3_http_target *t,
       meta_names[i], req->meta[i].value
     };
   }
-  if (sigv4_sign (&sr, &creds, h->region, "s3", time (NULL), &sig) == -1)
+  if (sigv4_sign (&sr, &creds, h->cfg.region, "s3", time (NULL), &sig) == -1)
     return CURLE_OUT_OF_MEMORY;
   if (asprintf (&url, "%s%s%s", t->url, *sig.query ? "?" : "",
                 sig.query) == -1) {
@@ -383,8 +394,8 @@ attempt (struct xfer *x, const struct s3_http_target *t,
                         payload_hash);
   headers = add_header (headers, &ok, "x-amz-date: %s", sig.amz_date);
   headers = add_header (headers, &ok, "Authorization: %s", sig.authorization);
-  if (h->token)
-    headers = add_header (headers, &ok, "x-amz-security-token: %s", h->token);
+  if (h->cfg.session_token)
+    headers = add_header (headers, &ok, "x-amz-security-token: %s", h->cfg.session_token);
   headers = add_header (headers, &ok, "Expect:");
   for (size_t i = 2; i < sr.nheaders; ++i)
     headers = add_header (headers, &ok, "%s: %s", signed_headers[i].name,
@@ -409,8 +420,8 @@ attempt (struct xfer *x, const struct s3_http_target *t,
   curl_easy_setopt (c, CURLOPT_TIMEOUT_MS, timeout_ms);
   curl_easy_setopt (c, CURLOPT_SSL_VERIFYPEER, h->cfg.tls_verify ? 1L : 0L);
   curl_easy_setopt (c, CURLOPT_SSL_VERIFYHOST, h->cfg.tls_verify ? 2L : 0L);
-  if (h->ca_file)
-    curl_easy_setopt (c, CURLOPT_CAINFO, h->ca_file);
+  if (h->cfg.ca_file)
+    curl_easy_setopt (c, CURLOPT_CAINFO, h->cfg.ca_file);
   curl_easy_setopt (c, CURLOPT_WRITEFUNCTION, write_cb);
   curl_easy_setopt (c, CURLOPT_WRITEDATA, x);
   curl_easy_setopt (c, CURLOPT_HEADERFUNCTION, header_cb);
@@ -451,18 +462,11 @@ attempt (struct xfer *x, const struct s3_http_target *t,
 static bool
 wait_or_cancel (struct s3_http *h, unsigned ms)
 {
-  struct timespec ts;
+  const int64_t deadline = clock_now_ns () + ms * NS_PER_MS;
   ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&h->lock);
 
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  ts.tv_sec += ms / 1000;
-  ts.tv_nsec += (ms % 1000) * 1000000L;
-  if (ts.tv_nsec >= 1000000000L) {
-    ts.tv_sec++;
-    ts.tv_nsec -= 1000000000L;
-  }
   while (!h->cancelled &&
-         pthread_cond_timedwait (&h->wake, &h->lock, &ts) != ETIMEDOUT)
+         clock_cond_wait (&h->wake, &h->lock, deadline) != ETIMEDOUT)
     ;
   return h->cancelled;
 }
@@ -476,7 +480,7 @@ s3_http_describe (const struct s3_http *h, const struct s3_http_request *req,
   if (req->key)
     snprintf (resource, sizeof resource, "%s", req->key);
   else
-    snprintf (resource, sizeof resource, "bucket %s", h->bucket);
+    snprintf (resource, sizeof resource, "bucket %s", h->cfg.bucket);
   if (resp->attempts > 1)
     snprintf (tries, sizeof tries, " (%u attempts in %.1f s)",
               resp->attempts, resp->ms / 1000.0);
@@ -533,7 +537,7 @@ s3_http_request (struct s3_http *h, const struct s3_http_request *req,
     errno = ESHUTDOWN;
     return -1;
   }
-  if (s3_http_target (h->endpoint, h->bucket, h->cfg.virtual_hosted,
+  if (s3_http_target (h->cfg.endpoint, h->cfg.bucket, h->virtual_hosted,
                       req->key, &t) == -1) {
     errno = EIO;
     return -1;
@@ -640,15 +644,6 @@ s3_http_global_cleanup (void)
   curl_global_cleanup ();
 }
 
-static void
-free_secret (char *s)
-{
-  if (s) {
-    OPENSSL_cleanse (s, strlen (s));
-    free (s);
-  }
-}
-
 void
 s3_http_free (struct s3_http *h)
 {
@@ -660,63 +655,57 @@ s3_http_free (struct s3_http *h)
   pthread_mutex_destroy (&h->lock);
   pthread_cond_destroy (&h->freed);
   pthread_cond_destroy (&h->wake);
-  free (h->endpoint);
-  free (h->bucket);
-  free (h->region);
-  free (h->ca_file);
-  free_secret (h->access_key);
-  free_secret (h->secret_key);
-  free_secret (h->token);
+  s3_config_free (&h->cfg);
   free (h);
 }
 
+/* The addressing style of CFG: see s3_http_new. */
 static bool
-copy_str (char **dst, const char *src)
+virtual_hosted (const struct s3_config *cfg)
 {
-  return src == NULL || (*dst = strdup (src)) != NULL;
+  switch (cfg->addressing) {
+  case S3_ADDRESSING_PATH:
+    return false;
+  case S3_ADDRESSING_VIRTUAL:
+    return true;
+  case S3_ADDRESSING_AUTO:
+  default:
+    return cfg->endpoint == NULL && strchr (cfg->bucket, '.') == NULL;
+  }
 }
 
 struct s3_http *
-s3_http_new (const struct s3_http_config *cfg)
+s3_http_new (const struct s3_config *cfg)
 {
   struct s3_http *h = calloc (1, sizeof *h);
   struct s3_http_target t;
-  pthread_condattr_t attr;
 
   if (h == NULL) {
     nbdkit_error ("s3: out of memory");
     return NULL;
   }
-  h->cfg = *cfg;
-  if (h->cfg.connections < 1)
-    h->cfg.connections = 1;
   pthread_mutex_init (&h->lock, NULL);
   pthread_cond_init (&h->freed, NULL);
-  pthread_condattr_init (&attr);
-  pthread_condattr_setclock (&attr, CLOCK_MONOTONIC);
-  pthread_cond_init (&h->wake, &attr);
-  pthread_condattr_destroy (&attr);
+  clock_cond_init (&h->wake);
+  if (s3_config_copy (&h->cfg, cfg) == -1)
+    goto err;
+  h->virtual_hosted = virtual_hosted (cfg);
+  if (h->cfg.connections < 1)
+    h->cfg.connections = 1;
   h->pool = calloc (h->cfg.connections, sizeof *h->pool);
   if (h->pool == NULL ||
-      !copy_str (&h->endpoint, cfg->endpoint) ||
-      !copy_str (&h->bucket, cfg->bucket) ||
-      !copy_str (&h->region, cfg->region) ||
-      !copy_str (&h->ca_file, cfg->ca_file) ||
-      !copy_str (&h->access_key, cfg->access_key) ||
-      !copy_str (&h->secret_key, cfg->secret_key) ||
-      !copy_str (&h->token, cfg->session_token)) {
+      (h->cfg.endpoint == NULL &&
+       asprintf (&h->cfg.endpoint, AWS_ENDPOINT_FMT, cfg->region) == -1)) {
+    h->cfg.endpoint = NULL;
     nbdkit_error ("s3: out of memory");
     goto err;
   }
-  /* Only our copies from here on. */
-  h->cfg.endpoint = h->cfg.bucket = h->cfg.region = h->cfg.ca_file = NULL;
-  h->cfg.access_key = h->cfg.secret_key = h->cfg.session_token = NULL;
   /* Check the endpoint and bucket once, here. */
-  if (s3_http_target (h->endpoint, h->bucket, cfg->virtual_hosted, NULL,
-                      &t) == -1)
+  if (s3_http_target (h->cfg.endpoint, h->cfg.bucket, h->virtual_hosted,
+                      NULL, &t) == -1)
     goto err;
   nbdkit_debug ("s3: bucket %s at %s (%s-style), %u connections",
-                h->bucket, t.url, cfg->virtual_hosted ? "virtual-hosted"
+                h->cfg.bucket, t.url, h->virtual_hosted ? "virtual-hosted"
                 : "path", h->cfg.connections);
   s3_http_target_free (&t);
   return h;

@@ -27,30 +27,10 @@
 #include <nbdkit-plugin.h>
 
 #include "cleanup.h"
-#include "store-s3.h"
+#include "s3-credentials.h"
+#include "text.h"
 
 #define CREDENTIALS_FILE_MAX (1024 * 1024)
-
-void
-s3_secret_free (char *s)
-{
-  if (s) {
-    OPENSSL_cleanse (s, strlen (s));
-    free (s);
-  }
-}
-
-void
-s3_credentials_free (struct s3_credentials *c)
-{
-  s3_secret_free (c->access_key);
-  s3_secret_free (c->secret_key);
-  s3_secret_free (c->session_token);
-  free (c->region);
-  free (c->endpoint);
-  c->access_key = c->secret_key = c->session_token = NULL;
-  c->region = c->endpoint = NULL;
-}
 
 /* The environment variable NAME if set and not empty, else NULL. */
 static const char *
@@ -70,19 +50,6 @@ set_str (char **dst, const char *src)
     return -1;
   }
   return 0;
-}
-
-static char *
-trim (char *s)
-{
-  char *end;
-
-  while (*s == ' ' || *s == '\t')
-    s++;
-  end = s + strlen (s);
-  while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
-    *--end = '\0';
-  return s;
 }
 
 /* Read the file PATH into a new NUL-terminated buffer.  NULL with errno
@@ -122,7 +89,7 @@ read_text (const char *path)
  * missing, -1 on error.
  */
 static int
-from_file (struct s3_credentials *c, const char *path, const char *profile)
+from_file (struct s3_config *c, const char *path, const char *profile)
 {
   char *text = read_text (path), *line, *save;
   char *key_id = NULL, *secret = NULL, *token = NULL;
@@ -141,7 +108,7 @@ from_file (struct s3_credentials *c, const char *path, const char *profile)
   len = strlen (text);
   for (line = strtok_r (text, "\n", &save); line;
        line = strtok_r (NULL, "\n", &save)) {
-    char *l = trim (line), *eq, *name, *value;
+    char *l = text_trim (line), *eq, *name, *value;
 
     if (*l == '\0' || *l == '#' || *l == ';')
       continue;
@@ -150,15 +117,15 @@ from_file (struct s3_credentials *c, const char *path, const char *profile)
 
       if (close) {
         *close = '\0';
-        in_profile = strcmp (trim (l + 1), profile) == 0;
+        in_profile = strcmp (text_trim (l + 1), profile) == 0;
       }
       continue;
     }
     if (!in_profile || (eq = strchr (l, '=')) == NULL)
       continue;
     *eq = '\0';
-    name = trim (l);
-    value = trim (eq + 1);
+    name = text_trim (l);
+    value = text_trim (eq + 1);
     if (strcasecmp (name, "aws_access_key_id") == 0)
       key_id = value;
     else if (strcasecmp (name, "aws_secret_access_key") == 0)
@@ -223,7 +190,7 @@ default_file (void)
 }
 
 static int
-resolve_keys (struct s3_credentials *c)
+resolve_keys (struct s3_config *c)
 {
   const char *id = env ("AWS_ACCESS_KEY_ID");
   const char *secret = env ("AWS_SECRET_ACCESS_KEY");
@@ -282,7 +249,7 @@ resolve_keys (struct s3_credentials *c)
 }
 
 int
-s3_credentials_resolve (struct s3_credentials *c)
+s3_credentials_resolve (struct s3_config *c)
 {
   const char *v;
 

@@ -16,8 +16,10 @@
 
 #include <nbdkit-plugin.h>
 
-#include "config.h"
+#include "options.h"
+#include "s3-credentials.h"
 #include "store.h"
+#include "text.h"
 
 #define MIN_PAGE_SIZE 4096
 #define MAX_PAGE_SIZE (64 << 20)
@@ -31,10 +33,12 @@ struct nbds3_config config = {
   .connections = 8,
   .cache_wait_timeout = 60,
   .shutdown_timeout = 60,
-  .tls_verify = true,
-  .connect_timeout = 10,
-  .request_timeout = 60,
-  .retry_deadline = 120,
+  .s3 = {
+    .tls_verify = true,
+    .connect_timeout = 10,
+    .request_timeout = 60,
+    .retry_deadline = 120,
+  },
 };
 
 enum key_type {
@@ -66,29 +70,29 @@ static const struct key keys[] = {
     1, MAX_TIMEOUT },
   { "shutdown-timeout", NULL, KEY_UINT32, FIELD (shutdown_timeout),
     1, MAX_TIMEOUT },
-  { "bucket", NULL, KEY_STRING, FIELD (bucket), 0, 0 },
-  { "region", NULL, KEY_STRING, FIELD (creds.region), 0, 0 },
-  { "endpoint", "endpoint-url", KEY_STRING, FIELD (creds.endpoint),
+  { "bucket", NULL, KEY_STRING, FIELD (s3.bucket), 0, 0 },
+  { "region", NULL, KEY_STRING, FIELD (s3.region), 0, 0 },
+  { "endpoint", "endpoint-url", KEY_STRING, FIELD (s3.endpoint),
     0, 0 },
-  { "access-key", NULL, KEY_SECRET, FIELD (creds.access_key), 0, 0 },
-  { "secret-key", NULL, KEY_SECRET, FIELD (creds.secret_key), 0, 0 },
-  { "session-token", NULL, KEY_SECRET, FIELD (creds.session_token),
+  { "access-key", NULL, KEY_SECRET, FIELD (s3.access_key), 0, 0 },
+  { "secret-key", NULL, KEY_SECRET, FIELD (s3.secret_key), 0, 0 },
+  { "session-token", NULL, KEY_SECRET, FIELD (s3.session_token),
     0, 0 },
   { "addressing", NULL, KEY_STRING, FIELD (addressing), 0, 0 },
-  { "tls-verify", NULL, KEY_BOOL, FIELD (tls_verify), 0, 0 },
-  { "ca-file", NULL, KEY_PATH, FIELD (ca_file), 0, 0 },
-  { "connect-timeout", NULL, KEY_UINT32, FIELD (connect_timeout),
+  { "tls-verify", NULL, KEY_BOOL, FIELD (s3.tls_verify), 0, 0 },
+  { "ca-file", NULL, KEY_PATH, FIELD (s3.ca_file), 0, 0 },
+  { "connect-timeout", NULL, KEY_UINT32, FIELD (s3.connect_timeout),
     1, MAX_TIMEOUT },
-  { "request-timeout", NULL, KEY_UINT32, FIELD (request_timeout),
+  { "request-timeout", NULL, KEY_UINT32, FIELD (s3.request_timeout),
     1, MAX_TIMEOUT },
-  { "retry-deadline", NULL, KEY_UINT32, FIELD (retry_deadline),
+  { "retry-deadline", NULL, KEY_UINT32, FIELD (s3.retry_deadline),
     1, MAX_TIMEOUT },
 };
 
-/* The S3-only keys are those stored after bucket in struct nbds3_config.
- * The first one given, to refuse it without bucket=.
+/* The S3-only keys are those stored in struct nbds3_config after
+ * s3.bucket.  The first one given, to refuse it without bucket=.
  */
-#define IS_S3_KEY(k) ((k)->offset > FIELD (bucket))
+#define IS_S3_KEY(k) ((k)->offset > FIELD (s3.bucket))
 static const char *s3_key_given;
 
 static const struct key *
@@ -172,7 +176,7 @@ config_set (const char *key, const char *value)
       free (s);
       return -1;
     }
-    s3_secret_free (*(char **) field);
+    text_secret_free (*(char **) field);
     *(char **) field = s;
     return 0;
   case KEY_STRING:
@@ -202,7 +206,7 @@ complete_s3 (void)
     [S3_ADDRESSING_PATH] = "path",
     [S3_ADDRESSING_VIRTUAL] = "virtual",
   };
-  const char *b = config.bucket;
+  const char *b = config.s3.bucket;
   bool found = false;
 
   if (strlen (b) > 255 || strchr (b, '/') != NULL) {
@@ -217,7 +221,7 @@ complete_s3 (void)
     }
   for (size_t i = 0; config.addressing && i < 3; ++i)
     if (strcmp (config.addressing, modes[i]) == 0) {
-      config.addressing_mode = i;
+      config.s3.addressing = i;
       found = true;
     }
   if (config.addressing && !found) {
@@ -225,17 +229,17 @@ complete_s3 (void)
                   config.addressing);
     return -1;
   }
-  if (config.ca_file && access (config.ca_file, R_OK) == -1) {
-    nbdkit_error ("ca-file=%s: %m", config.ca_file);
+  if (config.s3.ca_file && access (config.s3.ca_file, R_OK) == -1) {
+    nbdkit_error ("ca-file=%s: %m", config.s3.ca_file);
     return -1;
   }
-  if (s3_credentials_resolve (&config.creds) == -1)
+  if (s3_credentials_resolve (&config.s3) == -1)
     return -1;
-  if (config.creds.endpoint &&
-      strncmp (config.creds.endpoint, "http://", 7) != 0 &&
-      strncmp (config.creds.endpoint, "https://", 8) != 0) {
+  if (config.s3.endpoint &&
+      strncmp (config.s3.endpoint, "http://", 7) != 0 &&
+      strncmp (config.s3.endpoint, "https://", 8) != 0) {
     nbdkit_error ("endpoint=%s: must start with http:// or https://",
-                  config.creds.endpoint);
+                  config.s3.endpoint);
     return -1;
   }
   return 0;
@@ -246,7 +250,7 @@ config_complete (void)
 {
   uint64_t min_cache;
 
-  if (config.bucket == NULL && s3_key_given) {
+  if (config.s3.bucket == NULL && s3_key_given) {
     nbdkit_error ("%s= only applies to the S3 store: set bucket= too",
                   s3_key_given);
     return -1;
@@ -283,7 +287,8 @@ config_complete (void)
   if (config.data_dir == NULL &&
       (config.data_dir = nbdkit_absolute_path ("data")) == NULL)
     return -1;
-  return config.bucket ? complete_s3 () : 0;
+  config.s3.connections = config.connections;
+  return config.s3.bucket ? complete_s3 () : 0;
 
  nomem:
   nbdkit_error ("config: out of memory");
@@ -295,30 +300,7 @@ config_free (void)
 {
   free (config.data_dir);
   free (config.default_export);
-  config.data_dir = config.default_export = NULL;
-  free (config.bucket);
   free (config.addressing);
-  free (config.ca_file);
-  config.bucket = config.addressing = config.ca_file = NULL;
-  s3_credentials_free (&config.creds);
-}
-
-void
-config_s3 (struct s3_config *s3)
-{
-  *s3 = (struct s3_config) {
-    .bucket = config.bucket,
-    .region = config.creds.region,
-    .endpoint = config.creds.endpoint,
-    .access_key = config.creds.access_key,
-    .secret_key = config.creds.secret_key,
-    .session_token = config.creds.session_token,
-    .addressing = config.addressing_mode,
-    .tls_verify = config.tls_verify,
-    .ca_file = config.ca_file,
-    .connect_timeout = config.connect_timeout,
-    .request_timeout = config.request_timeout,
-    .retry_deadline = config.retry_deadline,
-    .connections = config.connections,
-  };
+  config.data_dir = config.default_export = config.addressing = NULL;
+  s3_config_free (&config.s3);
 }

@@ -40,6 +40,7 @@
 #include <nbdkit-plugin.h>
 
 #include "s3-xml.h"
+#include "text.h"
 
 #define PARSE_OPTIONS \
   (XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | \
@@ -82,12 +83,6 @@ s3_xml_cleanup (void)
   pthread_mutex_unlock (&init_lock);
 }
 
-static bool
-is_space (char c)
-{
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
 /* Copy SRC into DST (SIZE bytes) on one line: surrounding white space
  * trimmed, control characters replaced by spaces, cut at a UTF-8
  * character boundary if too long.
@@ -97,9 +92,9 @@ copy_field (char *dst, size_t size, const char *src)
 {
   size_t start = 0, end = strlen (src), n;
 
-  while (start < end && is_space (src[start]))
+  while (start < end && text_is_space (src[start]))
     start++;
-  while (end > start && is_space (src[end-1]))
+  while (end > start && text_is_space (src[end-1]))
     end--;
   n = end - start;
   if (n >= size) {
@@ -504,41 +499,18 @@ add_prefix (struct s3_list_result *res, size_t *cap, char *prefix)
   return 0;
 }
 
-/* Parse S, trimmed, as an unsigned decimal number. */
-static int
-parse_u64 (const char *s, uint64_t *r)
-{
-  char *end;
-  unsigned long long v;
-
-  while (is_space (*s))
-    s++;
-  if (*s < '0' || *s > '9')
-    return -1;
-  errno = 0;
-  v = strtoull (s, &end, 10);
-  if (errno != 0)
-    return -1;
-  while (is_space (*end))
-    end++;
-  if (*end != '\0')
-    return -1;
-  *r = v;
-  return 0;
-}
-
 /* The text of NODE, trimmed, compared with a word. */
 static bool
 text_is (const char *s, const char *word)
 {
   size_t n = strlen (word);
 
-  while (is_space (*s))
+  while (text_is_space (*s))
     s++;
   if (strncasecmp (s, word, n) != 0)
     return false;
   s += n;
-  while (is_space (*s))
+  while (text_is_space (*s))
     s++;
   return *s == '\0';
 }
@@ -575,7 +547,7 @@ list_from_root (xmlNodePtr root, struct s3_list_result *res,
       }
       if ((s = text_of (size)) == NULL)
         goto nomem;
-      if (parse_u64 (s, &v) == -1) {
+      if (text_parse_u64 (s, &v) == -1) {
         snprintf (why, why_len, "<Size> is not a number: \"%.40s\"", s);
         goto out;
       }
@@ -631,7 +603,7 @@ list_from_root (xmlNodePtr root, struct s3_list_result *res,
 
       if ((s = text_of (n)) == NULL)
         goto nomem;
-      if (parse_u64 (s, &v) == -1 || v > INT64_MAX) {
+      if (text_parse_u64 (s, &v) == -1 || v > INT64_MAX) {
         snprintf (why, why_len, "<KeyCount> is not a number: \"%.40s\"", s);
         goto out;
       }

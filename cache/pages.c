@@ -26,45 +26,6 @@ struct pagecache_state cache = {
   .lock = PTHREAD_MUTEX_INITIALIZER,
 };
 
-int64_t
-pc_now (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
-}
-
-/* Wait on COND until signalled or DEADLINE (monotonic ns; 0 = none).
- * Returns ETIMEDOUT once the deadline has passed.
- */
-int
-pc_wait_until (pthread_cond_t *cond, int64_t deadline)
-{
-  struct timespec ts;
-
-  if (deadline == 0)
-    return pthread_cond_wait (cond, &cache.lock);
-  if (pc_now () >= deadline)
-    return ETIMEDOUT;
-  ts.tv_sec = deadline / NS_PER_SEC;
-  ts.tv_nsec = deadline % NS_PER_SEC;
-  return pthread_cond_timedwait (cond, &cache.lock, &ts);
-}
-
-static int
-cond_init_monotonic (pthread_cond_t *cond)
-{
-  pthread_condattr_t attr;
-  int r;
-
-  pthread_condattr_init (&attr);
-  pthread_condattr_setclock (&attr, CLOCK_MONOTONIC);
-  r = pthread_cond_init (cond, &attr);
-  pthread_condattr_destroy (&attr);
-  return r;
-}
-
 static size_t
 bucket_of (const struct pc_export *e, uint32_t index)
 {
@@ -197,9 +158,9 @@ pc_buf_get (bool may_wait)
       return NULL;
     }
     if (deadline == 0)
-      deadline = pc_now () + cache.cfg.wait_timeout * NS_PER_SEC;
+      deadline = clock_now_ns () + cache.cfg.wait_timeout * NS_PER_SEC;
     pc_schedule_background (true);
-    if (pc_wait_until (&cache.changed, deadline) == ETIMEDOUT) {
+    if (clock_cond_wait (&cache.changed, &cache.lock, deadline) == ETIMEDOUT) {
       nbdkit_error ("cache: the cache (cache-size=%" PRIu64 ") is full of "
                     "dirty pages and write-back made no room within "
                     "cache-wait-timeout=%u seconds: is the store reachable?",
@@ -262,7 +223,7 @@ pc_mark_dirty (struct page *p)
   list_del (&p->lru);
   if (list_empty (&p->dirty)) {
     list_add_tail (&p->exp->dirty, &p->dirty);
-    p->dirty_since = pc_now ();
+    p->dirty_since = clock_now_ns ();
     cache.ndirty++;
   }
 }
@@ -310,9 +271,9 @@ pagecache_init (const struct pagecache_config *config)
   pthread_mutex_init (&cache.lock, NULL);
   cache.cfg = *config;
   cache.page_shift = __builtin_ctz (config->page_size);
-  if (cond_init_monotonic (&cache.changed) ||
-      cond_init_monotonic (&cache.work) ||
-      cond_init_monotonic (&cache.request_done)) {
+  if (clock_cond_init (&cache.changed) ||
+      clock_cond_init (&cache.work) ||
+      clock_cond_init (&cache.request_done)) {
     nbdkit_error ("cache: cannot create condition variables");
     return -1;
   }

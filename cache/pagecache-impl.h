@@ -13,11 +13,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "clock.h"
 #include "list.h"
 #include "pagecache.h"
 #include "pageindex.h"
 
-#define NS_PER_SEC INT64_C (1000000000)
 
 /* A dirty page older than this is written back even without a flush.
  * Pages a sequential writer fills go at once; this is for pages written
@@ -140,8 +140,6 @@ pc_is_dirty (const struct page *p)
 /* pages.c: time, the page table, buffers, page states.  All with
  * cache.lock held.
  */
-extern int64_t pc_now (void);
-extern int pc_wait_until (pthread_cond_t *cond, int64_t deadline);
 extern struct page *pc_page_lookup (const struct pc_export *e,
                                     uint32_t index);
 extern struct page *pc_page_new (struct pc_export *e, uint32_t index);

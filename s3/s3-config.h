@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * The S3 client's configuration, one struct all the way: the config keys
+ * fill it (plugin/options.c), the credential chain completes it
+ * (s3-credentials.c), and the HTTP client keeps its own copy of it
+ * (s3-http.c).  Every string is allocated or NULL; s3_config_free wipes
+ * the secrets and frees them all.
+ */
+
+#ifndef NBDS3_S3_CONFIG_H
+#define NBDS3_S3_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum s3_addressing {
+  S3_ADDRESSING_AUTO,           /* path-style for a custom endpoint,
+                                 * virtual-hosted for AWS */
+  S3_ADDRESSING_PATH,           /* http://host/BUCKET/KEY */
+  S3_ADDRESSING_VIRTUAL,        /* http://BUCKET.host/KEY */
+};
+
+struct s3_config {
+  char *bucket;
+  char *region;                 /* NULL until resolved */
+  char *endpoint;               /* NULL: https://s3.REGION.amazonaws.com */
+  char *access_key, *secret_key;        /* secrets */
+  char *session_token;          /* a secret; NULL when there is none */
+  enum s3_addressing addressing;
+  bool tls_verify;
+  char *ca_file;                /* NULL: the system's CA bundle */
+  uint32_t connect_timeout;     /* seconds, per attempt */
+  uint32_t request_timeout;     /* seconds, per attempt */
+  uint32_t retry_deadline;      /* seconds: all attempts of one request */
+  uint32_t connections;         /* requests in flight, the handle pool */
+};
+
+/* A deep copy of SRC into DST.  0, or -1 after nbdkit_error (DST then
+ * holds nothing to free).
+ */
+extern int s3_config_copy (struct s3_config *dst,
+                           const struct s3_config *src);
+
+/* Wipe the secrets of C, free its strings and set them to NULL. */
+extern void s3_config_free (struct s3_config *c);
+
+#endif /* NBDS3_S3_CONFIG_H */
