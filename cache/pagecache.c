@@ -59,7 +59,7 @@ pc_load_page (struct page *p)
   cache.nreading++;
   pc_request_begin ();
   pthread_mutex_unlock (&cache.lock);
-  r = e->store->store->ops->read_page (e->store, index, buf, pc_page_size ());
+  r = store_read_page (e->store, index, buf, pc_page_size ());
   saved_errno = errno;
   pthread_mutex_lock (&cache.lock);
   pc_request_end ();
@@ -187,7 +187,7 @@ pagecache_open_export (struct store_export *store, const char *name,
       pageindex_init (&e->index, e->npages) == -1)
     goto nomem;
   if (exists &&
-      store->store->ops->list_pages (store, index_add, e) == -1)
+      store_list_pages (store, index_add, e) == -1)
     goto err;
   nbdkit_debug ("cache: opened export '%s': %" PRIu64 " bytes, %" PRIu64
                 " pages, %" PRIu64 " stored", name, size, e->npages,

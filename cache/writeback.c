@@ -86,7 +86,6 @@ static void
 mutate_page (struct page *p)
 {
   struct pc_export *e = p->exp;
-  const struct store_ops *ops = e->store->store->ops;
   bool delete = p->tombstone;
   int r, saved_errno;
 
@@ -104,9 +103,10 @@ mutate_page (struct page *p)
     nbdkit_debug ("cache: %s export '%s' page %" PRIu32,
                   delete ? "delete" : "write back", e->name, p->index);
   if (delete)
-    r = ops->delete_page (e->store, p->index);
+    r = store_delete_page (e->store, p->index);
   else
-    r = ops->write_page (e->store, p->index, p->inflight_buf, pc_page_size ());
+    r = store_write_page (e->store, p->index, p->inflight_buf,
+                          pc_page_size ());
   saved_errno = errno;
   pthread_mutex_lock (&cache.lock);
   pc_request_end ();
@@ -239,8 +239,8 @@ pagecache_shutdown (void)
    */
   list_for_each (l, &cache.exports) {
     struct store *s = list_entry (l, struct pc_export, link)->store->store;
-    if (r == -1 && s->ops->cancel)
-      s->ops->cancel (s);
+    if (r == -1)
+      store_cancel (s);
   }
   cache.stopping = true;
   pthread_cond_broadcast (&cache.work);
@@ -258,10 +258,9 @@ pagecache_shutdown (void)
 static int
 sync_store (struct pc_export *e)
 {
-  int (*sync) (struct store_export *) = e->store->store->ops->sync;
   uint64_t need = e->mutated_seq;
 
-  while (sync && e->synced_seq < need) {
+  while (store_has_sync (e->store) && e->synced_seq < need) {
     uint64_t covers = e->mutated_seq;
     int r;
 
@@ -271,7 +270,7 @@ sync_store (struct pc_export *e)
     }
     e->syncing = true;
     pthread_mutex_unlock (&cache.lock);
-    r = sync (e->store);
+    r = store_sync (e->store);
     pthread_mutex_lock (&cache.lock);
     e->syncing = false;
     pthread_cond_broadcast (&cache.changed);

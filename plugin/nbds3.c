@@ -89,8 +89,8 @@ nbds3_get_ready (void)
     store = store_fs_new (config.data_dir);
   if (store == NULL)
     return -1;
-  if (store->ops->ready (store) == -1 || pagecache_init (&cc) == -1) {
-    store->ops->free (store);
+  if (store_ready (store) == -1 || pagecache_init (&cc) == -1) {
+    store_free (store);
     store = NULL;               /* so .cleanup has nothing to do */
     return -1;
   }
@@ -109,7 +109,7 @@ export_free (struct export *e)
   if (e->cache)
     pagecache_close_export (e->cache);
   if (e->store)
-    e->store->store->ops->close_export (e->store);
+    store_close_export (e->store);
   pthread_mutex_destroy (&e->create_lock);
   free (e->name);
   free (e);
@@ -130,7 +130,7 @@ nbds3_cleanup (void)
   }
   pthread_mutex_unlock (&registry_lock);
   pagecache_free ();
-  store->ops->free (store);
+  store_free (store);
   store = NULL;
 }
 
@@ -143,7 +143,7 @@ add_export (void *opaque, const char *name)
 static int
 nbds3_list_exports (int readonly, int is_tls, struct nbdkit_exports *list)
 {
-  return store->ops->list_exports (store, add_export, list);
+  return store_list_exports (store, add_export, list);
 }
 
 static const char *
@@ -182,10 +182,10 @@ export_open (const char *name)
     return NULL;
   }
   pthread_mutex_init (&e->create_lock, NULL);
-  e->store = store->ops->open_export (store, name);
+  e->store = store_open_export (store, name);
   if (e->store == NULL)
     goto err;
-  r = store->ops->read_meta (e->store, &meta);
+  r = store_read_meta (e->store, &meta);
   if (r == -1)
     goto err;
   e->created = r == 1;
@@ -302,7 +302,7 @@ export_create (struct export *e)
     r = -1;
   }
   else if (!e->created) {
-    r = store->ops->write_meta (e->store, &meta);
+    r = store_write_meta (e->store, &meta);
     if (r == -1)
       __atomic_add_fetch (&e->create_failures, 1, __ATOMIC_RELEASE);
     else {

@@ -139,7 +139,39 @@ struct store {
 
 struct store_export {
   struct store *store;
+  char *name;                   /* set by store_open_export, for traces */
 };
+
+/* Call wrappers, in the style of SQLite's os.c: callers use these, never
+ * the vtable.  Each calls the method of the same name as its contract
+ * above says, and is the one place that traces every store request
+ * (-D nbds3.store=1: method, export, page, result, errno, time).
+ * store_sync is 0 for a store without sync; store_cancel does nothing
+ * for one without cancel.
+ */
+extern const char *store_name (const struct store *s);
+extern int store_ready (struct store *s);
+extern int store_list_exports (struct store *s,
+                               int (*fn) (void *opaque, const char *name),
+                               void *opaque);
+extern struct store_export *store_open_export (struct store *s,
+                                               const char *name);
+extern int store_read_meta (struct store_export *e, struct store_meta *meta);
+extern int store_write_meta (struct store_export *e,
+                             const struct store_meta *meta);
+extern int store_list_pages (struct store_export *e,
+                             int (*fn) (void *opaque, uint32_t page),
+                             void *opaque);
+extern int store_read_page (struct store_export *e, uint32_t page,
+                            void *buf, size_t len);
+extern int store_write_page (struct store_export *e, uint32_t page,
+                             const void *buf, size_t len);
+extern int store_delete_page (struct store_export *e, uint32_t page);
+extern bool store_has_sync (const struct store_export *e);
+extern int store_sync (struct store_export *e);
+extern void store_close_export (struct store_export *e);
+extern void store_cancel (struct store *s);
+extern void store_free (struct store *s);
 
 /* Constructors.  Each reports its own errors and returns NULL on failure.
  * The S3 store's constructor is in store-s3.h.

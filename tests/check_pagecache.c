@@ -40,7 +40,7 @@ open_cache (uint64_t budget_pages, unsigned connections,
 
   ck_assert_int_eq (pagecache_init (&cc), 0);
   ck_assert_int_eq (pagecache_start (), 0);
-  ex = pagecache_open_export (s->ops->open_export (s, "e"), "e",
+  ex = pagecache_open_export (store_open_export (s, "e"), "e",
                               64 * PS, PS, exists);
   ck_assert_ptr_nonnull (ex);
 }

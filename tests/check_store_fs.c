@@ -104,10 +104,10 @@ static const struct store_meta meta4k = {
 static struct store_export *
 create_export (struct store *s, const char *name)
 {
-  struct store_export *e = s->ops->open_export (s, name);
+  struct store_export *e = store_open_export (s, name);
 
   ck_assert_ptr_nonnull (e);
-  ck_assert_int_eq (s->ops->write_meta (e, &meta4k), 0);
+  ck_assert_int_eq (store_write_meta (e, &meta4k), 0);
   return e;
 }
 
@@ -148,7 +148,7 @@ static void
 teardown (void)
 {
   if (st)
-    st->ops->free (st);
+    store_free (st);
   st = NULL;
   remove_tree (tmpdir);
 }
@@ -176,14 +176,14 @@ START_TEST (test_new_creates_dirs)
 
   ck_assert_int_eq (stat (path ("data/exports"), &sb), 0);
   ck_assert (S_ISDIR (sb.st_mode));
-  ck_assert_int_eq (st->ops->ready (st), 0);
+  ck_assert_int_eq (store_ready (st), 0);
   ck_assert_uint_eq (count_entries ("data/exports"), 0);   /* no probe */
-  ck_assert_str_eq (st->ops->name, "fs");
+  ck_assert_str_eq (store_name (st), "fs");
 
   s2 = store_fs_new (path ("x/y/z"));
   ck_assert_ptr_nonnull (s2);
   ck_assert (exists ("x/y/z/exports"));
-  s2->ops->free (s2);
+  store_free (s2);
 
   /* A path under a regular file cannot be created. */
   put_file ("file", "x", 1);
@@ -202,11 +202,11 @@ START_TEST (test_ready_not_a_directory)
   s2 = store_fs_new (path ("d"));
   ck_assert_ptr_nonnull (s2);   /* the constructor leaves checks to ready */
   stub_reset_errors ();
-  ck_assert_int_eq (s2->ops->ready (s2), -1);
+  ck_assert_int_eq (store_ready (s2), -1);
   ck_assert_uint_eq (stub_error_count (), 1);
   ck_assert (error_has (path ("d/exports")));
   ck_assert (error_has ("not a writable directory"));
-  s2->ops->free (s2);
+  store_free (s2);
 }
 END_TEST
 
@@ -219,12 +219,12 @@ START_TEST (test_pages_round_trip)
 
   for (size_t i = 0; i < 4; ++i) {
     fill (in, i);
-    ck_assert_int_eq (st->ops->write_page (e, pages[i], in, PAGE), 0);
+    ck_assert_int_eq (store_write_page (e, pages[i], in, PAGE), 0);
   }
   for (size_t i = 0; i < 4; ++i) {
     fill (in, i);
     memset (out, 0, PAGE);
-    ck_assert_int_eq (st->ops->read_page (e, pages[i], out, PAGE), 1);
+    ck_assert_int_eq (store_read_page (e, pages[i], out, PAGE), 1);
     ck_assert_mem_eq (in, out, PAGE);
   }
   ck_assert_int_eq (stat (path ("data/exports/disk/page-deadbeef.bin"), &sb),
@@ -233,24 +233,24 @@ START_TEST (test_pages_round_trip)
 
   /* Overwrite. */
   fill (in, 99);
-  ck_assert_int_eq (st->ops->write_page (e, 7, in, PAGE), 0);
-  ck_assert_int_eq (st->ops->read_page (e, 7, out, PAGE), 1);
+  ck_assert_int_eq (store_write_page (e, 7, in, PAGE), 0);
+  ck_assert_int_eq (store_read_page (e, 7, out, PAGE), 1);
   ck_assert_mem_eq (in, out, PAGE);
 
   /* A page never written: 0 and the buffer untouched. */
   memset (out, 0xaa, PAGE);
   memset (in, 0xaa, PAGE);
-  ck_assert_int_eq (st->ops->read_page (e, 2, out, PAGE), 0);
+  ck_assert_int_eq (store_read_page (e, 2, out, PAGE), 0);
   ck_assert_mem_eq (in, out, PAGE);
 
   /* Delete, then it is not stored; deleting a missing page succeeds. */
-  ck_assert_int_eq (st->ops->delete_page (e, 1), 0);
-  ck_assert_int_eq (st->ops->read_page (e, 1, out, PAGE), 0);
+  ck_assert_int_eq (store_delete_page (e, 1), 0);
+  ck_assert_int_eq (store_read_page (e, 1, out, PAGE), 0);
   ck_assert_mem_eq (in, out, PAGE);
   ck_assert (!exists ("data/exports/disk/page-00000001.bin"));
-  ck_assert_int_eq (st->ops->delete_page (e, 1), 0);
-  ck_assert_int_eq (st->ops->delete_page (e, 12345), 0);
-  st->ops->close_export (e);
+  ck_assert_int_eq (store_delete_page (e, 1), 0);
+  ck_assert_int_eq (store_delete_page (e, 12345), 0);
+  store_close_export (e);
 }
 END_TEST
 
@@ -289,15 +289,15 @@ START_TEST (test_list_pages)
   struct store_export *e = create_export (st, "disk");
   struct pages_seen seen = { .n = 0 };
 
-  ck_assert_int_eq (st->ops->write_page (e, 3, buf, PAGE), 0);
-  ck_assert_int_eq (st->ops->write_page (e, 0x10, buf, PAGE), 0);
-  ck_assert_int_eq (st->ops->write_page (e, 9, buf, PAGE), 0);
+  ck_assert_int_eq (store_write_page (e, 3, buf, PAGE), 0);
+  ck_assert_int_eq (store_write_page (e, 0x10, buf, PAGE), 0);
+  ck_assert_int_eq (store_write_page (e, 9, buf, PAGE), 0);
   put_file ("data/exports/disk/.page-00000001.bin.tmp.abc", "x", 1);
   put_file ("data/exports/disk/junk", "x", 1);
   put_file ("data/exports/disk/page-0000000g.bin", "x", 1);
   put_file ("data/exports/disk/page-00000002.bin.tmp", "x", 1);
 
-  ck_assert_int_eq (st->ops->list_pages (e, collect_page, &seen), 0);
+  ck_assert_int_eq (store_list_pages (e, collect_page, &seen), 0);
   ck_assert_uint_eq (seen.n, 3);
   qsort (seen.pages, seen.n, sizeof seen.pages[0], cmp_u32);
   ck_assert_uint_eq (seen.pages[0], 3);
@@ -305,16 +305,16 @@ START_TEST (test_list_pages)
   ck_assert_uint_eq (seen.pages[2], 0x10);
 
   /* FN returning -1 stops the listing. */
-  ck_assert_int_eq (st->ops->list_pages (e, stop_page, NULL), -1);
+  ck_assert_int_eq (store_list_pages (e, stop_page, NULL), -1);
 
   /* A new, empty export lists nothing. */
   seen.n = 0;
-  st->ops->close_export (e);
-  e = st->ops->open_export (st, "other");
+  store_close_export (e);
+  e = store_open_export (st, "other");
   ck_assert_ptr_nonnull (e);
-  ck_assert_int_eq (st->ops->list_pages (e, collect_page, &seen), 0);
+  ck_assert_int_eq (store_list_pages (e, collect_page, &seen), 0);
   ck_assert_uint_eq (seen.n, 0);
-  st->ops->close_export (e);
+  store_close_export (e);
 }
 END_TEST
 
@@ -322,67 +322,67 @@ START_TEST (test_stale_temps_removed)
 {
   struct store_export *e = create_export (st, "disk");
 
-  st->ops->close_export (e);
+  store_close_export (e);
   put_file ("data/exports/disk/.page-00000001.bin.tmp.123.4", "x", 1);
   put_file ("data/exports/disk/.nbds3.meta.tmp.123.5", "x", 1);
   put_file ("data/exports/disk/junk", "x", 1);
-  e = st->ops->open_export (st, "disk");
+  e = store_open_export (st, "disk");
   ck_assert_ptr_nonnull (e);
   ck_assert (!exists ("data/exports/disk/.page-00000001.bin.tmp.123.4"));
   ck_assert (!exists ("data/exports/disk/.nbds3.meta.tmp.123.5"));
   ck_assert (exists ("data/exports/disk/junk"));
   ck_assert (exists ("data/exports/disk/nbds3.meta"));
-  st->ops->close_export (e);
+  store_close_export (e);
 }
 END_TEST
 
 START_TEST (test_meta)
 {
   struct store_meta m = { 0 };
-  struct store_export *e = st->ops->open_export (st, "new");
+  struct store_export *e = store_open_export (st, "new");
   unsigned char buf[PAGE] = { 0 };
 
   /* Opening and probing a new export leaves no trace. */
   ck_assert_ptr_nonnull (e);
-  ck_assert_int_eq (st->ops->read_meta (e, &m), 0);
-  ck_assert_int_eq (st->ops->read_page (e, 0, buf, PAGE), 0);
-  ck_assert_int_eq (st->ops->delete_page (e, 0), 0);
+  ck_assert_int_eq (store_read_meta (e, &m), 0);
+  ck_assert_int_eq (store_read_page (e, 0, buf, PAGE), 0);
+  ck_assert_int_eq (store_delete_page (e, 0), 0);
   ck_assert (!exists ("data/exports/new"));
 
-  ck_assert_int_eq (st->ops->write_meta (e, &meta4k), 0);
+  ck_assert_int_eq (store_write_meta (e, &meta4k), 0);
   ck_assert (exists ("data/exports/new/nbds3.meta"));
-  ck_assert_int_eq (st->ops->read_meta (e, &m), 1);
+  ck_assert_int_eq (store_read_meta (e, &m), 1);
   ck_assert_uint_eq (m.version, meta4k.version);
   ck_assert_uint_eq (m.size, meta4k.size);
   ck_assert_uint_eq (m.page_size, meta4k.page_size);
-  st->ops->close_export (e);
+  store_close_export (e);
 
   /* It survives reopening. */
   memset (&m, 0, sizeof m);
-  e = st->ops->open_export (st, "new");
+  e = store_open_export (st, "new");
   ck_assert_ptr_nonnull (e);
-  ck_assert_int_eq (st->ops->read_meta (e, &m), 1);
+  ck_assert_int_eq (store_read_meta (e, &m), 1);
   ck_assert_uint_eq (m.size, meta4k.size);
-  st->ops->close_export (e);
+  store_close_export (e);
 
   /* Damaged metadata is an error naming the file. */
   put_file ("data/exports/new/nbds3.meta", "version=1\nsize=oops\n", 20);
-  e = st->ops->open_export (st, "new");
+  e = store_open_export (st, "new");
   ck_assert_ptr_nonnull (e);
   stub_reset_errors ();
-  ck_assert_int_eq (st->ops->read_meta (e, &m), -1);
+  ck_assert_int_eq (store_read_meta (e, &m), -1);
   ck_assert_uint_eq (stub_error_count (), 1);
   ck_assert (error_has (path ("data/exports/new/nbds3.meta")));
-  st->ops->close_export (e);
+  store_close_export (e);
 
   /* An export directory without metadata: 0. */
   ck_assert_int_eq (mkdir (path ("data/exports/bare"), 0755), 0);
-  e = st->ops->open_export (st, "bare");
+  e = store_open_export (st, "bare");
   ck_assert_ptr_nonnull (e);
-  ck_assert_int_eq (st->ops->read_meta (e, &m), 0);
-  ck_assert_int_eq (st->ops->write_meta (e, &meta4k), 0);
-  ck_assert_int_eq (st->ops->read_meta (e, &m), 1);
-  st->ops->close_export (e);
+  ck_assert_int_eq (store_read_meta (e, &m), 0);
+  ck_assert_int_eq (store_write_meta (e, &meta4k), 0);
+  ck_assert_int_eq (store_read_meta (e, &m), 1);
+  store_close_export (e);
 }
 END_TEST
 
@@ -413,17 +413,17 @@ START_TEST (test_list_exports)
   struct store *s2;
 
   /* Nothing yet. */
-  ck_assert_int_eq (st->ops->list_exports (st, collect_name, &seen), 0);
+  ck_assert_int_eq (store_list_exports (st, collect_name, &seen), 0);
   ck_assert_uint_eq (seen.n, 0);
 
-  st->ops->close_export (create_export (st, "a"));
-  st->ops->close_export (create_export (st, "c d"));
+  store_close_export (create_export (st, "a"));
+  store_close_export (create_export (st, "c d"));
   ck_assert_int_eq (mkdir (path ("data/exports/b"), 0755), 0);
   ck_assert_int_eq (mkdir (path ("data/exports/.x"), 0755), 0);
   put_file ("data/exports/.x/nbds3.meta", "x", 1);
   put_file ("data/exports/file", "x", 1);
 
-  ck_assert_int_eq (st->ops->list_exports (st, collect_name, &seen), 0);
+  ck_assert_int_eq (store_list_exports (st, collect_name, &seen), 0);
   ck_assert_uint_eq (seen.n, 2);
   qsort (seen.names, seen.n, sizeof seen.names[0], cmp_str);
   ck_assert_str_eq (seen.names[0], "a");
@@ -434,9 +434,9 @@ START_TEST (test_list_exports)
   ck_assert_ptr_nonnull (s2);
   ck_assert_int_eq (rmdir (path ("other/exports")), 0);
   seen.n = 0;
-  ck_assert_int_eq (s2->ops->list_exports (s2, collect_name, &seen), 0);
+  ck_assert_int_eq (store_list_exports (s2, collect_name, &seen), 0);
   ck_assert_uint_eq (seen.n, 0);
-  s2->ops->free (s2);
+  store_free (s2);
 }
 END_TEST
 
@@ -448,16 +448,16 @@ START_TEST (test_page_wrong_size)
   put_file ("data/exports/disk/page-00000002.bin", "short", 5);
   stub_reset_errors ();
   errno = 0;
-  ck_assert_int_eq (st->ops->read_page (e, 2, buf, PAGE), -1);
+  ck_assert_int_eq (store_read_page (e, 2, buf, PAGE), -1);
   ck_assert_int_eq (errno, EIO);
   ck_assert_uint_eq (stub_error_count (), 1);
   ck_assert (error_has (path ("data/exports/disk/page-00000002.bin")));
   ck_assert (error_has ("is 5 bytes, expected 4096"));
 
   /* Too long is as wrong as too short. */
-  ck_assert_int_eq (st->ops->read_page (e, 2, buf, 4), -1);
+  ck_assert_int_eq (store_read_page (e, 2, buf, 4), -1);
   ck_assert (error_has ("is 5 bytes, expected 4"));
-  st->ops->close_export (e);
+  store_close_export (e);
 }
 END_TEST
 
@@ -487,20 +487,20 @@ START_TEST (test_lock_existing)
   struct store_meta m;
 
   stub_reset_errors ();
-  ck_assert_ptr_null (st->ops->open_export (st, "locked"));
+  ck_assert_ptr_null (store_open_export (st, "locked"));
   ck_assert_uint_eq (stub_error_count (), 1);
   ck_assert (error_has ("export 'locked' is in use"));
   ck_assert (error_has (path ("data/exports/locked")));
 
   /* A listing descriptor must not release the guard. */
-  ck_assert_int_eq (st->ops->list_pages (e1, stop_page, NULL), 0);
-  ck_assert_ptr_null (st->ops->open_export (st, "locked"));
+  ck_assert_int_eq (store_list_pages (e1, stop_page, NULL), 0);
+  ck_assert_ptr_null (store_open_export (st, "locked"));
 
-  st->ops->close_export (e1);
-  e2 = st->ops->open_export (st, "locked");
+  store_close_export (e1);
+  e2 = store_open_export (st, "locked");
   ck_assert_ptr_nonnull (e2);
-  ck_assert_int_eq (st->ops->read_meta (e2, &m), 1);
-  st->ops->close_export (e2);
+  ck_assert_int_eq (store_read_meta (e2, &m), 1);
+  store_close_export (e2);
 }
 END_TEST
 
@@ -511,27 +511,27 @@ START_TEST (test_lock_late)
   struct store_meta m;
 
   ck_assert_ptr_nonnull (s2);
-  e1 = st->ops->open_export (st, "late");
+  e1 = store_open_export (st, "late");
   ck_assert_ptr_nonnull (e1);
   e2 = create_export (s2, "late");
 
   stub_reset_errors ();
-  ck_assert_int_eq (st->ops->write_meta (e1, &meta4k), -1);
+  ck_assert_int_eq (store_write_meta (e1, &meta4k), -1);
   ck_assert (error_has ("export 'late' is in use"));
 
   /* Even once the other writer is gone, E1's view is stale: refused. */
-  s2->ops->close_export (e2);
-  ck_assert_int_eq (st->ops->write_meta (e1, &meta4k), -1);
+  store_close_export (e2);
+  ck_assert_int_eq (store_write_meta (e1, &meta4k), -1);
   ck_assert (error_has ("export 'late' was created by another process"));
-  ck_assert_int_eq (st->ops->read_meta (e1, &m), 0);
-  st->ops->close_export (e1);
+  ck_assert_int_eq (store_read_meta (e1, &m), 0);
+  store_close_export (e1);
 
   /* Freshly opened, it is found, and the guard was released. */
-  e1 = st->ops->open_export (st, "late");
+  e1 = store_open_export (st, "late");
   ck_assert_ptr_nonnull (e1);
-  ck_assert_int_eq (st->ops->read_meta (e1, &m), 1);
-  st->ops->close_export (e1);
-  s2->ops->free (s2);
+  ck_assert_int_eq (store_read_meta (e1, &m), 1);
+  store_close_export (e1);
+  store_free (s2);
 }
 END_TEST
 
@@ -547,7 +547,7 @@ START_TEST (test_write_failure)
                            0755), 0);
   stub_reset_errors ();
   errno = 0;
-  ck_assert_int_eq (st->ops->write_page (e, 4, buf, PAGE), -1);
+  ck_assert_int_eq (store_write_page (e, 4, buf, PAGE), -1);
   ck_assert_int_ne (errno, 0);
   ck_assert_uint_eq (stub_error_count (), 1);
   ck_assert (error_has (path ("data/exports/disk/page-00000004.bin")));
@@ -565,25 +565,25 @@ START_TEST (test_write_failure)
   {
     struct pages_seen seen = { .n = 0 };
 
-    ck_assert_int_eq (st->ops->list_pages (e, collect_page, &seen), 0);
+    ck_assert_int_eq (store_list_pages (e, collect_page, &seen), 0);
     ck_assert_uint_eq (seen.n, 0);
-    ck_assert_int_eq (st->ops->read_page (e, 4, buf, PAGE), -1);
+    ck_assert_int_eq (store_read_page (e, 4, buf, PAGE), -1);
   }
-  st->ops->close_export (e);
+  store_close_export (e);
 }
 END_TEST
 
 START_TEST (test_write_before_meta)
 {
-  struct store_export *e = st->ops->open_export (st, "nometa");
+  struct store_export *e = store_open_export (st, "nometa");
   unsigned char buf[PAGE] = { 0 };
 
   ck_assert_ptr_nonnull (e);
   stub_reset_errors ();
-  ck_assert_int_eq (st->ops->write_page (e, 0, buf, PAGE), -1);
+  ck_assert_int_eq (store_write_page (e, 0, buf, PAGE), -1);
   ck_assert_uint_eq (stub_error_count (), 1);
   ck_assert (!exists ("data/exports/nometa"));
-  st->ops->close_export (e);
+  store_close_export (e);
 }
 END_TEST
 
@@ -602,7 +602,7 @@ reader_thread (void *arg)
     uint32_t page = i % 4;
 
     fill (want, page);
-    if (r->e->store->ops->read_page (r->e, page, got, PAGE) != 1 ||
+    if (store_read_page (r->e, page, got, PAGE) != 1 ||
         memcmp (want, got, PAGE) != 0)
       r->bad++;
   }
@@ -618,7 +618,7 @@ START_TEST (test_concurrent_reads)
 
   for (uint32_t p = 0; p < 4; ++p) {
     fill (buf, p);
-    ck_assert_int_eq (st->ops->write_page (e, p, buf, PAGE), 0);
+    ck_assert_int_eq (store_write_page (e, p, buf, PAGE), 0);
   }
   for (int i = 0; i < 4; ++i) {
     readers[i] = (struct reader) { .e = e, .bad = 0 };
@@ -627,12 +627,12 @@ START_TEST (test_concurrent_reads)
   }
   /* Rewrite other pages meanwhile. */
   for (uint32_t p = 10; p < 20; ++p)
-    ck_assert_int_eq (st->ops->write_page (e, p, buf, PAGE), 0);
+    ck_assert_int_eq (store_write_page (e, p, buf, PAGE), 0);
   for (int i = 0; i < 4; ++i) {
     pthread_join (threads[i], NULL);
     ck_assert_int_eq (readers[i].bad, 0);
   }
-  st->ops->close_export (e);
+  store_close_export (e);
 }
 END_TEST
 

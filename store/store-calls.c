@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * The call wrappers of store.h: every store request of the cache and the
+ * plugin goes through here, as SQLite's os.c wraps sqlite3_io_methods.
+ * This is the one place that traces them (-D nbds3.store=1): method,
+ * export, page, result (with errno on failure) and how long the request
+ * took.  The wrappers add no behaviour of their own beyond the trace and
+ * keeping the name of each export they open.
+ */
+
+#include <config.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nbdkit-plugin.h>
+
+#include "clock.h"
+#include "debug.h"
+#include "store.h"
+
+#define NO_PAGE UINT32_MAX
+
+/* Trace METHOD of export E (NULL: of the store) on PAGE (NO_PAGE: none),
+ * which returned R after starting at T0 (clock_now_ns).  Keeps errno.
+ */
+static void
+trace (const char *method, const struct store_export *e, uint32_t page,
+       int r, int64_t t0)
+{
+  int saved_errno = errno;
+  char export[STORE_EXPORT_NAME_MAX + 16] = "", at[24] = "", err[64] = "";
+
+  if (e)
+    snprintf (export, sizeof export, " export '%s'", e->name);
+  if (page != NO_PAGE)
+    snprintf (at, sizeof at, " page %" PRIu32, page);
+  if (r == -1)
+    snprintf (err, sizeof err, " (%s)", strerror (saved_errno));
+  nbdkit_debug ("store: %s%s%s: %d%s, %.1f ms", method, export, at, r, err,
+                (clock_now_ns () - t0) / 1e6);
+  errno = saved_errno;
+}
+
+/* Start and end of a traced call. */
+#define TRACE_START int64_t t0 = nbds3_debug_store ? clock_now_ns () : 0
+#define TRACE(method, e, page, r) \
+  do { if (nbds3_debug_store) trace ((method), (e), (page), (r), t0); } \
+  while (0)
+
+const char *
+store_name (const struct store *s)
+{
+  return s->ops->name;
+}
+
+int
+store_ready (struct store *s)
+{
+  TRACE_START;
+  int r = s->ops->ready (s);
+
+  TRACE ("ready", NULL, NO_PAGE, r);
+  return r;
+}
+
+int
+store_list_exports (struct store *s,
+                    int (*fn) (void *opaque, const char *name), void *opaque)
+{
+  TRACE_START;
+  int r = s->ops->list_exports (s, fn, opaque);
+
+  TRACE ("list_exports", NULL, NO_PAGE, r);
+  return r;
+}
+
+struct store_export *
+store_open_export (struct store *s, const char *name)
+{
+  TRACE_START;
+  char *copy = strdup (name);
+  struct store_export *e;
+
+  if (copy == NULL) {
+    nbdkit_error ("store: out of memory");
+    return NULL;
+  }
+  e = s->ops->open_export (s, name);
+  if (e == NULL) {
+    free (copy);
+    if (nbds3_debug_store)
+      nbdkit_debug ("store: open_export '%s': failed", name);
+    return NULL;
+  }
+  e->name = copy;
+  TRACE ("open_export", e, NO_PAGE, 0);
+  return e;
+}
+
+int
+store_read_meta (struct store_export *e, struct store_meta *meta)
+{
+  TRACE_START;
+  int r = e->store->ops->read_meta (e, meta);
+
+  TRACE ("read_meta", e, NO_PAGE, r);
+  return r;
+}
+
+int
+store_write_meta (struct store_export *e, const struct store_meta *meta)
+{
+  TRACE_START;
+  int r = e->store->ops->write_meta (e, meta);
+
+  TRACE ("write_meta", e, NO_PAGE, r);
+  return r;
+}
+
+int
+store_list_pages (struct store_export *e,
+                  int (*fn) (void *opaque, uint32_t page), void *opaque)
+{
+  TRACE_START;
+  int r = e->store->ops->list_pages (e, fn, opaque);
+
+  TRACE ("list_pages", e, NO_PAGE, r);
+  return r;
+}
+
+int
+store_read_page (struct store_export *e, uint32_t page, void *buf,
+                 size_t len)
+{
+  TRACE_START;
+  int r = e->store->ops->read_page (e, page, buf, len);
+
+  TRACE ("read_page", e, page, r);
+  return r;
+}
+
+int
+store_write_page (struct store_export *e, uint32_t page, const void *buf,
+                  size_t len)
+{
+  TRACE_START;
+  int r = e->store->ops->write_page (e, page, buf, len);
+
+  TRACE ("write_page", e, page, r);
+  return r;
+}
+
+int
+store_delete_page (struct store_export *e, uint32_t page)
+{
+  TRACE_START;
+  int r = e->store->ops->delete_page (e, page);
+
+  TRACE ("delete_page", e, page, r);
+  return r;
+}
+
+bool
+store_has_sync (const struct store_export *e)
+{
+  return e->store->ops->sync != NULL;
+}
+
+int
+store_sync (struct store_export *e)
+{
+  TRACE_START;
+  int r;
+
+  if (e->store->ops->sync == NULL)
+    return 0;
+  r = e->store->ops->sync (e);
+  TRACE ("sync", e, NO_PAGE, r);
+  return r;
+}
+
+void
+store_close_export (struct store_export *e)
+{
+  char *name = e->name;
+
+  if (nbds3_debug_store)
+    nbdkit_debug ("store: close_export '%s'", name);
+  e->store->ops->close_export (e);
+  free (name);
+}
+
+void
+store_cancel (struct store *s)
+{
+  if (nbds3_debug_store)
+    nbdkit_debug ("store: cancel");
+  if (s->ops->cancel)
+    s->ops->cancel (s);
+}
+
+void
+store_free (struct store *s)
+{
+  s->ops->free (s);
+}
