@@ -287,6 +287,7 @@ export_create (struct export *e)
     .version = STORE_META_VERSION,
     .size = e->size,
     .page_size = config.page_size,
+    .checksums = true,
   };
   unsigned failures;
   int r = 0;

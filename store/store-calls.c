@@ -19,6 +19,7 @@
 #include <nbdkit-plugin.h>
 
 #include "clock.h"
+#include "crc32c.h"
 #include "debug.h"
 #include "store.h"
 
@@ -101,12 +102,56 @@ store_open_export (struct store *s, const char *name)
   return e;
 }
 
+/* The checksum of PAGE holding LEN bytes of BUF (see store.h). */
+static uint32_t
+page_checksum (uint32_t page, const void *buf, size_t len)
+{
+  const unsigned char index[4] = {
+    page & 0xff, (page >> 8) & 0xff, (page >> 16) & 0xff, page >> 24,
+  };
+
+  return crc32c (crc32c (0, index, sizeof index), buf, len);
+}
+
+/* Check the page just read against the checksum SUM stored with it.  0,
+ * or -1 with errno EIO after nbdkit_error.
+ */
+static int
+verify_page (const struct store_export *e, uint32_t page, const void *buf,
+             size_t len, const struct store_checksum *sum)
+{
+  uint32_t crc;
+
+  if (!sum->present) {
+    if (!e->checksums_required)
+      return 0;                 /* a page from before checksums */
+    nbdkit_error ("%s store: export '%s' page %" PRIu32 " has no checksum, "
+                  "although every page of this export carries one: the "
+                  "page was not written by nbds3 and is not served",
+                  store_name (e->store), e->name, page);
+    errno = EIO;
+    return -1;
+  }
+  crc = page_checksum (page, buf, len);
+  if (crc == sum->crc32c)
+    return 0;
+  nbdkit_error ("%s store: export '%s' page %" PRIu32 " is damaged: its "
+                "checksum is %08" PRIx32 " but %08" PRIx32 " was stored with "
+                "it; the page is not served (reads of it fail until it is "
+                "rewritten whole or restored)", store_name (e->store),
+                e->name, page, crc, sum->crc32c);
+  errno = EIO;
+  return -1;
+}
+
 int
 store_read_meta (struct store_export *e, struct store_meta *meta)
 {
   TRACE_START;
   int r = e->store->ops->read_meta (e, meta);
 
+  if (r == 1)
+    e->checksums_required = meta->checksums;
   TRACE ("read_meta", e, NO_PAGE, r);
   return r;
 }
@@ -117,6 +162,8 @@ store_write_meta (struct store_export *e, const struct store_meta *meta)
   TRACE_START;
   int r = e->store->ops->write_meta (e, meta);
 
+  if (r == 0)
+    e->checksums_required = meta->checksums;
   TRACE ("write_meta", e, NO_PAGE, r);
   return r;
 }
@@ -137,8 +184,11 @@ store_read_page (struct store_export *e, uint32_t page, void *buf,
                  size_t len)
 {
   TRACE_START;
-  int r = e->store->ops->read_page (e, page, buf, len);
+  struct store_checksum sum = { .present = false };
+  int r = e->store->ops->read_page (e, page, buf, len, &sum);
 
+  if (r == 1 && verify_page (e, page, buf, len, &sum) == -1)
+    r = -1;
   TRACE ("read_page", e, page, r);
   return r;
 }
@@ -148,7 +198,10 @@ store_write_page (struct store_export *e, uint32_t page, const void *buf,
                   size_t len)
 {
   TRACE_START;
-  int r = e->store->ops->write_page (e, page, buf, len);
+  const struct store_checksum sum = {
+    .present = true, .crc32c = page_checksum (page, buf, len),
+  };
+  int r = e->store->ops->write_page (e, page, buf, len, &sum);
 
   TRACE ("write_page", e, page, r);
   return r;

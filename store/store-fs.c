@@ -20,6 +20,11 @@
  * - An export whose directory did not exist at open_export holds no guard
  *   (dir_fd == -1) and is empty until write_meta creates the directory and
  *   takes the guard.  Nothing is written without the guard.
+ * - A page's checksum is the extended attribute user.nbds3.crc32c of its
+ *   file, set on the temporary file before its fsync and rename, so the
+ *   page and its checksum appear together.  fs_ready refuses a data-dir
+ *   whose filesystem has no user extended attributes (tmpfs before Linux
+ *   6.6).
  */
 
 #include <config.h>
@@ -34,6 +39,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <nbdkit-plugin.h>
@@ -42,6 +48,8 @@
 #include "store.h"
 
 #define TMP_INFIX ".tmp."
+/* The extended attribute that holds a page's checksum: 8 hex digits. */
+#define CHECKSUM_XATTR "user.nbds3.crc32c"
 
 struct fs_store {
   struct store base;
@@ -239,14 +247,50 @@ lock_dir (struct fs_export *e)
   return 1;
 }
 
+/* Keep SUM as the checksum attribute of the open file FD.  0 or -1. */
+static int
+set_checksum (int fd, const struct store_checksum *sum)
+{
+  char hex[9];
+
+  snprintf (hex, sizeof hex, "%08" PRIx32, sum->crc32c);
+  return fsetxattr (fd, CHECKSUM_XATTR, hex, 8, 0);
+}
+
+/* The checksum attribute of the open page file FD into SUM (not present
+ * when the file has none).  0, or -1 with errno (EIO for a malformed
+ * attribute, after nbdkit_error).
+ */
+static int
+get_checksum (int fd, struct store_checksum *sum)
+{
+  char hex[16];
+  ssize_t n = fgetxattr (fd, CHECKSUM_XATTR, hex, sizeof hex - 1);
+  unsigned v;
+
+  sum->present = false;
+  if (n == -1)
+    return errno == ENODATA ? 0 : -1;
+  hex[n] = '\0';
+  if (n != 8 || sscanf (hex, "%8x", &v) != 1) {
+    errno = EIO;
+    return -1;
+  }
+  sum->present = true;
+  sum->crc32c = v;
+  return 0;
+}
+
 /* Replace the file NAME in E's directory DIR_FD (guard held) with LEN
- * bytes of BUF, never torn: unique temporary file, write, fsync, rename,
+ * bytes of BUF and, unless SUM is NULL, its checksum attribute, never
+ * torn: unique temporary file, write, set the attribute, fsync, rename,
  * and with SYNC an fsync of the directory.  The temporary file never
  * outlives a failure.
  */
 static int
 replace_file (struct fs_export *e, int dir_fd, const char *name,
-              const void *buf, size_t len, bool sync)
+              const void *buf, size_t len, const struct store_checksum *sum,
+              bool sync)
 {
   char tmp[64];
   const char *what;
@@ -275,6 +319,9 @@ replace_file (struct fs_export *e, int dir_fd, const char *name,
     }
     done += n;
   }
+  what = "set the checksum attribute " CHECKSUM_XATTR;
+  if (sum && set_checksum (fd, sum) == -1)
+    goto err;
   what = "fsync";
   if (fsync (fd) == -1)
     goto err;
@@ -314,6 +361,16 @@ fs_ready (struct store *s)
     (fd = openat (dfd, probe, O_WRONLY | O_CREAT | O_CLOEXEC, 0666)) >= 0 &&
     unlinkat (dfd, probe, 0) == 0;
   err = errno;
+  if (ok && fsetxattr (fd, CHECKSUM_XATTR, "00000000", 8, 0) == -1) {
+    nbdkit_error ("%s: cannot set the extended attribute %s: %m: nbds3 "
+                  "keeps each page's checksum in one, so data-dir= must be "
+                  "on a filesystem with user extended attributes (ext4, "
+                  "xfs, btrfs; tmpfs only from Linux 6.6)",
+                  fs->exports_dir, CHECKSUM_XATTR);
+    close (fd);
+    close (dfd);
+    return -1;
+  }
   if (fd >= 0)
     close (fd);
   if (dfd >= 0)
@@ -467,7 +524,7 @@ fs_write_meta (struct store_export *se, const struct store_meta *meta)
       return -1;
     }
   }
-  if (replace_file (e, e->dir_fd, STORE_META_NAME, text, len, true) == -1)
+  if (replace_file (e, e->dir_fd, STORE_META_NAME, text, len, NULL, true) == -1)
     return -1;
 
   /* Make the export's own directory entry durable too. */
@@ -511,7 +568,8 @@ fs_list_pages (struct store_export *se,
 }
 
 static int
-fs_read_page (struct store_export *se, uint32_t page, void *buf, size_t len)
+fs_read_page (struct store_export *se, uint32_t page, void *buf, size_t len,
+              struct store_checksum *sum)
 {
   struct fs_export *e = (struct fs_export *) se;
   char name[STORE_PAGE_NAME_LEN + 1];
@@ -533,6 +591,8 @@ fs_read_page (struct store_export *se, uint32_t page, void *buf, size_t len)
     n = -1;
   else if ((uint64_t) st.st_size != len)
     n = st.st_size;
+  else if (get_checksum (fd, sum) == -1)
+    n = -1;
   else
     n = read_full (fd, buf, len);       /* short if truncated meanwhile */
   if (n == -1)
@@ -550,7 +610,7 @@ fs_read_page (struct store_export *se, uint32_t page, void *buf, size_t len)
 
 static int
 fs_write_page (struct store_export *se, uint32_t page,
-               const void *buf, size_t len)
+               const void *buf, size_t len, const struct store_checksum *sum)
 {
   struct fs_export *e = (struct fs_export *) se;
   char name[STORE_PAGE_NAME_LEN + 1];
@@ -562,7 +622,7 @@ fs_write_page (struct store_export *se, uint32_t page,
     return -1;
   }
   snprintf (name, sizeof name, STORE_PAGE_NAME_FMT, page);
-  return replace_file (e, dir_fd, name, buf, len, false);
+  return replace_file (e, dir_fd, name, buf, len, sum, false);
 }
 
 static int

@@ -40,6 +40,9 @@
  *   DELETE, so there they protect nothing yet: the lease will).
  *   nbds3.meta is created with If-None-Match: *; an existing one is
  *   accepted only if it says the same, never rewritten.
+ * - Every page PUT stores the page's checksum (store.h) in its user
+ *   metadata, x-amz-meta-nbds3-crc32c; a GET returns it for
+ *   store_read_page to check.
  * - No single-writer guard yet: open_export only allocates.  The S3 lease
  *   (a conditional PUT of a lease object, renewed while the export is
  *   open) is a later step; until then two nbdkit processes must not serve
@@ -68,8 +71,11 @@
 #include "store-s3.h"
 #include "text.h"
 
-/* The user metadata naming the attempt that wrote a page. */
+/* The user metadata naming the attempt that wrote a page, and the one
+ * holding its checksum (8 hex digits).
+ */
 #define WRITER_META "nbds3-writer"
+#define CHECKSUM_META "nbds3-crc32c"
 #define WRITER_TOKEN_BYTES 8
 /* Room for a nonce: the token, '-', a 64-bit count. */
 #define NONCE_MAX (2 * WRITER_TOKEN_BYTES + 1 + 20 + 1)
@@ -296,12 +302,39 @@ export_key (struct s3_export *e, const char *leaf)
   return key;
 }
 
-/* GET KEY into BUF of LEN bytes.  1 if found (*GOT set to its length), 0
- * if NoSuchKey, -1 on error.
+/* The checksum of a page object from the user metadata of RESP into SUM
+ * (not present if it has none).  0, or -1 after nbdkit_error (malformed).
+ */
+static int
+get_checksum (const struct s3_store *s, const char *key,
+              const struct s3_http_response *resp, struct store_checksum *sum)
+{
+  const char *hex = s3_http_response_meta (resp, CHECKSUM_META);
+  unsigned v;
+
+  sum->present = false;
+  if (hex == NULL)
+    return 0;
+  if (strlen (hex) != 8 || sscanf (hex, "%8x", &v) != 1) {
+    nbdkit_error ("S3 object s3://%s/%s: its x-amz-meta-" CHECKSUM_META
+                  " is not a checksum: the export is damaged", s->bucket,
+                  key);
+    errno = EIO;
+    return -1;
+  }
+  sum->present = true;
+  sum->crc32c = v;
+  return 0;
+}
+
+/* GET KEY into BUF of LEN bytes, and unless SUM is NULL the checksum
+ * stored with it.  1 if found (*GOT set to its length), 0 if NoSuchKey,
+ * -1 on error.
  */
 static int
 get_object (struct s3_store *s, const char *key, void *buf, size_t len,
-            size_t *got, char etag[S3_HTTP_ETAG_MAX])
+            size_t *got, char etag[S3_HTTP_ETAG_MAX],
+            struct store_checksum *sum)
 {
   struct s3_http_request req = {
     .method = "GET", .key = key, .resp_buf = buf, .resp_len = len,
@@ -312,9 +345,13 @@ get_object (struct s3_store *s, const char *key, void *buf, size_t len,
   if (s3_http_request (s->http, &req, &resp) == -1)
     return -1;
   *got = resp.body_len;
+  if (resp.status == 404)
+    return 0;
   if (etag)
     strcpy (etag, resp.etag);
-  return resp.status == 404 ? 0 : 1;
+  if (sum && get_checksum (s, key, &resp, sum) == -1)
+    return -1;
+  return 1;
 }
 
 /* PUT BUF of LEN bytes to KEY; only if KEY does not exist when
@@ -474,7 +511,7 @@ export_prefix (void *opaque, const char *prefix)
   }
   if (!store_export_name_valid (name))
     return 0;
-  r = get_object (ctx->s, key, meta, sizeof meta, &got, NULL);
+  r = get_object (ctx->s, key, meta, sizeof meta, &got, NULL, NULL);
   if (r <= 0)
     return r;
   return ctx->fn (ctx->opaque, name);
@@ -539,7 +576,7 @@ s3_read_meta (struct store_export *se, struct store_meta *meta)
 
   if (key == NULL)
     return -1;
-  r = get_object (s, key, text, sizeof text, &len, NULL);
+  r = get_object (s, key, text, sizeof text, &len, NULL, NULL);
   if (r <= 0)
     return r;
   if (asprintf (&where, "s3://%s/%s", s->bucket, key) == -1)
@@ -626,7 +663,8 @@ s3_list_pages (struct store_export *se,
 }
 
 static int
-s3_read_page (struct store_export *se, uint32_t page, void *buf, size_t len)
+s3_read_page (struct store_export *se, uint32_t page, void *buf, size_t len,
+              struct store_checksum *sum)
 {
   struct s3_export *e = (struct s3_export *) se;
   struct s3_store *s = (struct s3_store *) e->base.store;
@@ -639,7 +677,7 @@ s3_read_page (struct store_export *se, uint32_t page, void *buf, size_t len)
   snprintf (leaf, sizeof leaf, STORE_PAGE_NAME_FMT, page);
   if ((key = export_key (e, leaf)) == NULL)
     return -1;
-  r = get_object (s, key, buf, len, &got, etag);
+  r = get_object (s, key, buf, len, &got, etag, sum);
   if (r == 1 && got != len) {
     nbdkit_error ("S3 object s3://%s/%s is %zu bytes, expected %zu: "
                   "the export is damaged", s->bucket, key, got, len);
@@ -731,18 +769,20 @@ fence (struct s3_export *e, uint32_t page, const char *method,
                 nonce[0] ? nonce : "no nbds3 writer", e->name);
 }
 
-/* Send the conditional mutation METHOD ("PUT" with BUF of LEN bytes, or
- * "DELETE") of PAGE under the 412 rule at the top of this file: at most
- * four rounds, with a HEAD after each 412.
+/* Send the conditional mutation METHOD ("PUT" with BUF of LEN bytes and
+ * its checksum SUM, or "DELETE") of PAGE under the 412 rule at the top of
+ * this file: at most four rounds, with a HEAD after each 412.
  */
 static int
 mutate_page (struct s3_export *e, uint32_t page, const char *method,
-             const void *buf, size_t len)
+             const void *buf, size_t len, const struct store_checksum *sum)
 {
   struct s3_store *s = (struct s3_store *) e->base.store;
   const bool put = strcmp (method, "PUT") == 0;
-  char leaf[STORE_PAGE_NAME_LEN + 1], nonce[NONCE_MAX];
-  const struct sigv4_pair meta[] = { { WRITER_META, nonce } };
+  char leaf[STORE_PAGE_NAME_LEN + 1], nonce[NONCE_MAX], crc[9] = "";
+  const struct sigv4_pair meta[] = {
+    { WRITER_META, nonce }, { CHECKSUM_META, crc },
+  };
   CLEANUP_FREE char *key = NULL;
   bool flipped = false;
 
@@ -757,11 +797,14 @@ mutate_page (struct s3_export *e, uint32_t page, const char *method,
     return -1;
   }
   new_nonce (s, nonce);
+  if (sum)
+    snprintf (crc, sizeof crc, "%08" PRIx32, sum->crc32c);
 
   for (int round = 0; round < 4; ++round) {
     struct s3_http_request req = {
       .method = method, .key = key, .body = buf, .body_len = len,
-      .missing_ok = !put, .meta = put ? meta : NULL, .nmeta = put ? 1 : 0,
+      .missing_ok = !put, .meta = put ? meta : NULL,
+      .nmeta = put ? (sum ? 2 : 1) : 0,
     };
     struct s3_http_response resp;
     char known[S3_HTTP_ETAG_MAX], quoted[S3_HTTP_ETAG_MAX + 2];
@@ -838,15 +881,16 @@ mutate_page (struct s3_export *e, uint32_t page, const char *method,
 
 static int
 s3_write_page (struct store_export *se, uint32_t page,
-               const void *buf, size_t len)
+               const void *buf, size_t len, const struct store_checksum *sum)
 {
-  return mutate_page ((struct s3_export *) se, page, "PUT", buf, len);
+  return mutate_page ((struct s3_export *) se, page, "PUT", buf, len, sum);
 }
 
 static int
 s3_delete_page (struct store_export *se, uint32_t page)
 {
-  return mutate_page ((struct s3_export *) se, page, "DELETE", NULL, 0);
+  return mutate_page ((struct s3_export *) se, page, "DELETE", NULL, 0,
+                      NULL);
 }
 
 static void

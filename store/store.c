@@ -66,8 +66,10 @@ store_meta_format (const struct store_meta *meta, char *buf)
                     "# nbds3 export metadata: do not edit\n"
                     "version=%" PRIu32 "\n"
                     "size=%" PRIu64 "\n"
-                    "page-size=%" PRIu32 "\n",
-                    meta->version, meta->size, meta->page_size);
+                    "page-size=%" PRIu32 "\n"
+                    "%s",
+                    meta->version, meta->size, meta->page_size,
+                    meta->checksums ? "checksums=required\n" : "");
   return (size_t) n;
 }
 
@@ -87,6 +89,7 @@ store_meta_parse (const char *text, size_t len, struct store_meta *meta,
   }
   memcpy (copy, text, len);
   copy[len] = '\0';
+  meta->checksums = false;
 
   for (line = strtok_r (copy, "\n", &save); line;
        line = strtok_r (NULL, "\n", &save)) {
@@ -98,6 +101,10 @@ store_meta_parse (const char *text, size_t len, struct store_meta *meta,
     if (eq == NULL)
       goto bad;
     *eq = '\0';
+    if (strcmp (line, "checksums") == 0) {
+      meta->checksums = strcmp (text_trim (eq + 1), "required") == 0;
+      continue;
+    }
     if (text_parse_u64 (eq + 1, &v) == -1)
       goto bad;
     if (strcmp (line, "version") == 0 && v <= UINT32_MAX) {
@@ -116,9 +123,9 @@ store_meta_parse (const char *text, size_t len, struct store_meta *meta,
   }
   if (!have_version || !have_size || !have_page_size)
     goto bad;
-  if (meta->version != STORE_META_VERSION) {
+  if (meta->version < 1 || meta->version > STORE_META_VERSION) {
     nbdkit_error ("%s: metadata format version %" PRIu32 " is not supported "
-                  "by this nbds3 (it reads version %d): upgrade nbds3",
+                  "by this nbds3 (it reads versions 1 to %d): upgrade nbds3",
                   where, meta->version, STORE_META_VERSION);
     return -1;
   }

@@ -35,7 +35,10 @@
  */
 #define STORE_EXPORT_NAME_MAX 200
 
-#define STORE_META_VERSION 1
+/* Format 2 adds checksums=required; format 1 (exports made before
+ * checksums) is still read.
+ */
+#define STORE_META_VERSION 2
 #define STORE_META_MAX 512      /* bytes of metadata text, at most */
 
 /* What nbds3.meta records about an export. */
@@ -43,6 +46,19 @@ struct store_meta {
   uint32_t version;             /* STORE_META_VERSION when written */
   uint64_t size;                /* export size in bytes */
   uint32_t page_size;           /* bytes per page, a power of two */
+  bool checksums;               /* every page carries a checksum: one
+                                 * without it is damaged */
+};
+
+/* A page's checksum, kept by the store beside the page (S3: user
+ * metadata; FS: an extended attribute): the CRC-32C of the page index (4
+ * bytes, little-endian) followed by the page's bytes, so that a page
+ * served for another index fails too.  store_write_page computes it,
+ * store_read_page checks it; the stores only keep it.
+ */
+struct store_checksum {
+  bool present;                 /* false: a page stored without one */
+  uint32_t crc32c;
 };
 
 struct store;
@@ -90,13 +106,14 @@ struct store_ops {
   int (*list_pages) (struct store_export *e,
                      int (*fn) (void *opaque, uint32_t page), void *opaque);
 
-  /* Read page PAGE into BUF, LEN bytes (the page size).  Returns 1 if the
-   * page is stored, 0 if it is not (BUF untouched), -1 on error.  A stored
-   * page whose length is not LEN is an error, never zeros.  Safe to call
-   * from many threads at once.
+  /* Read page PAGE into BUF, LEN bytes (the page size), and the checksum
+   * stored with it into SUM.  Returns 1 if the page is stored, 0 if it is
+   * not (BUF untouched), -1 on error.  A stored page whose length is not
+   * LEN is an error, never zeros.  Safe to call from many threads at
+   * once.
    */
   int (*read_page) (struct store_export *e, uint32_t page,
-                    void *buf, size_t len);
+                    void *buf, size_t len, struct store_checksum *sum);
 
   /* Store LEN bytes of BUF as page PAGE, never torn (FS: temp file,
    * fsync, rename; S3: a PUT).  Durable once sync returns, or when it
@@ -105,7 +122,8 @@ struct store_ops {
    * different pages may be written concurrently.  0 or -1.
    */
   int (*write_page) (struct store_export *e, uint32_t page,
-                     const void *buf, size_t len);
+                     const void *buf, size_t len,
+                     const struct store_checksum *sum);
 
   /* Delete page PAGE (durable as for write_page).  Deleting a page that
    * is not stored succeeds.  Same concurrency rule as write_page.  0 or
@@ -139,7 +157,11 @@ struct store {
 
 struct store_export {
   struct store *store;
-  char *name;                   /* set by store_open_export, for traces */
+  /* Set by the wrappers: the name (for traces), and whether the export's
+   * metadata requires checksums (store_read_meta / store_write_meta).
+   */
+  char *name;
+  bool checksums_required;
 };
 
 /* Call wrappers, in the style of SQLite's os.c: callers use these, never
@@ -147,7 +169,10 @@ struct store_export {
  * above says, and is the one place that traces every store request
  * (-D nbds3.store=1: method, export, page, result, errno, time).
  * store_sync is 0 for a store without sync; store_cancel does nothing
- * for one without cancel.
+ * for one without cancel.  store_write_page stores the page's checksum
+ * with it; store_read_page verifies it and fails with EIO, naming the
+ * page, when it does not match, or when the export requires checksums
+ * and the page has none: damaged data is never served.
  */
 extern const char *store_name (const struct store *s);
 extern int store_ready (struct store *s);

@@ -23,6 +23,7 @@ main (void)
     pagecache_suite,
     sigv4_suite,
     s3_suite,
+    checksum_suite,
   };
   SRunner *runner = srunner_create (NULL);
   int failed;

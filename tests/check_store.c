@@ -54,7 +54,7 @@ START_TEST (test_meta_round_trip)
 {
   struct store_meta in = {
     .version = STORE_META_VERSION, .size = UINT64_C (1) << 40,
-    .page_size = 4 << 20,
+    .page_size = 4 << 20, .checksums = true,
   };
   struct store_meta out = { 0 };
   char buf[STORE_META_MAX];
@@ -66,6 +66,13 @@ START_TEST (test_meta_round_trip)
   ck_assert_uint_eq (out.version, in.version);
   ck_assert_uint_eq (out.size, in.size);
   ck_assert_uint_eq (out.page_size, in.page_size);
+  ck_assert (out.checksums);
+
+  /* Format 1, from before checksums: read, no checksums required. */
+  ck_assert_int_eq (store_meta_parse ("version=1\nsize=10\npage-size=4096\n",
+                                      33, &out, "test"), 0);
+  ck_assert_uint_eq (out.version, 1);
+  ck_assert (!out.checksums);
 }
 END_TEST
 
@@ -77,7 +84,8 @@ START_TEST (test_meta_damaged)
     "version=1\nsize=10\npage-size=4097\n",        /* not a power of two */
     "version=1\nsize=-1\npage-size=4096\n",
     "version=1\nsize=12x\npage-size=4096\n",
-    "version=2\nsize=10\npage-size=4096\n",        /* future format */
+    "version=3\nsize=10\npage-size=4096\n",        /* future format */
+    "version=0\nsize=10\npage-size=4096\n",
     "garbage",
   };
   struct store_meta out;

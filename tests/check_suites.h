@@ -14,5 +14,6 @@ extern Suite *s3_xml_suite (void);
 extern Suite *pagecache_suite (void);
 extern Suite *sigv4_suite (void);
 extern Suite *s3_suite (void);
+extern Suite *checksum_suite (void);
 
 #endif /* NBDS3_CHECK_SUITES_H */

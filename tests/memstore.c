@@ -27,6 +27,7 @@ struct memstore {
   pthread_cond_t gate_cond;
   uint32_t page_size;
   void *pages[MAX_PAGES];
+  struct store_checksum sums[MAX_PAGES];  /* kept with each page */
   bool have_meta;
   struct store_meta meta;
   unsigned counts[MS_NR_OPS];
@@ -130,7 +131,8 @@ ms_list_pages (struct store_export *e, int (*fn) (void *, uint32_t),
 }
 
 static int
-ms_read_page (struct store_export *e, uint32_t page, void *buf, size_t len)
+ms_read_page (struct store_export *e, uint32_t page, void *buf, size_t len,
+              struct store_checksum *sum)
 {
   struct memstore *m = from_export (e);
   int r = 0;
@@ -140,6 +142,7 @@ ms_read_page (struct store_export *e, uint32_t page, void *buf, size_t len)
   pthread_mutex_lock (&m->lock);
   if (page < MAX_PAGES && m->pages[page]) {
     memcpy (buf, m->pages[page], len);
+    *sum = m->sums[page];
     r = 1;
   }
   pthread_mutex_unlock (&m->lock);
@@ -157,7 +160,7 @@ log_op (struct memstore *m, char op, uint32_t page)
 
 static int
 ms_write_page (struct store_export *e, uint32_t page, const void *buf,
-               size_t len)
+               size_t len, const struct store_checksum *sum)
 {
   struct memstore *m = from_export (e);
   void *copy;
@@ -171,6 +174,7 @@ ms_write_page (struct store_export *e, uint32_t page, const void *buf,
   pthread_mutex_lock (&m->lock);
   free (m->pages[page]);
   m->pages[page] = copy;
+  m->sums[page] = *sum;
   log_op (m, 'W', page);
   pthread_mutex_unlock (&m->lock);
   return 0;
@@ -312,7 +316,32 @@ memstore_put (struct memstore *m, uint32_t index, const void *buf)
   pthread_mutex_lock (&m->lock);
   free (m->pages[index]);
   m->pages[index] = copy;
+  m->sums[index].present = false;       /* as if from before checksums */
   m->have_meta = true;
+  pthread_mutex_unlock (&m->lock);
+}
+
+void
+memstore_copy (struct memstore *m, uint32_t from, uint32_t to)
+{
+  void *copy = malloc (m->page_size);
+
+  if (copy == NULL || from >= MAX_PAGES || to >= MAX_PAGES)
+    abort ();
+  pthread_mutex_lock (&m->lock);
+  memcpy (copy, m->pages[from], m->page_size);
+  free (m->pages[to]);
+  m->pages[to] = copy;
+  m->sums[to] = m->sums[from];
+  pthread_mutex_unlock (&m->lock);
+}
+
+void
+memstore_corrupt (struct memstore *m, uint32_t index, size_t offset)
+{
+  pthread_mutex_lock (&m->lock);
+  if (index < MAX_PAGES && m->pages[index])
+    ((unsigned char *) m->pages[index])[offset] ^= 1;
   pthread_mutex_unlock (&m->lock);
 }
 

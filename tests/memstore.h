@@ -35,9 +35,20 @@ extern void memstore_delay (struct memstore *m, enum memstore_op op,
  */
 extern void memstore_gate (struct memstore *m, bool closed);
 extern unsigned memstore_gate_waiters (struct memstore *m);
-/* Put page INDEX of export "e" directly, bypassing the counters. */
+/* Put page INDEX of export "e" directly, bypassing the counters, without
+ * a checksum.
+ */
 extern void memstore_put (struct memstore *m, uint32_t index,
                           const void *buf);
+/* Store page FROM's bytes and checksum as page TO (a store serving the
+ * wrong key).
+ */
+extern void memstore_copy (struct memstore *m, uint32_t from, uint32_t to);
+/* Flip one bit of byte OFFSET of stored page INDEX, keeping the checksum
+ * stored with it (damage at rest).
+ */
+extern void memstore_corrupt (struct memstore *m, uint32_t index,
+                              size_t offset);
 /* Copy stored page INDEX into BUF; false if not stored. */
 extern bool memstore_get (struct memstore *m, uint32_t index, void *buf);
 /* The mutation log: "W3 D3 ..." for write/delete of page 3. */
