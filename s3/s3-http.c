@@ -1,18 +1,21 @@
 /* SPDX-License-Identifier: MIT
  *
  * S3 over HTTP with libcurl: this file owns the pool of curl easy handles,
- * the one retry loop and the one mapping of outcomes to errno.
+ * the one retry loop, and s3_http_describe, the line that says why a
+ * request failed.  What an outcome means (errno, whether to retry, the
+ * backoff, the words for S3 error codes) is s3-error.c's, where a request
+ * goes is s3-url.c's, and parsing Error bodies is s3-xml.c's.
  *
  * - The pool holds at most CONNECTIONS handles, created on demand and
  *   reused (curl_easy_reset keeps their live connections, so requests
  *   reuse keep-alive connections); a caller waits for a free handle.
  * - Every attempt is built afresh on its handle: new x-amz-date and
  *   signature, the body rewound.  The payload hash is computed once per
- *   request.  Only s3_http_classify decides what is retried; waits use
- *   capped exponential backoff with jitter, within the retry deadline,
- *   sleeping on a condition variable (CLOCK_MONOTONIC) that
- *   s3_http_cancel interrupts.  Cancel also aborts transfers in flight
- *   (from curl's progress callback).
+ *   request.  Only s3_error_classify decides what is retried; waits are
+ *   s3_error_backoff_ms (capped exponential backoff) with jitter drawn
+ *   here, within the retry deadline, sleeping on a condition variable
+ *   (CLOCK_MONOTONIC) that s3_http_cancel interrupts.  Cancel also aborts
+ *   transfers in flight (from curl's progress callback).
  * - A successful body goes straight into the caller's buffer, bound
  *   checked; an error body goes to a separate buffer (at most
  *   S3_HTTP_ERROR_BODY_MAX) and is parsed as an S3 Error.
@@ -41,7 +44,10 @@
 #include "cleanup.h"
 #include "clock.h"
 #include "debug.h"
+#include "s3-error.h"
 #include "s3-http.h"
+#include "s3-url.h"
+#include "s3-xml.h"
 #include "text.h"
 
 #define AWS_ENDPOINT_FMT "https://s3.%s.amazonaws.com"
@@ -342,7 +348,7 @@ add_header (struct curl_slist *list, bool *ok, const char *fmt, ...)
  * failure to build the request is CURLE_OUT_OF_MEMORY.
  */
 static CURLcode
-attempt (struct xfer *x, const struct s3_http_target *t,
+attempt (struct xfer *x, const struct s3_url_target *t,
          const char *payload_hash, long connect_ms, long timeout_ms)
 {
   struct s3_http *h = x->h;
@@ -475,7 +481,7 @@ char *
 s3_http_describe (const struct s3_http *h, const struct s3_http_request *req,
                   const struct s3_http_response *resp, char *buf, size_t len)
 {
-  char resource[512], line[S3_XML_DESCRIBE_MAX], tries[96] = "";
+  char resource[512], line[S3_ERROR_DESCRIBE_MAX], tries[96] = "";
 
   if (req->key)
     snprintf (resource, sizeof resource, "%s", req->key);
@@ -507,8 +513,8 @@ s3_http_describe (const struct s3_http *h, const struct s3_http_request *req,
               resp->curl_msg[0] ? resp->curl_msg : "no details", tries);
   else
     snprintf (buf, len, "%s%s",
-              s3_xml_error_describe (req->method, resource, resp->status,
-                                     &resp->err, line, sizeof line),
+              s3_error_describe (req->method, resource, resp->status,
+                                 &resp->err, line, sizeof line),
               tries);
   return buf;
 }
@@ -526,7 +532,7 @@ s3_http_request (struct s3_http *h, const struct s3_http_request *req,
     : h->cfg.retry_deadline;
   unsigned max_attempts = b ? b->max_attempts : 0;
   struct xfer x = { .h = h, .req = req, .resp = resp };
-  struct s3_http_target t = { 0 };
+  struct s3_url_target t = { 0 };
   char hash[SIGV4_HEX_SIZE] = EMPTY_SHA256;
   const int64_t start = now_ms (), deadline = start + deadline_s * 1000LL;
   int err = EIO, r = -1;
@@ -537,8 +543,8 @@ s3_http_request (struct s3_http *h, const struct s3_http_request *req,
     errno = ESHUTDOWN;
     return -1;
   }
-  if (s3_http_target (h->cfg.endpoint, h->cfg.bucket, h->virtual_hosted,
-                      req->key, &t) == -1) {
+  if (s3_url_target (h->cfg.endpoint, h->cfg.bucket, h->virtual_hosted,
+                     req->key, &t) == -1) {
     errno = EIO;
     return -1;
   }
@@ -575,7 +581,7 @@ s3_http_request (struct s3_http *h, const struct s3_http_request *req,
     if (cc == CURLE_OK && resp->status == 404 && resp->err.code[0] == '\0' &&
         strcmp (req->method, "HEAD") == 0)
       strcpy (resp->err.code, "NoSuchKey");
-    err = s3_http_classify (cc, resp->status, resp->err.code, &retry);
+    err = s3_error_classify (cc, resp->status, resp->err.code, &retry);
     if (nbds3_debug_s3)
       nbdkit_debug ("s3: %s %s: %ld%s%s%s%s, attempt %u, %" PRId64 " ms",
                     req->method, req->key ? req->key : "(bucket)",
@@ -589,7 +595,7 @@ s3_http_request (struct s3_http *h, const struct s3_http_request *req,
     }
     if (!retry || (max_attempts && resp->attempts >= max_attempts))
       break;
-    wait_ms = s3_http_backoff_ms (resp->attempts, jitter ());
+    wait_ms = s3_error_backoff_ms (resp->attempts, jitter ());
     if (now_ms () + wait_ms >= deadline)
       break;
     if (nbds3_debug_s3)
@@ -616,7 +622,7 @@ s3_http_request (struct s3_http *h, const struct s3_http_request *req,
     resp->body = NULL;
   }
   free (x.errbody);
-  s3_http_target_free (&t);
+  s3_url_target_free (&t);
   errno = err;
   return r;
 }
@@ -678,7 +684,7 @@ struct s3_http *
 s3_http_new (const struct s3_config *cfg)
 {
   struct s3_http *h = calloc (1, sizeof *h);
-  struct s3_http_target t;
+  struct s3_url_target t;
 
   if (h == NULL) {
     nbdkit_error ("s3: out of memory");
@@ -701,13 +707,13 @@ s3_http_new (const struct s3_config *cfg)
     goto err;
   }
   /* Check the endpoint and bucket once, here. */
-  if (s3_http_target (h->cfg.endpoint, h->cfg.bucket, h->virtual_hosted,
-                      NULL, &t) == -1)
+  if (s3_url_target (h->cfg.endpoint, h->cfg.bucket, h->virtual_hosted,
+                     NULL, &t) == -1)
     goto err;
   nbdkit_debug ("s3: bucket %s at %s (%s-style), %u connections",
                 h->cfg.bucket, t.url, h->virtual_hosted ? "virtual-hosted"
                 : "path", h->cfg.connections);
-  s3_http_target_free (&t);
+  s3_url_target_free (&t);
   return h;
 
  err:

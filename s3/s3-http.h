@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT
  *
- * The HTTP half of nbds3's S3 client (libcurl): a client for one bucket
+ * The HTTP part of nbds3's S3 client (libcurl): a client for one bucket
  * that sends signed S3 requests over a bounded pool of reusable curl
- * handles, retrying what may succeed on a later attempt.  It knows S3's
- * addressing, signing and error bodies, but nothing of pages or exports
- * (store-s3.c maps those to requests).
+ * handles, retrying what may succeed on a later attempt.  It builds on
+ * s3-url.h (where a request goes), sigv4.h (signing), s3-xml.h (Error
+ * bodies) and s3-error.h (what a failure means, and its words), and knows
+ * nothing of pages or exports (store-s3.c maps those to requests).
  *
  * Thread safety: s3_http_global_init once before nbdkit starts threads;
  * then any number of threads may call s3_http_request on one client at
@@ -16,21 +17,15 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
 
 #include "s3-config.h"
-#include "s3-xml.h"
+#include "s3-error.h"
 #include "sigv4.h"
 
 /* Error bodies are kept up to this size (the rest is discarded). */
 #define S3_HTTP_ERROR_BODY_MAX (64 * 1024)
 /* A response body the client allocates (listings) may be this large. */
 #define S3_HTTP_ALLOC_MAX (16 * 1024 * 1024)
-/* Retry backoff: the Nth failed attempt waits between half and all of
- * min (S3_HTTP_BACKOFF_CAP_MS, S3_HTTP_BACKOFF_BASE_MS * 2^(N-1)).
- */
-#define S3_HTTP_BACKOFF_BASE_MS 200
-#define S3_HTTP_BACKOFF_CAP_MS 10000
 /* Room for an ETag response header (quotes included) and its NUL. */
 #define S3_HTTP_ETAG_MAX 72
 /* User metadata (x-amz-meta-NAME) a request sends or a response keeps:
@@ -41,7 +36,7 @@
 #define S3_HTTP_META_NAME_MAX 32
 #define S3_HTTP_META_VALUE_MAX 80
 /* Room for a line of s3_http_describe. */
-#define S3_HTTP_DESCRIBE_MAX (S3_XML_DESCRIBE_MAX + 512)
+#define S3_HTTP_DESCRIBE_MAX (S3_ERROR_DESCRIBE_MAX + 512)
 
 /* Limits for one request that override the client's (the start-up
  * probe's short budget).  Zero fields keep the client's value.
@@ -136,7 +131,7 @@ extern void s3_http_free (struct s3_http *h);
  */
 extern void s3_http_cancel (struct s3_http *h);
 
-/* Send REQ, re-signing and resending while s3_http_classify says another
+/* Send REQ, re-signing and resending while s3_error_classify says another
  * attempt may succeed, within the retry deadline.  Returns 0 when S3
  * answered 2xx, or 404 NoSuchKey with REQ->missing_ok (RESP->status tells
  * which); otherwise -1 with errno set, after one nbdkit_error naming the
@@ -161,49 +156,5 @@ extern char *s3_http_describe (const struct s3_http *h,
  */
 extern const char *s3_http_response_meta (const struct s3_http_response *resp,
                                           const char *name);
-
-/* true if the CURLcode CURL_CODE is a TLS failure (handshake,
- * certificate, CA file), for advice about ca-file= and tls-verify=.
- */
-extern bool s3_http_tls_error (int curl_code);
-
-/* ---- Pure functions, exposed for the unit tests ---- */
-
-/* The one mapping of an attempt's outcome: CURL_CODE (a CURLcode), the
- * HTTP STATUS (0 if none) and the S3 error CODE (NULL or "" if none).
- * Returns 0 for success (2xx), else the errno to fail with (ENOENT for
- * 404 NoSuchKey, EAGAIN for 412 Precondition Failed (a conditional
- * request whose condition no longer holds), ENOSPC for quota errors,
- * ENOMEM, ESHUTDOWN for a
- * cancelled transfer, EIO for everything else), and sets *RETRY to
- * whether another attempt may succeed: network errors, 5xx except 501,
- * 429, SlowDown and RequestTimeout.
- */
-extern int s3_http_classify (int curl_code, long status, const char *code,
-                             bool *retry);
-
-/* The wait in milliseconds after failed attempt ATTEMPT (1, 2, ...), with
- * jitter drawn from RANDOM: between half and all of min (cap, base *
- * 2^(ATTEMPT-1)).
- */
-extern unsigned s3_http_backoff_ms (unsigned attempt, uint32_t random);
-
-/* Where a request for KEY (NULL: the bucket) goes.  The strings are
- * allocated; s3_http_target_free releases them.
- */
-struct s3_http_target {
-  char *url;                    /* scheme://host/path, without query */
-  char *host;                   /* the Host header, as signed */
-  char *path;                   /* canonical URI, encoded, as signed */
-};
-
-/* Build the target from ENDPOINT ("http[s]://authority[/]"), BUCKET and
- * the addressing style.  0, or -1 after nbdkit_error (a malformed
- * endpoint, or a bucket name unfit for a host name).
- */
-extern int s3_http_target (const char *endpoint, const char *bucket,
-                           bool virtual_hosted, const char *key,
-                           struct s3_http_target *t);
-extern void s3_http_target_free (struct s3_http_target *t);
 
 #endif /* NBDS3_S3_HTTP_H */

@@ -1,111 +1,29 @@
 /* SPDX-License-Identifier: MIT
  *
- * The pure functions of nbds3's S3 client, split from s3-http.c: where a
- * request goes (s3_http_target: addressing styles, the Host header, the
- * encoded path), what an attempt's outcome means (s3_http_classify, the
- * one mapping to errno and to "retry"), TLS failures, and the retry
- * backoff.  No I/O, no clock, no state: the unit tests call them directly.
+ * Where an S3 request goes: this file owns building a request's target
+ * (s3_url_target): checking the endpoint, the two addressing styles
+ * (bucket in the path, or in the host name when it is DNS-compatible),
+ * the Host header without the scheme's default port, and the path
+ * percent-encoded once with sigv4_uri_encode, exactly as it is signed.
+ * No I/O, no clock, no state: the unit tests call it directly.
  */
 
 #include <config.h>
 
 #include <ctype.h>
-#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
-
 #include <nbdkit-plugin.h>
 
 #include "cleanup.h"
-#include "s3-http.h"
-
-int
-s3_http_classify (int curl_code, long status, const char *code, bool *retry)
-{
-  *retry = false;
-  if (code == NULL)
-    code = "";
-
-  switch ((CURLcode) curl_code) {
-  case CURLE_OK:
-    break;
-  case CURLE_COULDNT_RESOLVE_HOST:
-  case CURLE_COULDNT_CONNECT:
-  case CURLE_OPERATION_TIMEDOUT:
-  case CURLE_SEND_ERROR:
-  case CURLE_RECV_ERROR:
-  case CURLE_GOT_NOTHING:
-  case CURLE_PARTIAL_FILE:
-  case CURLE_SSL_CONNECT_ERROR:
-  case CURLE_HTTP2:
-  case CURLE_HTTP2_STREAM:
-  case CURLE_WEIRD_SERVER_REPLY:
-    *retry = true;
-    return EIO;
-  case CURLE_OUT_OF_MEMORY:
-    return ENOMEM;
-  case CURLE_ABORTED_BY_CALLBACK:       /* only s3_http_cancel aborts */
-    return ESHUTDOWN;
-  default:                              /* TLS, our write abort, ... */
-    return EIO;
-  }
-
-  if (status >= 200 && status <= 299)
-    return 0;
-  if (status == 404 && strcmp (code, "NoSuchKey") == 0)
-    return ENOENT;
-  if (status == 412)
-    return EAGAIN;
-  if ((status >= 500 && status != 501) || status == 429 ||
-      strcmp (code, "SlowDown") == 0 || strcmp (code, "RequestTimeout") == 0 ||
-      strcmp (code, "ConditionalRequestConflict") == 0) {
-    *retry = true;
-    return EIO;
-  }
-  if (strcmp (code, "QuotaExceeded") == 0 ||
-      strcmp (code, "EntityTooLarge") == 0)
-    return ENOSPC;
-  return EIO;                   /* other 4xx, 3xx, no status */
-}
-
-bool
-s3_http_tls_error (int curl_code)
-{
-  switch ((CURLcode) curl_code) {
-  case CURLE_SSL_CONNECT_ERROR:
-  case CURLE_PEER_FAILED_VERIFICATION:
-  case CURLE_SSL_CERTPROBLEM:
-  case CURLE_SSL_CIPHER:
-  case CURLE_SSL_CACERT_BADFILE:
-  case CURLE_SSL_CRL_BADFILE:
-  case CURLE_SSL_ISSUER_ERROR:
-  case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-  case CURLE_SSL_INVALIDCERTSTATUS:
-    return true;
-  default:
-    return false;
-  }
-}
-
-unsigned
-s3_http_backoff_ms (unsigned attempt, uint32_t random)
-{
-  unsigned max = S3_HTTP_BACKOFF_CAP_MS;
-
-  if (attempt < 1)
-    attempt = 1;
-  if (attempt <= 16 &&
-      (S3_HTTP_BACKOFF_BASE_MS << (attempt - 1)) < S3_HTTP_BACKOFF_CAP_MS)
-    max = S3_HTTP_BACKOFF_BASE_MS << (attempt - 1);
-  return max / 2 + random % (max / 2 + 1);
-}
+#include "s3-url.h"
+#include "sigv4.h"
 
 void
-s3_http_target_free (struct s3_http_target *t)
+s3_url_target_free (struct s3_url_target *t)
 {
   free (t->url);
   free (t->host);
@@ -130,9 +48,9 @@ dns_compatible (const char *b)
 }
 
 int
-s3_http_target (const char *endpoint, const char *bucket,
-                bool virtual_hosted, const char *key,
-                struct s3_http_target *t)
+s3_url_target (const char *endpoint, const char *bucket,
+               bool virtual_hosted, const char *key,
+               struct s3_url_target *t)
 {
   CLEANUP_FREE char *rawpath = NULL, *ebucket = NULL, *epath = NULL;
   const char *scheme, *auth, *end;
@@ -194,7 +112,7 @@ s3_http_target (const char *endpoint, const char *bucket,
                     t->path);
   }
   if (n == -1 || t->url == NULL || t->host == NULL || t->path == NULL) {
-    s3_http_target_free (t);
+    s3_url_target_free (t);
     goto nomem;
   }
   return 0;

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT
  *
- * The XML half of the S3 client: turns S3 Error bodies into struct
- * s3_error and one readable line, and ListObjectsV2 pages into struct
- * s3_list_result.  It owns all use of libxml2 in nbds3 and nothing else:
- * no curl, no I/O, no clock.
+ * The XML part of the S3 client: turns S3 Error bodies into struct
+ * s3_error (s3-error.c has the words for them) and ListObjectsV2 pages
+ * into struct s3_list_result.  It owns all use of libxml2 in nbds3 and
+ * nothing else: no curl, no I/O, no clock.
  *
  * Invariants:
  * - Every document goes through parse_document, which parses from memory
@@ -39,6 +39,7 @@
 
 #include <nbdkit-plugin.h>
 
+#include "s3-error.h"
 #include "s3-xml.h"
 #include "text.h"
 
@@ -276,191 +277,6 @@ s3_xml_parse_error (const char *body, size_t len, struct s3_error *err)
   return r;
 }
 
-/* Sorted by code, for bsearch. */
-static const struct explanation {
-  const char *code;
-  const char *text;
-} explanations[] = {
-  { "AccessDenied",
-    "the credentials lack permission for this request (the plugin needs "
-    "s3:ListBucket, s3:GetObject, s3:PutObject, s3:DeleteObject)" },
-  { "AccountProblem",
-    "the account behind these credentials is blocked or disabled: "
-    "contact the S3 provider" },
-  { "AuthorizationHeaderMalformed",
-    "the request was signed for the wrong region: check region=" },
-  { "BadDigest",
-    "the body did not match its Content-MD5: the data was changed "
-    "in transit" },
-  { "ConditionalRequestConflict",
-    "a concurrent conditional write to the same object conflicted: "
-    "try again" },
-  { "EntityTooLarge",
-    "the object is larger than the server accepts: use a smaller "
-    "page-size=" },
-  { "ExpiredToken",
-    "the session token has expired: renew the temporary credentials "
-    "(session-token=)" },
-  { "IncompleteBody",
-    "the server received less data than the request announced: a network "
-    "or proxy problem" },
-  { "InternalError",
-    "the S3 server failed internally: usually temporary, try again later" },
-  { "InvalidAccessKeyId",
-    "the access key is not known to the server: check access-key=" },
-  { "InvalidArgument",
-    "the server refused a request parameter: is endpoint= an "
-    "S3-compatible server?" },
-  { "InvalidBucketName",
-    "the bucket name is not valid: check bucket=" },
-  { "InvalidObjectState",
-    "the object is archived (e.g. in Glacier) and cannot be read "
-    "directly" },
-  { "InvalidRange",
-    "the requested byte range lies outside the object" },
-  { "InvalidToken",
-    "the session token is malformed or not valid: check session-token=" },
-  { "KeyTooLongError",
-    "the object key is longer than the server allows: use a shorter "
-    "export name" },
-  { "MethodNotAllowed",
-    "the server does not allow this method on this resource: is endpoint= "
-    "an S3 server?" },
-  { "MissingContentLength",
-    "the request reached the server without a Content-Length (a proxy may "
-    "have removed it)" },
-  { "MissingSecurityHeader",
-    "a required header is missing: temporary credentials need "
-    "session-token=" },
-  { "NoSuchBucket",
-    "the bucket does not exist: create it or fix bucket=" },
-  { "NoSuchKey",
-    "the object does not exist" },
-  { "NotImplemented",
-    "the server does not implement this request: it may not be fully "
-    "S3-compatible" },
-  { "OperationAborted",
-    "a conflicting operation on the bucket is in progress: try again" },
-  { "PermanentRedirect",
-    "the bucket lives at another endpoint (wrong region or endpoint): "
-    "check region= and endpoint=" },
-  { "PreconditionFailed",
-    "a condition of the request did not hold: another writer changed "
-    "the object" },
-  { "QuotaExceeded",
-    "the user's or bucket's quota on the server is exhausted: free space "
-    "or raise the quota" },
-  { "RequestTimeTooSkewed",
-    "the clock of this machine is off (by more than 15 minutes from the "
-    "server's): set the time, e.g. with NTP" },
-  { "RequestTimeout",
-    "the server gave up waiting for the request body: the network is slow "
-    "or congested" },
-  { "ServiceUnavailable",
-    "the server is overloaded or down: try again later, or lower "
-    "connections=" },
-  { "SignatureDoesNotMatch",
-    "the secret key is wrong (or a proxy changed the request): "
-    "check secret-key=" },
-  { "SlowDown",
-    "the server asks for fewer requests per second: lower connections=" },
-  { "TemporaryRedirect",
-    "the bucket is temporarily served elsewhere (a new bucket, or the "
-    "wrong region): check region= and endpoint=" },
-  { "TokenRefreshRequired",
-    "the session token must be refreshed: renew the temporary credentials "
-    "(session-token=)" },
-  { "UserSuspended",
-    "the user account is suspended on the server" },
-  { "XAmzContentSHA256Mismatch",
-    "the body did not match its x-amz-content-sha256 hash: the data was "
-    "changed in transit (a proxy?)" },
-};
-
-static int
-compare_explanation (const void *key, const void *elem)
-{
-  const struct explanation *e = elem;
-
-  return strcmp (key, e->code);
-}
-
-const char *
-s3_xml_error_explain (const char *code)
-{
-  const struct explanation *e;
-
-  if (code == NULL)
-    return NULL;
-  e = bsearch (code, explanations,
-               sizeof explanations / sizeof explanations[0],
-               sizeof explanations[0], compare_explanation);
-  return e ? e->text : NULL;
-}
-
-static const char *
-reason_phrase (long status)
-{
-  switch (status) {
-  case 301: return "Moved Permanently";
-  case 307: return "Temporary Redirect";
-  case 400: return "Bad Request";
-  case 401: return "Unauthorized";
-  case 403: return "Forbidden";
-  case 404: return "Not Found";
-  case 405: return "Method Not Allowed";
-  case 409: return "Conflict";
-  case 411: return "Length Required";
-  case 412: return "Precondition Failed";
-  case 413: return "Payload Too Large";
-  case 416: return "Range Not Satisfiable";
-  case 429: return "Too Many Requests";
-  case 500: return "Internal Server Error";
-  case 501: return "Not Implemented";
-  case 502: return "Bad Gateway";
-  case 503: return "Service Unavailable";
-  case 504: return "Gateway Timeout";
-  default:  return NULL;
-  }
-}
-
-char *
-s3_xml_error_describe (const char *method, const char *resource,
-                       long status, const struct s3_error *err,
-                       char *buf, size_t len)
-{
-  const char *sep = resource && *resource ? " " : "";
-  const char *text;
-
-  if (len == 0)
-    return buf;
-  if (method == NULL)
-    method = "request";
-  if (resource == NULL)
-    resource = "";
-
-  if (err == NULL || err->code[0] == '\0') {
-    const char *reason = reason_phrase (status);
-
-    snprintf (buf, len, "S3 %s%s%s: %ld%s%s (no S3 error in the response)",
-              method, sep, resource, status,
-              reason ? " " : "", reason ? reason : "");
-    return buf;
-  }
-
-  text = err->message;
-  if (text[0] == '\0')
-    text = s3_xml_error_explain (err->code);
-  if (text == NULL)
-    text = "no message";
-  snprintf (buf, len, "S3 %s%s%s: %ld %s: %s%s%s%s",
-            method, sep, resource, status, err->code, text,
-            err->request_id[0] ? " (request id " : "",
-            err->request_id,
-            err->request_id[0] ? ")" : "");
-  return buf;
-}
-
 /* Growable arrays of the list result. */
 static int
 add_object (struct s3_list_result *res, size_t *cap, char *key,
@@ -651,13 +467,9 @@ s3_xml_parse_list (const char *body, size_t len, struct s3_list_result *res)
   if (is_element (root, "Error")) {
     struct s3_error err;
 
-    if (error_from_root (root, &err) == 0) {
-      const char *text = err.message[0] ? err.message
-        : s3_xml_error_explain (err.code);
-
+    if (error_from_root (root, &err) == 0)
       snprintf (why, sizeof why, "the response is an S3 Error: %s: %s",
-                err.code, text ? text : "no message");
-    }
+                err.code, s3_error_text (&err));
     else
       snprintf (why, sizeof why, "the root element is <Error> without "
                 "<Code>");

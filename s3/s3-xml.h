@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT
  *
- * The XML half of nbds3's S3 client (libxml2): S3 Error bodies and their
- * readable one-line descriptions, and ListObjectsV2 ListBucketResult pages.
- * No curl, no I/O, no clock: bytes in, structs out.
+ * The XML part of nbds3's S3 client (libxml2): S3 Error bodies into
+ * struct s3_error (whose readable words are s3-error.h's), and
+ * ListObjectsV2 ListBucketResult pages.  No curl, no I/O, no clock: bytes
+ * in, structs out.
  *
  * Documents are parsed without network access, without loading or
  * substituting external entities, and any document with a DOCTYPE is
@@ -24,32 +25,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Sizes of the fields of struct s3_error, including the final NUL.
- * Longer values are cut at a UTF-8 character boundary.
- */
-#define S3_XML_CODE_MAX 64
-#define S3_XML_MESSAGE_MAX 512
-#define S3_XML_REQUEST_ID_MAX 128
+#include "s3-error.h"
+
 /* Size of an ETag (with its quotes) of a listing, including the NUL.
  * Longer ETags are cut (no S3 server sends one that long).
  */
 #define S3_XML_ETAG_MAX 72
-
-/* A buffer of this size holds any s3_xml_error_describe line whose METHOD
- * and RESOURCE together are at most 512 bytes.
- */
-#define S3_XML_DESCRIBE_MAX 1536
-
-/* An S3 Error body.  Every field is a NUL-terminated string, UTF-8, on
- * one line (control characters become spaces, surrounding white space is
- * trimmed), possibly empty, except that CODE is never empty after a
- * successful parse.
- */
-struct s3_error {
-  char code[S3_XML_CODE_MAX];                /* e.g. "NoSuchKey" */
-  char message[S3_XML_MESSAGE_MAX];          /* radosgw often sends "" */
-  char request_id[S3_XML_REQUEST_ID_MAX];
-};
 
 /* One Contents entry of a listing. */
 struct s3_list_object {
@@ -90,40 +71,16 @@ extern void s3_xml_cleanup (void);
 
 /* Parse an S3 Error body of LEN bytes (need not be NUL-terminated).
  * Returns 0 with ERR filled in if BODY is a well-formed XML document whose
- * root element is Error with a non-empty Code.  Otherwise (empty,
- * truncated or malformed XML, HTML from a proxy, another root element)
- * returns -1 with ERR cleared to empty strings.  Reports nothing: the
- * caller, which knows the request and status, says what went wrong (see
- * s3_xml_error_describe).
+ * root element is Error with a non-empty Code: each field on one line
+ * (control characters become spaces, surrounding white space is trimmed),
+ * a value longer than its field cut at a UTF-8 character boundary.
+ * Otherwise (empty, truncated or malformed XML, HTML from a proxy, another
+ * root element) returns -1 with ERR cleared to empty strings.  Reports
+ * nothing: the caller, which knows the request and status, says what went
+ * wrong (see s3_error_describe).
  */
 extern int s3_xml_parse_error (const char *body, size_t len,
                                struct s3_error *err);
-
-/* What the S3 error CODE means, in words a person can act on (naming the
- * config key to check where one applies), or NULL for a code this module
- * does not know.  The string is static.
- */
-extern const char *s3_xml_error_explain (const char *code);
-
-/* Write one line describing a failed S3 request into BUF (LEN bytes,
- * always NUL-terminated when LEN > 0, cut if too small) and return BUF:
- *
- *   S3 <METHOD> <RESOURCE>: <STATUS> <Code>: <text> (request id <id>)
- *
- * where <text> is the error's Message, or s3_xml_error_explain's words
- * when the Message is empty, or "no message" when neither exists; the
- * request id part is left out when empty.  When ERR is NULL or has an
- * empty code (the body was not an S3 Error), the line is
- *
- *   S3 <METHOD> <RESOURCE>: <STATUS> <reason> (no S3 error in the response)
- *
- * with <reason> the HTTP reason phrase when known (e.g. "Bad Gateway").
- * METHOD NULL reads "request"; RESOURCE (an object key or "bucket NAME")
- * may be NULL or empty.
- */
-extern char *s3_xml_error_describe (const char *method, const char *resource,
-                                    long status, const struct s3_error *err,
-                                    char *buf, size_t len);
 
 /* Parse one ListObjectsV2 response page of LEN bytes (need not be
  * NUL-terminated) into RES, which is overwritten (not freed): pass a new

@@ -468,9 +468,9 @@ s3_ready (struct store *st)
     if (resp.err.code[0] == '\0')
       hint = "is endpoint= an S3 server, and bucket= right?";
     else if (resp.err.message[0])
-      hint = s3_xml_error_explain (resp.err.code);
+      hint = s3_error_explain (resp.err.code);
   }
-  else if (s3_http_tls_error (resp.curl_code))
+  else if (s3_error_is_tls (resp.curl_code))
     hint = "does the server speak TLS (https://) with a certificate this "
       "machine trusts? check endpoint= and ca-file= (tls-verify=false "
       "only for a test server)";

@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT
  *
- * Unit tests of the S3 client's HTTP layer (s3-http.c) and of the
- * credentials resolution (s3-credentials.c): the one outcome-to-errno
- * mapping, table-driven; URL, Host and canonical path for path-style and
- * virtual-hosted addressing with keys that need encoding; backoff growth
- * and cap; the retry loop's deadline and cancel against a closed loopback
- * port (no server); credentials from the environment and a temporary
- * shared credentials file.  Each test runs in its own process (Check's
- * fork mode), and the credentials fixture clears the AWS_* variables.
+ * Unit tests of the S3 client's error meanings (s3-error.c), targets
+ * (s3-url.c), HTTP layer (s3-http.c) and credentials resolution
+ * (s3-credentials.c): the one outcome-to-errno mapping, table-driven, and
+ * TLS failures; backoff growth and cap; the explanations of S3 error codes
+ * and the one-line descriptions of failed requests; URL, Host and
+ * canonical path for path-style and virtual-hosted addressing with keys
+ * that need encoding; the retry loop's deadline and cancel against a
+ * closed loopback port (no server); credentials from the environment and
+ * a temporary shared credentials file.  Each test runs in its own process
+ * (Check's fork mode), and the credentials fixture clears the AWS_*
+ * variables.
  */
 
 #include <config.h>
@@ -29,9 +32,11 @@
 #include "check_suites.h"
 #include "nbdkit-stubs.h"
 #include "s3-credentials.h"
+#include "s3-error.h"
 #include "s3-http.h"
+#include "s3-url.h"
 
-/* ---- s3_http_classify ---- */
+/* ---- s3_error_classify, s3_error_is_tls ---- */
 
 static const struct {
   int curl_code;
@@ -88,8 +93,8 @@ static const struct {
 START_TEST (test_classify)
 {
   bool retry = !outcomes[_i].retry;
-  int err = s3_http_classify (outcomes[_i].curl_code, outcomes[_i].status,
-                              outcomes[_i].code, &retry);
+  int err = s3_error_classify (outcomes[_i].curl_code, outcomes[_i].status,
+                               outcomes[_i].code, &retry);
 
   ck_assert_msg (err == outcomes[_i].err && retry == outcomes[_i].retry,
                  "curl %d, status %ld, code %s: got errno %d retry %d, "
@@ -100,16 +105,194 @@ START_TEST (test_classify)
 }
 END_TEST
 
-START_TEST (test_tls_error)
+START_TEST (test_is_tls)
 {
-  ck_assert (s3_http_tls_error (CURLE_PEER_FAILED_VERIFICATION));
-  ck_assert (s3_http_tls_error (CURLE_SSL_CACERT_BADFILE));
-  ck_assert (!s3_http_tls_error (CURLE_COULDNT_CONNECT));
-  ck_assert (!s3_http_tls_error (CURLE_OK));
+  ck_assert (s3_error_is_tls (CURLE_PEER_FAILED_VERIFICATION));
+  ck_assert (s3_error_is_tls (CURLE_SSL_CACERT_BADFILE));
+  ck_assert (!s3_error_is_tls (CURLE_COULDNT_CONNECT));
+  ck_assert (!s3_error_is_tls (CURLE_OK));
 }
 END_TEST
 
-/* ---- s3_http_target ---- */
+/* ---- s3_error_backoff_ms ---- */
+
+START_TEST (test_backoff)
+{
+  unsigned prev_max = 0;
+
+  for (unsigned attempt = 1; attempt <= 40; ++attempt) {
+    unsigned lo = s3_error_backoff_ms (attempt, 0);
+    unsigned hi = s3_error_backoff_ms (attempt, UINT32_MAX);
+    unsigned max = S3_ERROR_BACKOFF_BASE_MS;
+
+    for (unsigned i = 1; i < attempt && max < S3_ERROR_BACKOFF_CAP_MS; ++i)
+      max *= 2;
+    if (max > S3_ERROR_BACKOFF_CAP_MS)
+      max = S3_ERROR_BACKOFF_CAP_MS;
+    ck_assert_uint_eq (lo, max / 2);
+    ck_assert_uint_le (hi, max);
+    ck_assert_uint_ge (hi, max / 2);
+    ck_assert_uint_ge (max, prev_max);          /* grows ... */
+    ck_assert_uint_le (max, S3_ERROR_BACKOFF_CAP_MS);    /* ... to the cap */
+    prev_max = max;
+    for (uint32_t r = 1; r < 4000000000u; r = r * 7 + 13) {
+      unsigned ms = s3_error_backoff_ms (attempt, r);
+      ck_assert_uint_ge (ms, max / 2);
+      ck_assert_uint_le (ms, max);
+    }
+  }
+  ck_assert_uint_eq (s3_error_backoff_ms (1, 0), S3_ERROR_BACKOFF_BASE_MS / 2);
+  ck_assert_uint_eq (s3_error_backoff_ms (2, 0), S3_ERROR_BACKOFF_BASE_MS);
+  ck_assert_uint_eq (s3_error_backoff_ms (3, 0), S3_ERROR_BACKOFF_BASE_MS * 2);
+  ck_assert_uint_eq (s3_error_backoff_ms (30, 0), S3_ERROR_BACKOFF_CAP_MS / 2);
+  /* Jitter: different draws give different waits. */
+  ck_assert_uint_ne (s3_error_backoff_ms (5, 1), s3_error_backoff_ms (5, 999));
+}
+END_TEST
+
+/* ---- s3_error_explain, s3_error_text, s3_error_describe ---- */
+
+START_TEST (test_explain)
+{
+  static const struct {
+    const char *code, *needle;
+  } cases[] = {
+    { "NoSuchBucket", "bucket=" },
+    { "SignatureDoesNotMatch", "secret-key=" },
+    { "InvalidAccessKeyId", "access-key=" },
+    { "AccessDenied", "s3:DeleteObject" },
+    { "XAmzContentSHA256Mismatch", "x-amz-content-sha256" },
+    { "RequestTimeTooSkewed", "the clock of this machine is off" },
+    { "SlowDown", "connections=" },
+    { "RequestTimeout", "request body" },
+    { "InternalError", "try again" },
+    { "NoSuchKey", "does not exist" },
+    { "ExpiredToken", "session-token=" },
+    { "InvalidToken", "session-token=" },
+    { "PreconditionFailed", "another writer" },
+    { "AuthorizationHeaderMalformed", "region=" },
+    { "PermanentRedirect", "endpoint=" },
+    { "TemporaryRedirect", "region=" },
+    { "InvalidBucketName", "bucket=" },
+    { "ServiceUnavailable", "try again" },
+    { "QuotaExceeded", "quota" },
+    { "AccountProblem", "S3 provider" },
+    { "BadDigest", "Content-MD5" },
+    { "ConditionalRequestConflict", "try again" },
+    { "EntityTooLarge", "page-size=" },
+    { "IncompleteBody", "proxy" },
+    { "InvalidArgument", "endpoint=" },
+    { "InvalidObjectState", "archived" },
+    { "InvalidRange", "range" },
+    { "KeyTooLongError", "export name" },
+    { "MethodNotAllowed", "endpoint=" },
+    { "MissingContentLength", "Content-Length" },
+    { "MissingSecurityHeader", "session-token=" },
+    { "NotImplemented", "S3-compatible" },
+    { "OperationAborted", "try again" },
+    { "TokenRefreshRequired", "session-token=" },
+    { "UserSuspended", "suspended" },
+  };
+
+  /* Every entry is found: this also checks the table's sort order. */
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
+    const char *t = s3_error_explain (cases[i].code);
+
+    ck_assert_msg (t != NULL, "%s not explained", cases[i].code);
+    ck_assert_msg (strstr (t, cases[i].needle) != NULL,
+                   "%s: \"%s\" lacks \"%s\"", cases[i].code, t,
+                   cases[i].needle);
+  }
+  ck_assert_str_eq (s3_error_explain ("NoSuchBucket"),
+                    "the bucket does not exist: create it or fix bucket=");
+  ck_assert_ptr_null (s3_error_explain ("SomethingNew"));
+  ck_assert_ptr_null (s3_error_explain ("nosuchkey"));
+  ck_assert_ptr_null (s3_error_explain (""));
+  ck_assert_ptr_null (s3_error_explain (NULL));
+}
+END_TEST
+
+START_TEST (test_text)
+{
+  struct s3_error err = {
+    .code = "NoSuchBucket", .message = "The bucket is gone.",
+  };
+
+  ck_assert_str_eq (s3_error_text (&err), "The bucket is gone.");
+  err.message[0] = '\0';                /* radosgw: the explanation */
+  ck_assert_str_eq (s3_error_text (&err),
+                    "the bucket does not exist: create it or fix bucket=");
+  err = (struct s3_error) { .code = "Weird" };
+  ck_assert_str_eq (s3_error_text (&err), "no message");
+}
+END_TEST
+
+START_TEST (test_describe)
+{
+  struct s3_error err = {
+    .code = "SignatureDoesNotMatch",
+    .message = "The request signature we calculated does not match the "
+    "signature you provided.",
+    .request_id = "ABC123",
+  };
+  char buf[S3_ERROR_DESCRIBE_MAX];
+  char small[16];
+
+  /* With a Message. */
+  ck_assert_str_eq (s3_error_describe ("GET", "exports/x/page-00000001.bin",
+                                       403, &err, buf, sizeof buf),
+                    "S3 GET exports/x/page-00000001.bin: 403 "
+                    "SignatureDoesNotMatch: The request signature we "
+                    "calculated does not match the signature you provided. "
+                    "(request id ABC123)");
+
+  /* radosgw: no Message, so the explanation. */
+  err = (struct s3_error) {
+    .code = "NoSuchBucket",
+    .request_id = "tx00000a1b2c3d4e5f60718-0065a1b2c3-1234-default",
+  };
+  ck_assert_str_eq (s3_error_describe ("GET", "bucket b", 404, &err,
+                                       buf, sizeof buf),
+                    "S3 GET bucket b: 404 NoSuchBucket: the bucket does not "
+                    "exist: create it or fix bucket= (request id "
+                    "tx00000a1b2c3d4e5f60718-0065a1b2c3-1234-default)");
+
+  /* Unknown code, no Message, no RequestId, no resource. */
+  err = (struct s3_error) { .code = "Weird" };
+  ck_assert_str_eq (s3_error_describe ("PUT", NULL, 400, &err,
+                                       buf, sizeof buf),
+                    "S3 PUT: 400 Weird: no message");
+  ck_assert_str_eq (s3_error_describe ("PUT", "", 400, &err,
+                                       buf, sizeof buf),
+                    "S3 PUT: 400 Weird: no message");
+
+  /* No S3 error in the body (HTML from a proxy, empty body): the cleared
+   * error s3_xml_parse_error leaves, or none.
+   */
+  err = (struct s3_error) { .code = "" };
+  ck_assert_str_eq (s3_error_describe ("DELETE", "exports/x/nbds3.meta",
+                                       502, &err, buf, sizeof buf),
+                    "S3 DELETE exports/x/nbds3.meta: 502 Bad Gateway "
+                    "(no S3 error in the response)");
+  ck_assert_str_eq (s3_error_describe ("HEAD", "k", 599, NULL,
+                                       buf, sizeof buf),
+                    "S3 HEAD k: 599 (no S3 error in the response)");
+
+  /* A small buffer is cut and terminated; a zero-length one untouched. */
+  err = (struct s3_error) {
+    .code = "NoSuchKey", .message = "The specified key does not exist.",
+    .request_id = "4442587FB7D0A2F9",
+  };
+  ck_assert_str_eq (s3_error_describe ("GET", "k", 404, &err,
+                                       small, sizeof small),
+                    "S3 GET k: 404 N");
+  small[0] = '#';
+  s3_error_describe ("GET", "k", 404, &err, small, 0);
+  ck_assert_int_eq (small[0], '#');
+}
+END_TEST
+
+/* ---- s3_url_target ---- */
 
 static const struct {
   const char *endpoint, *bucket;
@@ -157,15 +340,15 @@ static const struct {
 
 START_TEST (test_target)
 {
-  struct s3_http_target t;
+  struct s3_url_target t;
 
-  ck_assert_int_eq (s3_http_target (targets[_i].endpoint, targets[_i].bucket,
-                                    targets[_i].virtual_hosted,
-                                    targets[_i].key, &t), 0);
+  ck_assert_int_eq (s3_url_target (targets[_i].endpoint, targets[_i].bucket,
+                                   targets[_i].virtual_hosted,
+                                   targets[_i].key, &t), 0);
   ck_assert_str_eq (t.url, targets[_i].url);
   ck_assert_str_eq (t.host, targets[_i].host);
   ck_assert_str_eq (t.path, targets[_i].path);
-  s3_http_target_free (&t);
+  s3_url_target_free (&t);
   ck_assert_ptr_null (t.url);
 }
 END_TEST
@@ -177,63 +360,27 @@ START_TEST (test_target_bad)
     "http://s3.local/prefix", "http://user@s3.local", "http://s3.local?x",
     "HTTP//s3.local",
   };
-  struct s3_http_target t;
+  struct s3_url_target t;
   char msg[256];
 
   for (size_t i = 0; i < sizeof endpoints / sizeof endpoints[0]; ++i) {
     stub_reset_errors ();
-    ck_assert_msg (s3_http_target (endpoints[i], "bkt", false, "k", &t) == -1,
+    ck_assert_msg (s3_url_target (endpoints[i], "bkt", false, "k", &t) == -1,
                    "%s accepted", endpoints[i]);
     ck_assert_ptr_nonnull (strstr (stub_last_error (msg, sizeof msg),
                                    "endpoint="));
   }
   /* Names that cannot be part of a host name. */
-  ck_assert_int_eq (s3_http_target ("http://h", "Upper", true, "k", &t), -1);
+  ck_assert_int_eq (s3_url_target ("http://h", "Upper", true, "k", &t), -1);
   ck_assert_ptr_nonnull (strstr (stub_last_error (msg, sizeof msg),
                                  "addressing=path"));
-  ck_assert_int_eq (s3_http_target ("http://h", "a_b", true, "k", &t), -1);
-  ck_assert_int_eq (s3_http_target ("http://h", "a..b", true, "k", &t), -1);
-  ck_assert_int_eq (s3_http_target ("http://h", "-ab", true, "k", &t), -1);
+  ck_assert_int_eq (s3_url_target ("http://h", "a_b", true, "k", &t), -1);
+  ck_assert_int_eq (s3_url_target ("http://h", "a..b", true, "k", &t), -1);
+  ck_assert_int_eq (s3_url_target ("http://h", "-ab", true, "k", &t), -1);
   /* ... are fine with path-style, encoded. */
-  ck_assert_int_eq (s3_http_target ("http://h", "a_B", false, "k", &t), 0);
+  ck_assert_int_eq (s3_url_target ("http://h", "a_B", false, "k", &t), 0);
   ck_assert_str_eq (t.path, "/a_B/k");
-  s3_http_target_free (&t);
-}
-END_TEST
-
-/* ---- s3_http_backoff_ms ---- */
-
-START_TEST (test_backoff)
-{
-  unsigned prev_max = 0;
-
-  for (unsigned attempt = 1; attempt <= 40; ++attempt) {
-    unsigned lo = s3_http_backoff_ms (attempt, 0);
-    unsigned hi = s3_http_backoff_ms (attempt, UINT32_MAX);
-    unsigned max = S3_HTTP_BACKOFF_BASE_MS;
-
-    for (unsigned i = 1; i < attempt && max < S3_HTTP_BACKOFF_CAP_MS; ++i)
-      max *= 2;
-    if (max > S3_HTTP_BACKOFF_CAP_MS)
-      max = S3_HTTP_BACKOFF_CAP_MS;
-    ck_assert_uint_eq (lo, max / 2);
-    ck_assert_uint_le (hi, max);
-    ck_assert_uint_ge (hi, max / 2);
-    ck_assert_uint_ge (max, prev_max);          /* grows ... */
-    ck_assert_uint_le (max, S3_HTTP_BACKOFF_CAP_MS);    /* ... to the cap */
-    prev_max = max;
-    for (uint32_t r = 1; r < 4000000000u; r = r * 7 + 13) {
-      unsigned ms = s3_http_backoff_ms (attempt, r);
-      ck_assert_uint_ge (ms, max / 2);
-      ck_assert_uint_le (ms, max);
-    }
-  }
-  ck_assert_uint_eq (s3_http_backoff_ms (1, 0), S3_HTTP_BACKOFF_BASE_MS / 2);
-  ck_assert_uint_eq (s3_http_backoff_ms (2, 0), S3_HTTP_BACKOFF_BASE_MS);
-  ck_assert_uint_eq (s3_http_backoff_ms (3, 0), S3_HTTP_BACKOFF_BASE_MS * 2);
-  ck_assert_uint_eq (s3_http_backoff_ms (30, 0), S3_HTTP_BACKOFF_CAP_MS / 2);
-  /* Jitter: different draws give different waits. */
-  ck_assert_uint_ne (s3_http_backoff_ms (5, 1), s3_http_backoff_ms (5, 999));
+  s3_url_target_free (&t);
 }
 END_TEST
 
@@ -592,16 +739,25 @@ Suite *
 s3_suite (void)
 {
   Suite *s = suite_create ("s3");
+  TCase *er = tcase_create ("error");
+  TCase *url = tcase_create ("url");
   TCase *tc = tcase_create ("http");
   TCase *cr = tcase_create ("credentials");
 
-  tcase_add_loop_test (tc, test_classify, 0,
+  tcase_add_loop_test (er, test_classify, 0,
                        sizeof outcomes / sizeof outcomes[0]);
-  tcase_add_test (tc, test_tls_error);
-  tcase_add_loop_test (tc, test_target, 0,
+  tcase_add_test (er, test_is_tls);
+  tcase_add_test (er, test_backoff);
+  tcase_add_test (er, test_explain);
+  tcase_add_test (er, test_text);
+  tcase_add_test (er, test_describe);
+  suite_add_tcase (s, er);
+
+  tcase_add_loop_test (url, test_target, 0,
                        sizeof targets / sizeof targets[0]);
-  tcase_add_test (tc, test_target_bad);
-  tcase_add_test (tc, test_backoff);
+  tcase_add_test (url, test_target_bad);
+  suite_add_tcase (s, url);
+
   tcase_add_test (tc, test_retry_deadline);
   tcase_add_test (tc, test_cancel);
   tcase_set_timeout (tc, 30);
