@@ -1,17 +1,18 @@
 /* SPDX-License-Identifier: MIT
  *
  * The AWS Signature Version 4 signer (see sigv4.h).  It owns the four
- * steps of SigV4 and nothing else: the canonical request, the string to
- * sign, the derived signing key and the signature, plus the Authorization
- * header or the presigned query string built from them.
- *
- * Invariants: pure code (OpenSSL for SHA-256 and HMAC only; no curl, no
- * clock, no locks, no globals); paths are used verbatim, never normalised,
- * because S3 signs the path as sent; key material lives only in stack
- * buffers that are wiped with OPENSSL_cleanse before returning; no secret
- * is ever written to a message.  All output strings of one signature share
- * one growing buffer, so a typical request costs one allocation (two with
- * query parameters, three with more than a handful of headers).
+ * stages of SigV4 and nothing else, each a short function that fills its
+ * own buffer in one struct signer, as aws-c-auth's signer does: the
+ * canonical request (built from the sorted headers, the credential scope,
+ * the signed header list and the canonical query), the string to sign,
+ * the derived signing key and the signature; then the Authorization header
+ * or the presigned query string, and the copy of the strings the caller
+ * sees into the one buffer of struct sigv4_result.  Pure code (OpenSSL for
+ * SHA-256 and HMAC only; no curl, no clock, no locks, no globals); paths
+ * are used verbatim, never normalised, because S3 signs the path as sent;
+ * every buffer that may hold key material or the session token is wiped
+ * with OPENSSL_cleanse before it is freed or goes out of scope, and no
+ * secret is ever written to a message.
  */
 
 #include <config.h>
@@ -30,6 +31,7 @@
 #include <nbdkit-plugin.h>
 
 #include "sigv4.h"
+#include "text.h"
 
 /* ---- A growing string buffer with a sticky allocation failure ---- */
 
@@ -108,17 +110,29 @@ sb_addc (struct strbuf *sb, char c)
   sb_add (sb, &c, 1);
 }
 
-/* Append N bytes that already sit in SB at offset OFF (the buffer may
- * move while growing, so no pointer into it is held across the call).
- */
-static void
-sb_add_self (struct strbuf *sb, size_t off, size_t n)
+/* The string SB holds, "" while it holds nothing. */
+static const char *
+sb_str (const struct strbuf *sb)
 {
-  if (!sb_reserve (sb, n))
-    return;
-  memmove (sb->p + sb->len, sb->p + off, n);
-  sb->len += n;
-  sb->p[sb->len] = '\0';
+  return sb->p ? sb->p : "";
+}
+
+/* Append the whole string held in FROM. */
+static void
+sb_add_sb (struct strbuf *sb, const struct strbuf *from)
+{
+  sb_add (sb, sb_str (from), from->len);
+}
+
+/* 0, or -1 after reporting that SB ran out of memory. */
+static int
+sb_check (const struct strbuf *sb)
+{
+  if (sb->oom) {
+    nbdkit_error ("sigv4: out of memory");
+    return -1;
+  }
+  return 0;
 }
 
 /* End the current string with its NUL and return the offset where the
@@ -137,7 +151,6 @@ sb_end (struct strbuf *sb)
 /* ---- Encoding ---- */
 
 static const char hexdigits_upper[] = "0123456789ABCDEF";
-static const char hexdigits_lower[] = "0123456789abcdef";
 
 static inline bool
 is_unreserved (unsigned char c)
@@ -150,16 +163,6 @@ static inline char
 ascii_lower (char c)
 {
   return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
-}
-
-static void
-hex_lower (const unsigned char *in, size_t len, char *out)
-{
-  for (size_t i = 0; i < len; ++i) {
-    out[2 * i] = hexdigits_lower[in[i] >> 4];
-    out[2 * i + 1] = hexdigits_lower[in[i] & 15];
-  }
-  out[2 * len] = '\0';
 }
 
 /* Percent-encode S into SB, as sigv4_uri_encode. */
@@ -226,7 +229,7 @@ sigv4_sha256_hex (const void *data, size_t len, char out[SIGV4_HEX_SIZE])
     nbdkit_error ("sigv4: SHA-256 failed");
     return -1;
   }
-  hex_lower (md, sizeof md, out);
+  text_hex (md, sizeof md, out);
   return 0;
 }
 
@@ -362,8 +365,8 @@ sb_add_lower (struct strbuf *sb, const char *s)
 /* ---- Canonical query ---- */
 
 struct param {
-  size_t name_off, value_off;   /* into the scratch buffer while encoding */
-  const char *name, *value;     /* resolved once the buffer stops moving */
+  size_t name_off, value_off;   /* into signer.params while encoding */
+  const char *name, *value;     /* resolved once that buffer stops moving */
 };
 
 static int
@@ -375,23 +378,7 @@ param_cmp (const void *av, const void *bv)
   return r != 0 ? r : strcmp (a->value, b->value);
 }
 
-/* Append one parameter to SCRATCH: its encoded name and value, each
- * NUL-terminated.  VALUE_PARTS are encoded one after the other as one
- * value (so "AKID" "/" "scope" becomes AKID%2Fscope).
- */
-static void
-add_param (struct strbuf *scratch, struct param *p, const char *name,
-           const char *const *value_parts, size_t nparts)
-{
-  p->name_off = scratch->len;
-  sb_add_encoded (scratch, name, true);
-  p->value_off = sb_end (scratch);
-  for (size_t i = 0; i < nparts; ++i)
-    sb_add_encoded (scratch, value_parts[i] ? value_parts[i] : "", true);
-  sb_end (scratch);
-}
-
-/* ---- Signing ---- */
+/* ---- Names the signer owns ---- */
 
 /* Names the signer adds itself; a caller passing them is a bug. */
 static const char *const owned_headers[] = {
@@ -402,16 +389,450 @@ static const char *const owned_params[] = {
   "X-Amz-Security-Token", "X-Amz-SignedHeaders", "X-Amz-Signature",
 };
 
-static bool
-owned (const char *name, const char *const *list, size_t n)
+/* -1 after reporting if NAME, a WHAT ("header" or "parameter") of the
+ * caller, is one of the N in LIST, which the signer sets itself; else 0.
+ */
+static int
+refuse_owned (const char *name, const char *const *list, size_t n,
+              const char *what)
 {
-  for (size_t i = 0; i < n; ++i)
-    if (header_name_cmp (name, list[i]) == 0)
-      return true;
-  return false;
+  for (size_t i = 0; i < n; ++i) {
+    if (header_name_cmp (name, list[i]) == 0) {
+      nbdkit_error ("sigv4: the signer sets the %s %s itself", name, what);
+      return -1;
+    }
+  }
+  return 0;
 }
 
-#define NR_SMALL 16             /* entries kept on the stack */
+/* ---- The signer's state ---- */
+
+#define NR_SMALL 16             /* headers or parameters kept on the stack */
+
+/* One signature in progress, on the stack of sigv4_sign.  Each stage
+ * fills its own field and reads only those of the stages before it;
+ * signer_free wipes every buffer.
+ */
+struct signer {
+  /* The input, and the dates derived from the time. */
+  const struct sigv4_request *req;
+  const struct sigv4_credentials *creds;
+  const char *region, *service;
+  bool query_mode;                     /* req->mode == SIGV4_QUERY */
+  bool sign_token;                     /* the session token is signed */
+  char amz_date[SIGV4_DATE_SIZE];      /* 20150830T123600Z */
+  char date[9];                        /* 20150830 */
+
+  /* The canonical request and the parts it is made of. */
+  struct header *hs, hsmall[NR_SMALL]; /* sorted headers to sign */
+  size_t nh;
+  struct param *ps, psmall[NR_SMALL];  /* sorted, encoded parameters */
+  size_t np;
+  struct strbuf params;                /* the strings PS points to */
+  struct strbuf scope;                 /* 20150830/us-east-1/s3/aws4_request */
+  struct strbuf signed_headers;        /* host;x-amz-date */
+  struct strbuf canonical_query;       /* a=1&b=2 */
+  struct strbuf canonical_request;
+
+  /* The string to sign, the signing key and the signature. */
+  struct strbuf string_to_sign;
+  unsigned char key[SIGV4_KEY_SIZE];
+  char signature[SIGV4_HEX_SIZE];
+
+  /* What the caller sends: one of the two, by mode. */
+  struct strbuf authorization;         /* SIGV4_HEADER */
+  struct strbuf presigned_query;       /* SIGV4_QUERY */
+};
+
+/* Room for N items of SIZE bytes: SMALL (NR_SMALL of them) if they fit,
+ * else the heap.  NULL after reporting.
+ */
+static void *
+items_alloc (void *small, size_t n, size_t size)
+{
+  void *p;
+
+  if (n <= NR_SMALL)
+    return small;
+  p = calloc (n, size);
+  if (p == NULL)
+    nbdkit_error ("sigv4: out of memory");
+  return p;
+}
+
+static void
+signer_free (struct signer *s)
+{
+  struct strbuf *bufs[] = {
+    &s->params, &s->scope, &s->signed_headers, &s->canonical_query,
+    &s->canonical_request, &s->string_to_sign, &s->authorization,
+    &s->presigned_query,
+  };
+
+  if (s->hs != s->hsmall)
+    free (s->hs);
+  if (s->ps != s->psmall)
+    free (s->ps);
+  for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; ++i)
+    sb_free (bufs[i]);
+  OPENSSL_cleanse (s->key, sizeof s->key);
+}
+
+/* ---- Stage 1: the canonical request ---- */
+
+/* AMZ_DATE (ISO 8601 basic, UTC) and DATE from NOW. */
+static int
+format_dates (struct signer *s, time_t now)
+{
+  struct tm tm;
+
+  if (gmtime_r (&now, &tm) == NULL || tm.tm_year < 0 ||
+      tm.tm_year > 9999 - 1900 ||
+      snprintf (s->amz_date, sizeof s->amz_date,
+                "%04d%02d%02dT%02d%02d%02dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                tm.tm_sec) != SIGV4_DATE_SIZE - 1) {
+    nbdkit_error ("sigv4: cannot format time %lld", (long long) now);
+    return -1;
+  }
+  memcpy (s->date, s->amz_date, 8);
+  s->date[8] = '\0';
+  return 0;
+}
+
+static void
+add_header (struct signer *s, const char *name, const char *value)
+{
+  s->hs[s->nh] = (struct header) { name, value, s->nh };
+  s->nh++;
+}
+
+/* The headers to sign, sorted: the caller's plus, in header mode, the
+ * signer's own x-amz-date and (when signed) x-amz-security-token.
+ */
+static int
+collect_headers (struct signer *s)
+{
+  const struct sigv4_request *req = s->req;
+
+  s->hs = items_alloc (s->hsmall, req->nheaders + 2, sizeof *s->hs);
+  if (s->hs == NULL)
+    return -1;
+  for (size_t i = 0; i < req->nheaders; ++i) {
+    const struct sigv4_pair *h = &req->headers[i];
+    if (refuse_owned (h->name, owned_headers,
+                      sizeof owned_headers / sizeof owned_headers[0],
+                      "header") == -1)
+      return -1;
+    add_header (s, h->name, h->value ? h->value : "");
+  }
+  if (!s->query_mode) {
+    add_header (s, "x-amz-date", s->amz_date);
+    if (s->sign_token)
+      add_header (s, "x-amz-security-token", s->creds->session_token);
+  }
+  qsort (s->hs, s->nh, sizeof *s->hs, header_cmp);
+  return 0;
+}
+
+/* 20150830/us-east-1/s3/aws4_request */
+static int
+build_credential_scope (struct signer *s)
+{
+  struct strbuf *sb = &s->scope;
+
+  sb_adds (sb, s->date);
+  sb_addc (sb, '/');
+  sb_adds (sb, s->region);
+  sb_addc (sb, '/');
+  sb_adds (sb, s->service);
+  sb_adds (sb, "/aws4_request");
+  return sb_check (sb);
+}
+
+/* true if header I has the name of the one before it (they are sorted,
+ * so a repeated name is adjacent): its value joins that one's.
+ */
+static bool
+repeats_name (const struct signer *s, size_t i)
+{
+  return i > 0 && header_name_cmp (s->hs[i].name, s->hs[i - 1].name) == 0;
+}
+
+/* host;x-amz-date: each name once, lower case. */
+static int
+build_signed_headers (struct signer *s)
+{
+  struct strbuf *sb = &s->signed_headers;
+
+  for (size_t i = 0; i < s->nh; ++i) {
+    if (repeats_name (s, i))
+      continue;
+    if (i > 0)
+      sb_addc (sb, ';');
+    sb_add_lower (sb, s->hs[i].name);
+  }
+  return sb_check (sb);
+}
+
+/* Append one parameter to s->params: its encoded name and value, each
+ * NUL-terminated.  VALUE_PARTS are encoded one after the other as one
+ * value (so "AKID" "/" "scope" becomes AKID%2Fscope).
+ */
+static void
+add_param (struct signer *s, const char *name,
+           const char *const *value_parts, size_t nparts)
+{
+  struct param *p = &s->ps[s->np++];
+
+  p->name_off = s->params.len;
+  sb_add_encoded (&s->params, name, true);
+  p->value_off = sb_end (&s->params);
+  for (size_t i = 0; i < nparts; ++i)
+    sb_add_encoded (&s->params, value_parts[i] ? value_parts[i] : "", true);
+  sb_end (&s->params);
+}
+
+/* Query mode: the X-Amz-* parameters that carry the authentication (all
+ * but the signature, which cannot sign itself).
+ */
+static void
+add_auth_params (struct signer *s)
+{
+  char expires[16];
+  const char *alg[] = { SIGV4_ALGORITHM };
+  const char *cred[] = {
+    s->creds->access_key_id, "/", sb_str (&s->scope)
+  };
+  const char *dt[] = { s->amz_date };
+  const char *exps[] = { expires };
+  const char *tok[] = { s->creds->session_token };
+  const char *sh[] = { sb_str (&s->signed_headers) };
+
+  snprintf (expires, sizeof expires, "%u", s->req->expires);
+  add_param (s, "X-Amz-Algorithm", alg, 1);
+  add_param (s, "X-Amz-Credential", cred, 3);
+  add_param (s, "X-Amz-Date", dt, 1);
+  add_param (s, "X-Amz-Expires", exps, 1);
+  if (s->sign_token)
+    add_param (s, "X-Amz-Security-Token", tok, 1);
+  add_param (s, "X-Amz-SignedHeaders", sh, 1);
+}
+
+/* The query parameters, encoded, then sorted by name and value. */
+static int
+collect_params (struct signer *s)
+{
+  const struct sigv4_request *req = s->req;
+
+  s->ps = items_alloc (s->psmall, req->nquery + 6, sizeof *s->ps);
+  if (s->ps == NULL)
+    return -1;
+  for (size_t i = 0; i < req->nquery; ++i) {
+    const struct sigv4_pair *q = &req->query[i];
+    if (s->query_mode &&
+        refuse_owned (q->name, owned_params,
+                      sizeof owned_params / sizeof owned_params[0],
+                      "parameter") == -1)
+      return -1;
+    add_param (s, q->name, &q->value, 1);
+  }
+  if (s->query_mode)
+    add_auth_params (s);
+  if (sb_check (&s->params) == -1)
+    return -1;
+  for (size_t i = 0; i < s->np; ++i) {
+    s->ps[i].name = s->params.p + s->ps[i].name_off;
+    s->ps[i].value = s->params.p + s->ps[i].value_off;
+  }
+  qsort (s->ps, s->np, sizeof *s->ps, param_cmp);
+  return 0;
+}
+
+/* a=1&b=2 */
+static int
+build_canonical_query (struct signer *s)
+{
+  struct strbuf *sb = &s->canonical_query;
+
+  for (size_t i = 0; i < s->np; ++i) {
+    if (i > 0)
+      sb_addc (sb, '&');
+    sb_adds (sb, s->ps[i].name);
+    sb_addc (sb, '=');
+    sb_adds (sb, s->ps[i].value);
+  }
+  return sb_check (sb);
+}
+
+/* Append "name:value\n" for each header name: lower case, the value
+ * trimmed, the values of a repeated name joined with ','.
+ */
+static void
+append_canonical_headers (struct strbuf *sb, const struct signer *s)
+{
+  for (size_t i = 0; i < s->nh; ++i) {
+    if (repeats_name (s, i))
+      sb_addc (sb, ',');
+    else {
+      if (i > 0)
+        sb_addc (sb, '\n');
+      sb_add_lower (sb, s->hs[i].name);
+      sb_addc (sb, ':');
+    }
+    sb_add_trimmed (sb, s->hs[i].value);
+  }
+  if (s->nh > 0)
+    sb_addc (sb, '\n');
+}
+
+/* Method, path, query, headers, signed headers and payload hash, one a
+ * line (the headers end with an empty line of their own).
+ */
+static int
+build_canonical_request (struct signer *s)
+{
+  struct strbuf *sb = &s->canonical_request;
+
+  sb_adds (sb, s->req->method);
+  sb_addc (sb, '\n');
+  sb_adds (sb, s->req->path);
+  sb_addc (sb, '\n');
+  sb_add_sb (sb, &s->canonical_query);
+  sb_addc (sb, '\n');
+  append_canonical_headers (sb, s);
+  sb_addc (sb, '\n');
+  sb_add_sb (sb, &s->signed_headers);
+  sb_addc (sb, '\n');
+  sb_adds (sb, s->req->payload_hash);
+  return sb_check (sb);
+}
+
+/* ---- Stage 2: the string to sign ---- */
+
+/* Algorithm, date, credential scope and the hex SHA-256 of the canonical
+ * request, one a line.
+ */
+static int
+build_string_to_sign (struct signer *s)
+{
+  struct strbuf *sb = &s->string_to_sign;
+  char hash_hex[SIGV4_HEX_SIZE];
+
+  if (sigv4_sha256_hex (sb_str (&s->canonical_request),
+                        s->canonical_request.len, hash_hex) == -1)
+    return -1;
+  sb_adds (sb, SIGV4_ALGORITHM "\n");
+  sb_adds (sb, s->amz_date);
+  sb_addc (sb, '\n');
+  sb_add_sb (sb, &s->scope);
+  sb_addc (sb, '\n');
+  sb_adds (sb, hash_hex);
+  return sb_check (sb);
+}
+
+/* ---- Stage 3: the signing key ---- */
+
+static int
+derive_signing_key (struct signer *s)
+{
+  return sigv4_signing_key (s->creds->secret_access_key, s->date,
+                            s->region, s->service, s->key);
+}
+
+/* ---- Stage 4: the signature ---- */
+
+/* The hex HMAC-SHA256 of the string to sign under the signing key. */
+static int
+compute_signature (struct signer *s)
+{
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  int r;
+
+  r = hmac_sha256 (s->key, sizeof s->key, sb_str (&s->string_to_sign),
+                   s->string_to_sign.len, md);
+  if (r == 0)
+    text_hex (md, sizeof md, s->signature);
+  OPENSSL_cleanse (md, sizeof md);
+  return r;
+}
+
+/* ---- The result ---- */
+
+/* Header mode: the value of the Authorization header. */
+static int
+build_authorization (struct signer *s)
+{
+  struct strbuf *sb = &s->authorization;
+
+  sb_adds (sb, SIGV4_ALGORITHM " Credential=");
+  sb_adds (sb, s->creds->access_key_id);
+  sb_addc (sb, '/');
+  sb_add_sb (sb, &s->scope);
+  sb_adds (sb, ", SignedHeaders=");
+  sb_add_sb (sb, &s->signed_headers);
+  sb_adds (sb, ", Signature=");
+  sb_adds (sb, s->signature);
+  return sb_check (sb);
+}
+
+/* Query mode: the canonical query, the session token if it was left out
+ * of the signature, and the signature.
+ */
+static int
+build_presigned_query (struct signer *s)
+{
+  struct strbuf *sb = &s->presigned_query;
+
+  sb_add_sb (sb, &s->canonical_query);
+  if (s->creds->session_token && !s->sign_token) {
+    sb_adds (sb, "&X-Amz-Security-Token=");
+    sb_add_encoded (sb, s->creds->session_token, true);
+  }
+  sb_adds (sb, "&X-Amz-Signature=");
+  sb_adds (sb, s->signature);
+  return sb_check (sb);
+}
+
+/* Fill RES: the dates and the signature, and the strings the caller
+ * sees copied into one buffer that sigv4_result_free wipes and frees.
+ */
+static int
+export_result (const struct signer *s, struct sigv4_result *res)
+{
+  const struct strbuf *from[] = {
+    &s->canonical_request, &s->string_to_sign, &s->signed_headers,
+    s->query_mode ? &s->presigned_query : &s->canonical_query,
+    &s->authorization,
+  };
+  const char **to[] = {
+    &res->canonical_request, &res->string_to_sign, &res->signed_headers,
+    &res->query, &res->authorization,
+  };
+  const size_t n = s->query_mode ? 4 : 5;  /* no authorization in query */
+  size_t size = 0;
+  char *p;
+
+  for (size_t i = 0; i < n; ++i)
+    size += from[i]->len + 1;
+  p = malloc (size);
+  if (p == NULL) {
+    nbdkit_error ("sigv4: out of memory");
+    return -1;
+  }
+  res->storage = p;
+  res->storage_size = size;
+  for (size_t i = 0; i < n; ++i) {
+    memcpy (p, sb_str (from[i]), from[i]->len + 1);
+    *to[i] = p;
+    p += from[i]->len + 1;
+  }
+  memcpy (res->amz_date, s->amz_date, sizeof res->amz_date);
+  memcpy (res->signature, s->signature, sizeof res->signature);
+  return 0;
+}
+
+/* ---- Signing ---- */
 
 int
 sigv4_sign (const struct sigv4_request *req,
@@ -419,245 +840,32 @@ sigv4_sign (const struct sigv4_request *req,
             const char *region, const char *service, time_t now,
             struct sigv4_result *res)
 {
-  const bool query_mode = req->mode == SIGV4_QUERY;
-  const bool sign_token = creds->session_token && !req->unsigned_token;
-  struct strbuf sb = { 0 }, scratch = { 0 };
-  struct header hsmall[NR_SMALL], *hs = hsmall;
-  struct param psmall[NR_SMALL], *ps = psmall;
-  size_t nh = 0, np = 0, maxh, maxp;
-  size_t off_scope, off_signed, off_cquery, off_creq, off_sts, off_auth = 0,
-    off_query, len_scope, len_signed, len_cquery;
-  unsigned char md[SHA256_DIGEST_LENGTH], key[SIGV4_KEY_SIZE];
-  char hash_hex[SIGV4_HEX_SIZE], date[9], expires[16];
-  struct tm tm;
+  struct signer s = {
+    .req = req, .creds = creds, .region = region, .service = service,
+    .query_mode = req->mode == SIGV4_QUERY,
+    .sign_token = creds->session_token && !req->unsigned_token,
+  };
   int r = -1;
 
   memset (res, 0, sizeof *res);
-
-  if (gmtime_r (&now, &tm) == NULL || tm.tm_year < 0 ||
-      tm.tm_year > 9999 - 1900) {
-    nbdkit_error ("sigv4: cannot format time %lld", (long long) now);
+  if (format_dates (&s, now) == -1 ||
+      collect_headers (&s) == -1 ||
+      build_credential_scope (&s) == -1 ||
+      build_signed_headers (&s) == -1 ||
+      collect_params (&s) == -1 ||
+      build_canonical_query (&s) == -1 ||
+      build_canonical_request (&s) == -1 ||
+      build_string_to_sign (&s) == -1 ||
+      derive_signing_key (&s) == -1 ||
+      compute_signature (&s) == -1 ||
+      (s.query_mode ? build_presigned_query (&s)
+       : build_authorization (&s)) == -1 ||
+      export_result (&s, res) == -1)
     goto out;
-  }
-  if (snprintf (res->amz_date, sizeof res->amz_date,
-                "%04d%02d%02dT%02d%02d%02dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                tm.tm_sec) != SIGV4_DATE_SIZE - 1)
-    goto out;                   /* cannot happen after the range check */
-  memcpy (date, res->amz_date, 8);
-  date[8] = '\0';
-
-  /* Headers: the caller's plus, in header mode, the signer's own. */
-  maxh = req->nheaders + 2;
-  if (maxh > NR_SMALL) {
-    hs = calloc (maxh, sizeof *hs);
-    if (hs == NULL) {
-      sb.oom = true;
-      goto out;
-    }
-  }
-  for (size_t i = 0; i < req->nheaders; ++i) {
-    const struct sigv4_pair *h = &req->headers[i];
-    if (owned (h->name, owned_headers,
-               sizeof owned_headers / sizeof owned_headers[0])) {
-      nbdkit_error ("sigv4: the signer sets the %s header itself", h->name);
-      goto out;
-    }
-    hs[nh] = (struct header) { h->name, h->value ? h->value : "", nh };
-    nh++;
-  }
-  if (!query_mode) {
-    hs[nh] = (struct header) { "x-amz-date", res->amz_date, nh };
-    nh++;
-    if (sign_token) {
-      hs[nh] = (struct header) {
-        "x-amz-security-token", creds->session_token, nh
-      };
-      nh++;
-    }
-  }
-  qsort (hs, nh, sizeof *hs, header_cmp);
-
-  /* Credential scope: 20150830/us-east-1/service/aws4_request */
-  off_scope = sb.len;
-  sb_adds (&sb, date);
-  sb_addc (&sb, '/');
-  sb_adds (&sb, region);
-  sb_addc (&sb, '/');
-  sb_adds (&sb, service);
-  sb_adds (&sb, "/aws4_request");
-  len_scope = sb.len - off_scope;
-
-  /* Signed headers: host;x-amz-date */
-  off_signed = sb_end (&sb);
-  for (size_t i = 0; i < nh; ++i) {
-    if (i > 0 && header_name_cmp (hs[i].name, hs[i - 1].name) == 0)
-      continue;
-    if (i > 0)
-      sb_addc (&sb, ';');
-    sb_add_lower (&sb, hs[i].name);
-  }
-  len_signed = sb.len - off_signed;
-  off_cquery = sb_end (&sb);
-  if (sb.oom)
-    goto out;
-
-  /* Query parameters, encoded into SCRATCH, then sorted. */
-  maxp = req->nquery + 6;
-  if (maxp > NR_SMALL) {
-    ps = calloc (maxp, sizeof *ps);
-    if (ps == NULL) {
-      sb.oom = true;
-      goto out;
-    }
-  }
-  for (size_t i = 0; i < req->nquery; ++i) {
-    const struct sigv4_pair *q = &req->query[i];
-    if (query_mode &&
-        owned (q->name, owned_params,
-               sizeof owned_params / sizeof owned_params[0])) {
-      nbdkit_error ("sigv4: the signer sets the %s parameter itself",
-                    q->name);
-      goto out;
-    }
-    add_param (&scratch, &ps[np++], q->name, &q->value, 1);
-  }
-  if (query_mode) {
-    const char *alg[] = { SIGV4_ALGORITHM };
-    const char *cred[] = { creds->access_key_id, "/", sb.p + off_scope };
-    const char *dt[] = { res->amz_date };
-    const char *exps[] = { expires };
-    const char *tok[] = { creds->session_token };
-    const char *sh[] = { sb.p + off_signed };
-
-    snprintf (expires, sizeof expires, "%u", req->expires);
-    add_param (&scratch, &ps[np++], "X-Amz-Algorithm", alg, 1);
-    add_param (&scratch, &ps[np++], "X-Amz-Credential", cred, 3);
-    add_param (&scratch, &ps[np++], "X-Amz-Date", dt, 1);
-    add_param (&scratch, &ps[np++], "X-Amz-Expires", exps, 1);
-    if (sign_token)
-      add_param (&scratch, &ps[np++], "X-Amz-Security-Token", tok, 1);
-    add_param (&scratch, &ps[np++], "X-Amz-SignedHeaders", sh, 1);
-  }
-  if (scratch.oom)
-    goto out;
-  for (size_t i = 0; i < np; ++i) {
-    ps[i].name = scratch.p + ps[i].name_off;
-    ps[i].value = scratch.p + ps[i].value_off;
-  }
-  qsort (ps, np, sizeof *ps, param_cmp);
-
-  /* Canonical query string. */
-  for (size_t i = 0; i < np; ++i) {
-    if (i > 0)
-      sb_addc (&sb, '&');
-    sb_adds (&sb, ps[i].name);
-    sb_addc (&sb, '=');
-    sb_adds (&sb, ps[i].value);
-  }
-  len_cquery = sb.len - off_cquery;
-
-  /* Canonical request. */
-  off_creq = sb_end (&sb);
-  sb_adds (&sb, req->method);
-  sb_addc (&sb, '\n');
-  sb_adds (&sb, req->path);
-  sb_addc (&sb, '\n');
-  sb_add_self (&sb, off_cquery, len_cquery);
-  sb_addc (&sb, '\n');
-  for (size_t i = 0; i < nh; ++i) {
-    if (i > 0 && header_name_cmp (hs[i].name, hs[i - 1].name) == 0)
-      sb_addc (&sb, ',');
-    else {
-      if (i > 0)
-        sb_addc (&sb, '\n');
-      sb_add_lower (&sb, hs[i].name);
-      sb_addc (&sb, ':');
-    }
-    sb_add_trimmed (&sb, hs[i].value);
-  }
-  if (nh > 0)
-    sb_addc (&sb, '\n');
-  sb_addc (&sb, '\n');
-  sb_add_self (&sb, off_signed, len_signed);
-  sb_addc (&sb, '\n');
-  sb_adds (&sb, req->payload_hash);
-  if (sb.oom)
-    goto out;
-
-  /* String to sign. */
-  if (sigv4_sha256_hex (sb.p + off_creq, sb.len - off_creq, hash_hex) == -1)
-    goto out;
-  off_sts = sb_end (&sb);
-  sb_adds (&sb, SIGV4_ALGORITHM "\n");
-  sb_adds (&sb, res->amz_date);
-  sb_addc (&sb, '\n');
-  sb_add_self (&sb, off_scope, len_scope);
-  sb_addc (&sb, '\n');
-  sb_adds (&sb, hash_hex);
-  if (sb.oom)
-    goto out;
-
-  /* Signature. */
-  if (sigv4_signing_key (creds->secret_access_key, date, region, service,
-                         key) == -1 ||
-      hmac_sha256 (key, sizeof key, sb.p + off_sts, sb.len - off_sts,
-                   md) == -1)
-    goto out;
-  hex_lower (md, sizeof md, res->signature);
-
-  /* Authorization header or presigned query string. */
-  if (!query_mode) {
-    off_auth = sb_end (&sb);
-    sb_adds (&sb, SIGV4_ALGORITHM " Credential=");
-    sb_adds (&sb, creds->access_key_id);
-    sb_addc (&sb, '/');
-    sb_add_self (&sb, off_scope, len_scope);
-    sb_adds (&sb, ", SignedHeaders=");
-    sb_add_self (&sb, off_signed, len_signed);
-    sb_adds (&sb, ", Signature=");
-    sb_adds (&sb, res->signature);
-    off_query = off_cquery;
-  }
-  else {
-    off_query = sb_end (&sb);
-    sb_add_self (&sb, off_cquery, len_cquery);
-    if (creds->session_token && !sign_token) {
-      sb_adds (&sb, "&X-Amz-Security-Token=");
-      sb_add_encoded (&sb, creds->session_token, true);
-    }
-    sb_adds (&sb, "&X-Amz-Signature=");
-    sb_adds (&sb, res->signature);
-  }
-  sb_end (&sb);
-  if (sb.oom)
-    goto out;
-
-  res->storage = sb.p;
-  res->storage_size = sb.cap;
-  res->canonical_request = sb.p + off_creq;
-  res->string_to_sign = sb.p + off_sts;
-  res->signed_headers = sb.p + off_signed;
-  res->authorization = query_mode ? NULL : sb.p + off_auth;
-  res->query = sb.p + off_query;
-  sb.p = NULL;
   r = 0;
 
  out:
-  if (sb.oom || scratch.oom)
-    nbdkit_error ("sigv4: out of memory");
-  OPENSSL_cleanse (key, sizeof key);
-  OPENSSL_cleanse (md, sizeof md);
-  if (hs != hsmall)
-    free (hs);
-  if (ps != psmall)
-    free (ps);
-  sb_free (&scratch);
-  sb_free (&sb);
-  if (r == -1) {
-    res->amz_date[0] = '\0';
-    res->signature[0] = '\0';
-  }
+  signer_free (&s);
   return r;
 }
 

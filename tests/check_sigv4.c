@@ -6,7 +6,8 @@
  * string to sign and the signature separately (plus the Authorization
  * header or the presigned query).  The six *-normalized cases are left
  * out: S3 never normalises paths.  A missing vector directory is a
- * failure, not a skip.  Then the five S3 API reference examples, URI
+ * failure, not a skip.  Then the five S3 API reference examples, again
+ * stage by stage (canonical request, string to sign, signature), URI
  * encoding, hashing, key derivation and the error paths.
  *
  * This file parses the vectors itself: request.txt (request line, headers
@@ -723,6 +724,10 @@ static const struct sigv4_credentials s3_creds = {
   .secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
 };
 
+/* The string to sign of an S3 example up to the canonical request hash. */
+#define S3_STS_PREFIX \
+  "AWS4-HMAC-SHA256\n20130524T000000Z\n20130524/us-east-1/s3/aws4_request\n"
+
 static void
 sign_s3 (const struct sigv4_request *req, struct sigv4_result *res)
 {
@@ -761,9 +766,7 @@ START_TEST (test_s3_get_object)
                     "host;range;x-amz-content-sha256;x-amz-date\n"
                     EMPTY_SHA256);
   ck_assert_str_eq (res.string_to_sign,
-                    "AWS4-HMAC-SHA256\n20130524T000000Z\n"
-                    "20130524/us-east-1/s3/aws4_request\n"
-                    "7344ae5b7ee6c3e7e6b0fe0640412a37"
+                    S3_STS_PREFIX "7344ae5b7ee6c3e7e6b0fe0640412a37"
                     "625d1fbfff95c48bbb2dc43964946972");
   ck_assert_str_eq (res.signature,
                     "f0e8bdb87c964420e857bd35b5d6ed31"
@@ -806,6 +809,21 @@ START_TEST (test_s3_put_object)
 
     sign_s3 (&req, &res);
   }
+  ck_assert_str_eq (res.canonical_request,
+                    "PUT\n/test%24file.text\n\n"
+                    "date:Fri, 24 May 2013 00:00:00 GMT\n"
+                    "host:" S3_HOST "\n"
+                    "x-amz-content-sha256:44ce7dd67c959e0d3524ffac1771dfbb"
+                    "a87d2b6b4b4e99e42034a8b803f8b072\n"
+                    "x-amz-date:20130524T000000Z\n"
+                    "x-amz-storage-class:REDUCED_REDUNDANCY\n\n"
+                    "date;host;x-amz-content-sha256;x-amz-date;"
+                    "x-amz-storage-class\n"
+                    "44ce7dd67c959e0d3524ffac1771dfbb"
+                    "a87d2b6b4b4e99e42034a8b803f8b072");
+  ck_assert_str_eq (res.string_to_sign,
+                    S3_STS_PREFIX "9e0e90d9c76de8fa5b200d8c849cd5b8"
+                    "dc7a3be3951ddb7f6a76b4158342019d");
   ck_assert_str_eq (res.signed_headers,
                     "date;host;x-amz-content-sha256;x-amz-date;"
                     "x-amz-storage-class");
@@ -815,6 +833,16 @@ START_TEST (test_s3_put_object)
   sigv4_result_free (&res);
 }
 END_TEST
+
+/* The canonical request of the two GET / examples, with the canonical
+ * query Q.
+ */
+#define S3_GET_BUCKET_REQUEST(q)                        \
+  "GET\n/\n" q "\n"                                     \
+  "host:" S3_HOST "\n"                                  \
+  "x-amz-content-sha256:" EMPTY_SHA256 "\n"             \
+  "x-amz-date:20130524T000000Z\n\n"                     \
+  "host;x-amz-content-sha256;x-amz-date\n" EMPTY_SHA256
 
 START_TEST (test_s3_get_lifecycle)
 {
@@ -831,6 +859,11 @@ START_TEST (test_s3_get_lifecycle)
   struct sigv4_result res;
 
   sign_s3 (&req, &res);
+  ck_assert_str_eq (res.canonical_request,
+                    S3_GET_BUCKET_REQUEST ("lifecycle="));
+  ck_assert_str_eq (res.string_to_sign,
+                    S3_STS_PREFIX "9766c798316ff2757b517bc739a67f62"
+                    "13b4ab36dd5da2f94eaebf79c77395ca");
   ck_assert_str_eq (res.query, "lifecycle=");
   ck_assert_str_eq (res.signed_headers,
                     "host;x-amz-content-sha256;x-amz-date");
@@ -857,6 +890,11 @@ START_TEST (test_s3_list_objects)
   struct sigv4_result res;
 
   sign_s3 (&req, &res);
+  ck_assert_str_eq (res.canonical_request,
+                    S3_GET_BUCKET_REQUEST ("max-keys=2&prefix=J"));
+  ck_assert_str_eq (res.string_to_sign,
+                    S3_STS_PREFIX "df57d21db20da04d7fa30298dd4488ba"
+                    "3a2b47ca3a489c74750e0f1e7df1b9b7");
   ck_assert_str_eq (res.query, "max-keys=2&prefix=J");
   ck_assert_str_eq (res.signature,
                     "34b48302e7b5fa45bde8084f4b7868a8"
@@ -877,6 +915,18 @@ START_TEST (test_s3_presigned_get)
 
   sign_s3 (&req, &res);
   ck_assert_ptr_null (res.authorization);
+  ck_assert_str_eq (res.canonical_request,
+                    "GET\n/test.txt\n"
+                    "X-Amz-Algorithm=AWS4-HMAC-SHA256"
+                    "&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524"
+                    "%2Fus-east-1%2Fs3%2Faws4_request"
+                    "&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400"
+                    "&X-Amz-SignedHeaders=host\n"
+                    "host:" S3_HOST "\n\n"
+                    "host\n" SIGV4_UNSIGNED_PAYLOAD);
+  ck_assert_str_eq (res.string_to_sign,
+                    S3_STS_PREFIX "3bfa292879f6447bbcda7001decf97f4"
+                    "a54dc650c8942174ae0a9121cf58ad04");
   ck_assert_str_eq (res.signature,
                     "aeeed9bbccd4d02ee5c0109b86d86835"
                     "f995330da4c265957d157751f604d404");
