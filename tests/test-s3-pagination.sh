@@ -72,6 +72,11 @@ def make(i):
     s3.put_object(Bucket=bucket, Key="exports/e%04d/nbds3.meta" % i, Body=meta)
 with ThreadPoolExecutor(4) as pool:
     list(pool.map(make, range(1001)))
+# e1000 as an export from before checksums (format 1), so that a page
+# written without one reads.
+s3.put_object(Bucket=bucket, Key="exports/e1000/nbds3.meta",
+              Body=meta.replace(b"version=2", b"version=1")
+                       .replace(b"checksums=required\n", b""))
 s3.put_object(Bucket=bucket, Key="exports/e1000/page-00000001.bin",
               Body=b"p" * 4096)
 '
