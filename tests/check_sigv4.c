@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT
  *
- * Unit tests of sigv4.c.  The published AWS SigV4 test suite
- * ($SIGV4_VECTORS, else $SHARED_DIR/sigv4/v4) drives one loop test per
+ * Unit tests of sigv4.c.  The published AWS SigV4 test suite, whose copy
+ * ships in tests/sigv4/v4 ($SIGV4_VECTORS, which make check sets; else
+ * $abs_top_srcdir/tests/sigv4/v4) drives one loop test per
  * case, in header and in query mode, asserting the canonical request, the
  * string to sign and the signature separately (plus the Authorization
  * header or the presigned query).  The six *-normalized cases are left
@@ -1222,7 +1223,7 @@ static void
 scan_vectors (void)
 {
   const char *env = getenv ("SIGV4_VECTORS");
-  const char *shared = getenv ("SHARED_DIR");
+  const char *top = getenv ("abs_top_srcdir");
   DIR *dir;
   struct dirent *d;
 
@@ -1230,12 +1231,12 @@ scan_vectors (void)
   vec_dir_error[0] = '\0';
   if (env && *env)
     snprintf (vec_dir, sizeof vec_dir, "%s", env);
-  else if (shared && *shared)
-    snprintf (vec_dir, sizeof vec_dir, "%s/sigv4/v4", shared);
+  else if (top && *top)
+    snprintf (vec_dir, sizeof vec_dir, "%s/tests/sigv4/v4", top);
   else {
     snprintf (vec_dir_error, sizeof vec_dir_error,
-              "SigV4 test vectors not found: set SIGV4_VECTORS or "
-              "SHARED_DIR (make check sets SHARED_DIR)");
+              "SigV4 test vectors not found: set SIGV4_VECTORS to "
+              "tests/sigv4/v4 (make check sets it)");
     return;
   }
   dir = opendir (vec_dir);
