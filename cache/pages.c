@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT
  *
- * The page cache's memory: the page table of each export (a hash of page
- * index to struct page), the page buffers and the one budget they live
- * in (a pool of free buffers, LRU eviction of clean pages, waiting for
- * write-back when everything is dirty), and the transitions between page
- * states that every other part of the cache goes through.  Everything
- * here runs with cache.lock held.
+ * The page cache's memory, the bottom of the cache: the page table of
+ * each export (a hash of page index to struct page), the page buffers and
+ * the one budget they live in (a pool of free buffers, LRU eviction of
+ * clean pages, and when everything is dirty, waiting for the make_room
+ * hook that the layer above registers), and the transitions between page
+ * states that every other part of the cache goes through.  It knows
+ * nothing of write-back or the data path.  Everything here runs with
+ * cache.lock held.
  */
 
 #include <config.h>
@@ -127,9 +129,10 @@ evict_one (void)
 }
 
 /* Get a page buffer within the budget, evicting clean pages, and when
- * MAY_WAIT, waiting for write-back to make pages clean.  May drop the lock
- * while it waits, so callers look their page up again afterwards.  NULL
- * with errno set when there is no memory (after the wait timeout).
+ * MAY_WAIT, asking the make_room hook (write-back) to make pages clean and
+ * waiting for that.  May drop the lock while it waits, so callers look
+ * their page up again afterwards; without MAY_WAIT it never drops it.
+ * NULL with errno set when there is no memory (after the wait timeout).
  */
 void *
 pc_buf_get (bool may_wait)
@@ -159,7 +162,8 @@ pc_buf_get (bool may_wait)
     }
     if (deadline == 0)
       deadline = clock_now_ns () + cache.cfg.wait_timeout * NS_PER_SEC;
-    pc_schedule_background (true);
+    if (cache.make_room)
+      cache.make_room ();
     if (clock_cond_wait (&cache.changed, &cache.lock, deadline) == ETIMEDOUT) {
       nbdkit_error ("cache: the cache (cache-size=%" PRIu64 ") is full of "
                     "dirty pages and write-back made no room within "
@@ -245,27 +249,9 @@ pc_mark_clean (struct page *p)
     pc_lru_add (p);
 }
 
-/* Every store request, a foreground fetch or a worker's, takes one of
- * the `connections` slots (writeback.c leaves a share of them to reads
- * while reads wait).
- */
-void
-pc_request_begin (void)
-{
-  while (cache.requests >= cache.cfg.connections)
-    pthread_cond_wait (&cache.request_done, &cache.lock);
-  cache.requests++;
-}
-
-void
-pc_request_end (void)
-{
-  cache.requests--;
-  pthread_cond_signal (&cache.request_done);
-}
-
+/* Set up the memory part of the cache (no make_room hook yet).  0 or -1. */
 int
-pagecache_init (const struct pagecache_config *config)
+pc_pages_init (const struct pagecache_config *config)
 {
   memset (&cache, 0, sizeof cache);
   pthread_mutex_init (&cache.lock, NULL);
@@ -287,13 +273,7 @@ pagecache_init (const struct pagecache_config *config)
   if (cache.pool_max < 2)
     cache.pool_max = 2;
   cache.pool = calloc (cache.pool_max, sizeof (void *));
-  /* While reads wait, write-back leaves a quarter of the requests (at
-   * least one) to them; otherwise it may use all of them.
-   */
-  cache.nworkers = config->connections;
-  cache.read_reserve = config->connections / 4 ? config->connections / 4 : 1;
-  cache.workers = calloc (cache.nworkers, sizeof (pthread_t));
-  if (cache.pool == NULL || cache.workers == NULL) {
+  if (cache.pool == NULL) {
     nbdkit_error ("cache: out of memory");
     return -1;
   }
@@ -301,16 +281,14 @@ pagecache_init (const struct pagecache_config *config)
 }
 
 void
-pagecache_free (void)
+pc_pages_free (void)
 {
   while (cache.npool > 0) {
     munmap (cache.pool[--cache.npool], pc_page_size ());
     cache.used -= pc_page_size ();
   }
   free (cache.pool);
-  free (cache.workers);
   cache.pool = NULL;
-  cache.workers = NULL;
   pthread_cond_destroy (&cache.changed);
   pthread_cond_destroy (&cache.work);
   pthread_cond_destroy (&cache.request_done);
