@@ -167,7 +167,7 @@ extern void pc_mark_clean (struct page *p);
  */
 extern int pc_writeback_init (void);
 extern void pc_writeback_free (void);
-extern int pc_load_page (struct page *p);
+extern int pc_load_page (struct page *p, bool foreground);
 extern void pc_queue_page (struct page *p);
 extern void pc_schedule_background (bool pressure);
 extern int pc_flush_export_until (struct pc_export *e, int64_t deadline,

@@ -73,7 +73,7 @@ fetch_page (struct pc_export *e, uint32_t index)
   p->loading = true;
   p->stored = true;
   cache.stats.misses++;
-  return pc_load_page (p);
+  return pc_load_page (p, true);
 }
 
 /* Start fetching absent, stored page INDEX in the background, if memory
@@ -114,7 +114,7 @@ wait_for_load (struct page *p)
   if (p->queued) {
     list_del (&p->queue);
     p->queued = false;
-    return pc_load_page (p);
+    return pc_load_page (p, true);
   }
   pthread_cond_wait (&cache.changed, &cache.lock);
   return 0;

@@ -22,6 +22,7 @@
 
 #include <nbdkit-plugin.h>
 
+#include "debug.h"
 #include "pagecache-impl.h"
 
 struct pagecache_state cache = {
@@ -124,6 +125,12 @@ evict_one (void)
     return false;
   p = list_entry (cache.lru.next, struct page, lru);
   cache.stats.evictions++;
+  /* The one cache debug line under the lock: a caller of pc_buf_get
+   * (false) relies on it not being dropped.
+   */
+  if (nbds3_debug_cache)
+    nbdkit_debug ("cache: evict export '%s' page %" PRIu32 " (clean, least "
+                  "recently used)", p->exp->name, p->index);
   pc_page_remove (p);
   return true;
 }

@@ -44,11 +44,12 @@ request_end (void)
   pthread_cond_signal (&cache.request_done);
 }
 
-/* Read page P (LOADING, buffer set) from the store, dropping the lock.
+/* Read page P (LOADING, buffer set) from the store, dropping the lock:
+ * for a reader or writer that waits for it (FOREGROUND) or as read-ahead.
  * On success P is clean and cached; on failure it is removed.  0 or -1.
  */
 int
-pc_load_page (struct page *p)
+pc_load_page (struct page *p, bool foreground)
 {
   struct pc_export *e = p->exp;
   uint32_t index = p->index;
@@ -58,6 +59,9 @@ pc_load_page (struct page *p)
   cache.nreading++;
   request_begin ();
   pthread_mutex_unlock (&cache.lock);
+  if (nbds3_debug_cache)
+    nbdkit_debug ("cache: fetch export '%s' page %" PRIu32 " (%s)",
+                  e->name, index, foreground ? "miss" : "read-ahead");
   r = store_read_page (e->store, index, buf, pc_page_size ());
   saved_errno = errno;
   pthread_mutex_lock (&cache.lock);
@@ -247,7 +251,7 @@ worker (void *arg)
       p = list_entry (cache.fetches.next, struct page, queue);
       list_del (&p->queue);
       p->queued = false;
-      pc_load_page (p);
+      pc_load_page (p, false);
     }
     else if (can_mutate) {
       p = list_entry (cache.queue.next, struct page, queue);
