@@ -161,6 +161,14 @@ extern void pc_lru_add (struct page *p);
 extern void pc_lru_touch (struct page *p);
 extern void pc_mark_dirty (struct page *p);
 extern void pc_mark_clean (struct page *p);
+#ifndef NDEBUG
+extern void pc_page_check (const struct page *p);
+#else
+static inline void
+pc_page_check (const struct page *p)
+{
+}
+#endif
 
 /* writeback.c, using pages.c.  All with cache.lock held, except
  * pc_writeback_init and pc_writeback_free.

@@ -33,6 +33,9 @@
  *   inflight_buf, which a writer never modifies: it copies the page first.
  * - Every page buffer (cached, dirty, in flight, loading, pooled) counts
  *   against the budget in cache.used.
+ *
+ * pc_page_check (pages.c) asserts what of this one page's state shows,
+ * after each change of it, unless NDEBUG (product builds) is defined.
  */
 
 #include <config.h>
@@ -99,6 +102,7 @@ prefetch_page (struct pc_export *e, uint32_t index)
   p->loading = p->stored = true;
   p->queued = true;
   list_add_tail (&cache.fetches, &p->queue);
+  pc_page_check (p);
   cache.stats.prefetches++;
   pthread_cond_signal (&cache.work);
 }
@@ -400,6 +404,7 @@ write_part (struct pc_export *e, uint32_t index, uint32_t off, uint32_t n,
     pc_mark_dirty (p);
     if (off <= p->filled && off + n > p->filled)
       p->filled = off + n;      /* filled in order from the start */
+    pc_page_check (p);
     /* A sequential writer has filled the page: upload it now. */
     if (off + n == pc_page_size () && p->filled == pc_page_size ())
       pc_queue_page (p);

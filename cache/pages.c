@@ -12,6 +12,7 @@
 
 #include <config.h>
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -94,6 +95,65 @@ pc_page_new (struct pc_export *e, uint32_t index)
   return p;
 }
 
+#ifndef NDEBUG
+/* The counters' invariants that cost nothing to check. */
+static void
+counters_check (void)
+{
+  assert (cache.used <= cache.cfg.budget);
+  assert (cache.npool <= cache.pool_max);
+  assert (cache.used >= (uint64_t) cache.npool * pc_page_size ());
+  assert (cache.requests <= cache.cfg.connections);
+  assert (cache.nmutating <= cache.nworkers);
+}
+
+/* Assert the invariants of pagecache.c's top comment that one page's
+ * state shows, and the cheap ones of the counters.  Called with
+ * cache.lock held after every change of P's state, when P is consistent
+ * again.  Compiled out with NDEBUG (product builds).
+ */
+void
+pc_page_check (const struct page *p)
+{
+  const struct pc_export *e = p->exp;
+  bool dirty = pc_is_dirty (p);
+  bool has_data = pageindex_get (&e->index, p->index);
+
+  /* In its export's page table, once. */
+  assert (p->index < e->npages);
+  assert (pc_page_lookup (e, p->index) == p);
+  /* Dirty when gen > durable_gen; a dirty page is on its export's list. */
+  assert (p->durable_gen <= p->gen && p->gen <= e->gen_seq);
+  assert (dirty == !list_empty (&p->dirty));
+  assert (!dirty || cache.ndirty > 0);
+  /* filled and retries count since the page was last clean. */
+  assert (p->filled <= pc_page_size ());
+  assert (dirty || (p->filled == 0 && p->retries == 0));
+  /* A tombstone has no buffer and is a hole; it is removed once clean. */
+  assert (p->tombstone == (p->buf == NULL));
+  assert (!p->tombstone || (dirty && p->filled == 0 && !has_data));
+  /* A fetch: into a buffer, of a stored page, that no one has changed. */
+  assert (!p->loading || (p->stored && has_data));
+  assert (!p->loading || (!dirty && !p->inflight));
+  /* Queued: linked in cache.fetches (loading) or cache.queue (dirty). */
+  assert (p->queued == !list_empty (&p->queue));
+  assert (!p->queued || p->loading || (dirty && !p->inflight));
+  assert (!p->queued || p->loading || cache.nqueued > 0);
+  /* At most one mutation in flight; it stores a generation not yet
+   * durable.  A PUT sends inflight_buf (the page is stored then).
+   */
+  assert (!p->inflight || (p->durable_gen < p->inflight_gen &&
+                           p->inflight_gen <= p->gen));
+  assert (!p->inflight || cache.nmutating > 0);
+  assert (p->inflight || p->inflight_buf == NULL);
+  assert (p->inflight_buf == NULL || p->stored);
+  /* On the clean LRU: clean, idle, with a buffer. */
+  assert (list_empty (&p->lru) ||
+          (p->buf && !dirty && !p->loading && !p->inflight));
+  counters_check ();
+}
+#endif /* !NDEBUG */
+
 static void *
 buf_map (void)
 {
@@ -124,6 +184,7 @@ evict_one (void)
   if (list_empty (&cache.lru))
     return false;
   p = list_entry (cache.lru.next, struct page, lru);
+  pc_page_check (p);
   cache.stats.evictions++;
   /* The one cache debug line under the lock: a caller of pc_buf_get
    * (false) relies on it not being dropped.
@@ -188,6 +249,7 @@ pc_lru_add (struct page *p)
   if (p->buf && !p->loading && !p->inflight && !pc_is_dirty (p) &&
       list_empty (&p->lru))
     list_add_tail (&cache.lru, &p->lru);
+  pc_page_check (p);
 }
 
 void
@@ -208,6 +270,7 @@ pc_page_remove (struct page *p)
   struct pc_export *e = p->exp;
   struct page **pp = &e->buckets[bucket_of (e, p->index)];
 
+  assert (!p->loading && !p->inflight);
   while (*pp != p)
     pp = &(*pp)->hash_next;
   *pp = p->hash_next;
@@ -237,6 +300,7 @@ pc_mark_dirty (struct page *p)
     p->dirty_since = clock_now_ns ();
     cache.ndirty++;
   }
+  pc_page_check (p);
 }
 
 /* The page's latest generation is durable (or needs no store work). */

@@ -56,6 +56,7 @@ pc_load_page (struct page *p, bool foreground)
   void *buf = p->buf;
   int r, saved_errno;
 
+  pc_page_check (p);
   cache.nreading++;
   request_begin ();
   pthread_mutex_unlock (&cache.lock);
@@ -111,6 +112,7 @@ pc_queue_page (struct page *p)
   p->queued = true;
   list_add_tail (&cache.queue, &p->queue);
   cache.nqueued++;
+  pc_page_check (p);
   pthread_cond_signal (&cache.work);
 }
 
@@ -163,6 +165,7 @@ mutate_page (struct page *p)
     p->stored = true;
   list_del (&p->lru);
   cache.nmutating++;
+  pc_page_check (p);
   request_begin ();
   pthread_mutex_unlock (&cache.lock);
   if (nbds3_debug_cache)
@@ -202,6 +205,7 @@ mutate_page (struct page *p)
       list_del (&p->dirty);
       list_add_tail (&e->dirty, &p->dirty);
       p->dirty_since = clock_now_ns ();
+      pc_page_check (p);
     }
   }
   else {
@@ -218,6 +222,7 @@ mutate_page (struct page *p)
                   "failed %s; retry in %" PRId64 " ms or at the next flush",
                   e->name, p->index, delete ? "delete" : "write",
                   (p->retry_at - clock_now_ns ()) / 1000000);
+    pc_page_check (p);
   }
   pthread_cond_broadcast (&cache.changed);
   pthread_cond_signal (&cache.work);     /* a slot for the next one */
@@ -258,6 +263,7 @@ worker (void *arg)
       list_del (&p->queue);
       p->queued = false;
       cache.nqueued--;
+      pc_page_check (p);
       if (pc_is_dirty (p) && !p->inflight)
         mutate_page (p);
     }
