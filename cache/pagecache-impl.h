@@ -1,8 +1,15 @@
 /* SPDX-License-Identifier: MIT
  *
- * The page cache's private parts, shared by its three files: pages.c
- * (page table, buffers and the budget, page states), pagecache.c (the
- * data path) and writeback.c (workers, write-back and flush).  The rules
+ * The page cache's private parts, shared by its three files, which depend
+ * on each other in a line, from the bottom:
+ *
+ *   pages.c -> writeback.c -> pagecache.c
+ *
+ * pages.c (page table, buffers and the budget, page states) uses neither
+ * of the others: when the budget is full of dirty pages it calls the
+ * make_room hook that writeback.c registers.  writeback.c (store request
+ * slots, loading pages, workers, write-back and flush) uses pages.c.
+ * pagecache.c (setting up, exports, the data path) uses both.  The rules
  * and the state machine are described at the top of pagecache.c.
  */
 
@@ -117,6 +124,8 @@ struct pagecache_state {
   unsigned nworkers, nstarted;
   unsigned read_reserve;        /* request slots write-back leaves free
                                    while reads are waiting */
+  void (*make_room) (void);     /* called by pc_buf_get before it waits
+                                   for memory (set by writeback.c) */
   bool stopping;
   int64_t stats_logged;
   struct pagecache_stats stats;
@@ -137,9 +146,11 @@ pc_is_dirty (const struct page *p)
   return p->gen > p->durable_gen;
 }
 
-/* pages.c: time, the page table, buffers, page states.  All with
- * cache.lock held.
+/* pages.c: the page table, buffers, page states.  All with cache.lock
+ * held, except pc_pages_init and pc_pages_free.
  */
+extern int pc_pages_init (const struct pagecache_config *config);
+extern void pc_pages_free (void);
 extern struct page *pc_page_lookup (const struct pc_export *e,
                                     uint32_t index);
 extern struct page *pc_page_new (struct pc_export *e, uint32_t index);
@@ -150,18 +161,28 @@ extern void pc_lru_add (struct page *p);
 extern void pc_lru_touch (struct page *p);
 extern void pc_mark_dirty (struct page *p);
 extern void pc_mark_clean (struct page *p);
-extern void pc_request_begin (void);
-extern void pc_request_end (void);
+#ifndef NDEBUG
+extern void pc_page_check (const struct page *p);
+#else
+static inline void
+pc_page_check (const struct page *p)
+{
+}
+#endif
 
-/* pagecache.c */
-extern int pc_load_page (struct page *p);
-
-/* writeback.c */
+/* writeback.c, using pages.c.  All with cache.lock held, except
+ * pc_writeback_init and pc_writeback_free.
+ */
+extern int pc_writeback_init (void);
+extern void pc_writeback_free (void);
+extern int pc_load_page (struct page *p, bool foreground);
 extern void pc_queue_page (struct page *p);
 extern void pc_schedule_background (bool pressure);
 extern int pc_flush_export_until (struct pc_export *e, int64_t deadline,
                                   bool name_failures);
 extern int pc_flush_range (struct pc_export *e, uint32_t count,
                            uint64_t offset);
+
+/* pagecache.c, using both, has nothing private: it implements pagecache.h. */
 
 #endif /* NBDS3_PAGECACHE_IMPL_H */

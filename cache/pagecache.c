@@ -2,9 +2,11 @@
  *
  * The page cache: one per process, shared by every connection and every
  * export, holding page buffers within one memory budget.  This file is
- * its data path (opening exports, reads, writes, zeroes, trims, extents,
- * fetches and read-ahead); pages.c holds the page table and the budget,
- * writeback.c the workers and flush.  The rules that bind them:
+ * its top: setting the cache up, opening exports and the data path
+ * (reads, writes, zeroes, trims, extents, and when to fetch or read
+ * ahead), using writeback.c (store work: loading pages, the workers,
+ * write-back and flush) and pages.c (the page table and the budget).  The
+ * rules that bind them:
  *
  * One mutex, cache.lock, guards all of it, including page contents: data
  * is copied in and out of page buffers with the lock held, and the lock is
@@ -31,6 +33,9 @@
  *   inflight_buf, which a writer never modifies: it copies the page first.
  * - Every page buffer (cached, dirty, in flight, loading, pooled) counts
  *   against the budget in cache.used.
+ *
+ * pc_page_check (pages.c) asserts what of this one page's state shows,
+ * after each change of it, unless NDEBUG (product builds) is defined.
  */
 
 #include <config.h>
@@ -44,46 +49,6 @@
 #include <nbdkit-plugin.h>
 
 #include "pagecache-impl.h"
-
-/* Read page P (LOADING, buffer set) from the store, dropping the lock.
- * On success P is clean and cached; on failure it is removed.  0 or -1.
- */
-int
-pc_load_page (struct page *p)
-{
-  struct pc_export *e = p->exp;
-  uint32_t index = p->index;
-  void *buf = p->buf;
-  int r, saved_errno;
-
-  cache.nreading++;
-  pc_request_begin ();
-  pthread_mutex_unlock (&cache.lock);
-  r = store_read_page (e->store, index, buf, pc_page_size ());
-  saved_errno = errno;
-  pthread_mutex_lock (&cache.lock);
-  pc_request_end ();
-  if (--cache.nreading == 0 && !list_empty (&cache.queue))
-    pthread_cond_broadcast (&cache.work);  /* write-back may use it all */
-
-  p->loading = false;
-  if (r == 1) {
-    cache.stats.fetches++;
-    cache.stats.bytes_down += pc_page_size ();
-    pc_lru_add (p);
-    pthread_cond_broadcast (&cache.changed);
-    return 0;
-  }
-  if (r == 0) {
-    nbdkit_error ("export '%s': page %" PRIu32 " is in the page index but "
-                  "not in the store: was it removed behind nbds3's back?",
-                  e->name, index);
-    saved_errno = EIO;
-  }
-  pc_page_remove (p);
-  errno = saved_errno;
-  return -1;
-}
 
 /* Fetch page INDEX, which exists in the store and is absent, in the
  * foreground.  May drop the lock; returns 0 when the caller should look
@@ -111,7 +76,7 @@ fetch_page (struct pc_export *e, uint32_t index)
   p->loading = true;
   p->stored = true;
   cache.stats.misses++;
-  return pc_load_page (p);
+  return pc_load_page (p, true);
 }
 
 /* Start fetching absent, stored page INDEX in the background, if memory
@@ -137,6 +102,7 @@ prefetch_page (struct pc_export *e, uint32_t index)
   p->loading = p->stored = true;
   p->queued = true;
   list_add_tail (&cache.fetches, &p->queue);
+  pc_page_check (p);
   cache.stats.prefetches++;
   pthread_cond_signal (&cache.work);
 }
@@ -152,10 +118,25 @@ wait_for_load (struct page *p)
   if (p->queued) {
     list_del (&p->queue);
     p->queued = false;
-    return pc_load_page (p);
+    return pc_load_page (p, true);
   }
   pthread_cond_wait (&cache.changed, &cache.lock);
   return 0;
+}
+
+int
+pagecache_init (const struct pagecache_config *config)
+{
+  if (pc_pages_init (config) == -1 || pc_writeback_init () == -1)
+    return -1;
+  return 0;
+}
+
+void
+pagecache_free (void)
+{
+  pc_writeback_free ();
+  pc_pages_free ();
 }
 
 static int
@@ -423,6 +404,7 @@ write_part (struct pc_export *e, uint32_t index, uint32_t off, uint32_t n,
     pc_mark_dirty (p);
     if (off <= p->filled && off + n > p->filled)
       p->filled = off + n;      /* filled in order from the start */
+    pc_page_check (p);
     /* A sequential writer has filled the page: upload it now. */
     if (off + n == pc_page_size () && p->filled == pc_page_size ())
       pc_queue_page (p);

@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: MIT
  *
- * The page cache's memory: the page table of each export (a hash of page
- * index to struct page), the page buffers and the one budget they live
- * in (a pool of free buffers, LRU eviction of clean pages, waiting for
- * write-back when everything is dirty), and the transitions between page
- * states that every other part of the cache goes through.  Everything
- * here runs with cache.lock held.
+ * The page cache's memory, the bottom of the cache: the page table of
+ * each export (a hash of page index to struct page), the page buffers and
+ * the one budget they live in (a pool of free buffers, LRU eviction of
+ * clean pages, and when everything is dirty, waiting for the make_room
+ * hook that the layer above registers), and the transitions between page
+ * states that every other part of the cache goes through.  It knows
+ * nothing of write-back or the data path.  Everything here runs with
+ * cache.lock held.
  */
 
 #include <config.h>
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -20,6 +23,7 @@
 
 #include <nbdkit-plugin.h>
 
+#include "debug.h"
 #include "pagecache-impl.h"
 
 struct pagecache_state cache = {
@@ -91,6 +95,65 @@ pc_page_new (struct pc_export *e, uint32_t index)
   return p;
 }
 
+#ifndef NDEBUG
+/* The counters' invariants that cost nothing to check. */
+static void
+counters_check (void)
+{
+  assert (cache.used <= cache.cfg.budget);
+  assert (cache.npool <= cache.pool_max);
+  assert (cache.used >= (uint64_t) cache.npool * pc_page_size ());
+  assert (cache.requests <= cache.cfg.connections);
+  assert (cache.nmutating <= cache.nworkers);
+}
+
+/* Assert the invariants of pagecache.c's top comment that one page's
+ * state shows, and the cheap ones of the counters.  Called with
+ * cache.lock held after every change of P's state, when P is consistent
+ * again.  Compiled out with NDEBUG (product builds).
+ */
+void
+pc_page_check (const struct page *p)
+{
+  const struct pc_export *e = p->exp;
+  bool dirty = pc_is_dirty (p);
+  bool has_data = pageindex_get (&e->index, p->index);
+
+  /* In its export's page table, once. */
+  assert (p->index < e->npages);
+  assert (pc_page_lookup (e, p->index) == p);
+  /* Dirty when gen > durable_gen; a dirty page is on its export's list. */
+  assert (p->durable_gen <= p->gen && p->gen <= e->gen_seq);
+  assert (dirty == !list_empty (&p->dirty));
+  assert (!dirty || cache.ndirty > 0);
+  /* filled and retries count since the page was last clean. */
+  assert (p->filled <= pc_page_size ());
+  assert (dirty || (p->filled == 0 && p->retries == 0));
+  /* A tombstone has no buffer and is a hole; it is removed once clean. */
+  assert (p->tombstone == (p->buf == NULL));
+  assert (!p->tombstone || (dirty && p->filled == 0 && !has_data));
+  /* A fetch: into a buffer, of a stored page, that no one has changed. */
+  assert (!p->loading || (p->stored && has_data));
+  assert (!p->loading || (!dirty && !p->inflight));
+  /* Queued: linked in cache.fetches (loading) or cache.queue (dirty). */
+  assert (p->queued == !list_empty (&p->queue));
+  assert (!p->queued || p->loading || (dirty && !p->inflight));
+  assert (!p->queued || p->loading || cache.nqueued > 0);
+  /* At most one mutation in flight; it stores a generation not yet
+   * durable.  A PUT sends inflight_buf (the page is stored then).
+   */
+  assert (!p->inflight || (p->durable_gen < p->inflight_gen &&
+                           p->inflight_gen <= p->gen));
+  assert (!p->inflight || cache.nmutating > 0);
+  assert (p->inflight || p->inflight_buf == NULL);
+  assert (p->inflight_buf == NULL || p->stored);
+  /* On the clean LRU: clean, idle, with a buffer. */
+  assert (list_empty (&p->lru) ||
+          (p->buf && !dirty && !p->loading && !p->inflight));
+  counters_check ();
+}
+#endif /* !NDEBUG */
+
 static void *
 buf_map (void)
 {
@@ -121,15 +184,23 @@ evict_one (void)
   if (list_empty (&cache.lru))
     return false;
   p = list_entry (cache.lru.next, struct page, lru);
+  pc_page_check (p);
   cache.stats.evictions++;
+  /* The one cache debug line under the lock: a caller of pc_buf_get
+   * (false) relies on it not being dropped.
+   */
+  if (nbds3_debug_cache)
+    nbdkit_debug ("cache: evict export '%s' page %" PRIu32 " (clean, least "
+                  "recently used)", p->exp->name, p->index);
   pc_page_remove (p);
   return true;
 }
 
 /* Get a page buffer within the budget, evicting clean pages, and when
- * MAY_WAIT, waiting for write-back to make pages clean.  May drop the lock
- * while it waits, so callers look their page up again afterwards.  NULL
- * with errno set when there is no memory (after the wait timeout).
+ * MAY_WAIT, asking the make_room hook (write-back) to make pages clean and
+ * waiting for that.  May drop the lock while it waits, so callers look
+ * their page up again afterwards; without MAY_WAIT it never drops it.
+ * NULL with errno set when there is no memory (after the wait timeout).
  */
 void *
 pc_buf_get (bool may_wait)
@@ -159,7 +230,8 @@ pc_buf_get (bool may_wait)
     }
     if (deadline == 0)
       deadline = clock_now_ns () + cache.cfg.wait_timeout * NS_PER_SEC;
-    pc_schedule_background (true);
+    if (cache.make_room)
+      cache.make_room ();
     if (clock_cond_wait (&cache.changed, &cache.lock, deadline) == ETIMEDOUT) {
       nbdkit_error ("cache: the cache (cache-size=%" PRIu64 ") is full of "
                     "dirty pages and write-back made no room within "
@@ -177,6 +249,7 @@ pc_lru_add (struct page *p)
   if (p->buf && !p->loading && !p->inflight && !pc_is_dirty (p) &&
       list_empty (&p->lru))
     list_add_tail (&cache.lru, &p->lru);
+  pc_page_check (p);
 }
 
 void
@@ -197,6 +270,7 @@ pc_page_remove (struct page *p)
   struct pc_export *e = p->exp;
   struct page **pp = &e->buckets[bucket_of (e, p->index)];
 
+  assert (!p->loading && !p->inflight);
   while (*pp != p)
     pp = &(*pp)->hash_next;
   *pp = p->hash_next;
@@ -226,6 +300,7 @@ pc_mark_dirty (struct page *p)
     p->dirty_since = clock_now_ns ();
     cache.ndirty++;
   }
+  pc_page_check (p);
 }
 
 /* The page's latest generation is durable (or needs no store work). */
@@ -245,27 +320,9 @@ pc_mark_clean (struct page *p)
     pc_lru_add (p);
 }
 
-/* Every store request, a foreground fetch or a worker's, takes one of
- * the `connections` slots (writeback.c leaves a share of them to reads
- * while reads wait).
- */
-void
-pc_request_begin (void)
-{
-  while (cache.requests >= cache.cfg.connections)
-    pthread_cond_wait (&cache.request_done, &cache.lock);
-  cache.requests++;
-}
-
-void
-pc_request_end (void)
-{
-  cache.requests--;
-  pthread_cond_signal (&cache.request_done);
-}
-
+/* Set up the memory part of the cache (no make_room hook yet).  0 or -1. */
 int
-pagecache_init (const struct pagecache_config *config)
+pc_pages_init (const struct pagecache_config *config)
 {
   memset (&cache, 0, sizeof cache);
   pthread_mutex_init (&cache.lock, NULL);
@@ -287,13 +344,7 @@ pagecache_init (const struct pagecache_config *config)
   if (cache.pool_max < 2)
     cache.pool_max = 2;
   cache.pool = calloc (cache.pool_max, sizeof (void *));
-  /* While reads wait, write-back leaves a quarter of the requests (at
-   * least one) to them; otherwise it may use all of them.
-   */
-  cache.nworkers = config->connections;
-  cache.read_reserve = config->connections / 4 ? config->connections / 4 : 1;
-  cache.workers = calloc (cache.nworkers, sizeof (pthread_t));
-  if (cache.pool == NULL || cache.workers == NULL) {
+  if (cache.pool == NULL) {
     nbdkit_error ("cache: out of memory");
     return -1;
   }
@@ -301,16 +352,14 @@ pagecache_init (const struct pagecache_config *config)
 }
 
 void
-pagecache_free (void)
+pc_pages_free (void)
 {
   while (cache.npool > 0) {
     munmap (cache.pool[--cache.npool], pc_page_size ());
     cache.used -= pc_page_size ();
   }
   free (cache.pool);
-  free (cache.workers);
   cache.pool = NULL;
-  cache.workers = NULL;
   pthread_cond_destroy (&cache.changed);
   pthread_cond_destroy (&cache.work);
   pthread_cond_destroy (&cache.request_done);

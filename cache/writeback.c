@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT
  *
- * Write-back: the queue of store work, the worker threads that take from
- * it (PUT or DELETE of dirty pages, read-ahead fetches), the background
- * policy (pages dirty for longer than a delay, pages a sequential writer
- * has filled, and everything past the dirty watermark), retries with
- * backoff after a failure, and flush: waiting until every page changed
- * before it is durable, or has failed.
+ * Store work, the middle of the cache (it uses pages.c; pagecache.c uses
+ * it): the store request slots, loading a page (a foreground miss or
+ * read-ahead), the queue of write-back and the worker threads that take
+ * from it (PUT or DELETE of dirty pages, read-ahead fetches), the
+ * background policy (pages dirty for longer than a delay, pages a
+ * sequential writer has filled, and everything past the dirty watermark,
+ * also run by pages.c's make_room hook when the budget is full of dirty
+ * pages), retries with backoff after a failure, and flush: waiting until
+ * every page changed before it is durable, or has failed.
  */
 
 #include <config.h>
@@ -21,6 +24,70 @@
 #include "debug.h"
 #include "pagecache-impl.h"
 #include "text.h"
+
+/* Every store request, a foreground fetch or a worker's, takes one of
+ * the `connections` slots (mutation_limit leaves a share of them to reads
+ * while reads wait).
+ */
+static void
+request_begin (void)
+{
+  while (cache.requests >= cache.cfg.connections)
+    pthread_cond_wait (&cache.request_done, &cache.lock);
+  cache.requests++;
+}
+
+static void
+request_end (void)
+{
+  cache.requests--;
+  pthread_cond_signal (&cache.request_done);
+}
+
+/* Read page P (LOADING, buffer set) from the store, dropping the lock:
+ * for a reader or writer that waits for it (FOREGROUND) or as read-ahead.
+ * On success P is clean and cached; on failure it is removed.  0 or -1.
+ */
+int
+pc_load_page (struct page *p, bool foreground)
+{
+  struct pc_export *e = p->exp;
+  uint32_t index = p->index;
+  void *buf = p->buf;
+  int r, saved_errno;
+
+  pc_page_check (p);
+  cache.nreading++;
+  request_begin ();
+  pthread_mutex_unlock (&cache.lock);
+  if (nbds3_debug_cache)
+    nbdkit_debug ("cache: fetch export '%s' page %" PRIu32 " (%s)",
+                  e->name, index, foreground ? "miss" : "read-ahead");
+  r = store_read_page (e->store, index, buf, pc_page_size ());
+  saved_errno = errno;
+  pthread_mutex_lock (&cache.lock);
+  request_end ();
+  if (--cache.nreading == 0 && !list_empty (&cache.queue))
+    pthread_cond_broadcast (&cache.work);  /* write-back may use it all */
+
+  p->loading = false;
+  if (r == 1) {
+    cache.stats.fetches++;
+    cache.stats.bytes_down += pc_page_size ();
+    pc_lru_add (p);
+    pthread_cond_broadcast (&cache.changed);
+    return 0;
+  }
+  if (r == 0) {
+    nbdkit_error ("export '%s': page %" PRIu32 " is in the page index but "
+                  "not in the store: was it removed behind nbds3's back?",
+                  e->name, index);
+    saved_errno = EIO;
+  }
+  pc_page_remove (p);
+  errno = saved_errno;
+  return -1;
+}
 
 /* How many mutations may be in flight now: every request slot, less a
  * reserve while reads are waiting, so that a read waits for at most the
@@ -45,6 +112,7 @@ pc_queue_page (struct page *p)
   p->queued = true;
   list_add_tail (&cache.queue, &p->queue);
   cache.nqueued++;
+  pc_page_check (p);
   pthread_cond_signal (&cache.work);
 }
 
@@ -97,7 +165,8 @@ mutate_page (struct page *p)
     p->stored = true;
   list_del (&p->lru);
   cache.nmutating++;
-  pc_request_begin ();
+  pc_page_check (p);
+  request_begin ();
   pthread_mutex_unlock (&cache.lock);
   if (nbds3_debug_cache)
     nbdkit_debug ("cache: %s export '%s' page %" PRIu32,
@@ -109,7 +178,7 @@ mutate_page (struct page *p)
                           pc_page_size ());
   saved_errno = errno;
   pthread_mutex_lock (&cache.lock);
-  pc_request_end ();
+  request_end ();
   cache.nmutating--;
   p->inflight = false;
 
@@ -136,6 +205,7 @@ mutate_page (struct page *p)
       list_del (&p->dirty);
       list_add_tail (&e->dirty, &p->dirty);
       p->dirty_since = clock_now_ns ();
+      pc_page_check (p);
     }
   }
   else {
@@ -152,6 +222,7 @@ mutate_page (struct page *p)
                   "failed %s; retry in %" PRId64 " ms or at the next flush",
                   e->name, p->index, delete ? "delete" : "write",
                   (p->retry_at - clock_now_ns ()) / 1000000);
+    pc_page_check (p);
   }
   pthread_cond_broadcast (&cache.changed);
   pthread_cond_signal (&cache.work);     /* a slot for the next one */
@@ -185,13 +256,14 @@ worker (void *arg)
       p = list_entry (cache.fetches.next, struct page, queue);
       list_del (&p->queue);
       p->queued = false;
-      pc_load_page (p);
+      pc_load_page (p, false);
     }
     else if (can_mutate) {
       p = list_entry (cache.queue.next, struct page, queue);
       list_del (&p->queue);
       p->queued = false;
       cache.nqueued--;
+      pc_page_check (p);
       if (pc_is_dirty (p) && !p->inflight)
         mutate_page (p);
     }
@@ -204,6 +276,41 @@ worker (void *arg)
   }
   pthread_mutex_unlock (&cache.lock);
   return NULL;
+}
+
+/* pages.c's make_room hook: every buffer is dirty and a writer waits. */
+static void
+make_room (void)
+{
+  pc_schedule_background (true);
+}
+
+/* Set up write-back after pc_pages_init: the workers (not started yet),
+ * the read reserve and the make_room hook.  0 or -1.
+ */
+int
+pc_writeback_init (void)
+{
+  /* While reads wait, write-back leaves a quarter of the requests (at
+   * least one) to them; otherwise it may use all of them.
+   */
+  cache.nworkers = cache.cfg.connections;
+  cache.read_reserve = cache.nworkers / 4 ? cache.nworkers / 4 : 1;
+  cache.workers = calloc (cache.nworkers, sizeof (pthread_t));
+  if (cache.workers == NULL) {
+    nbdkit_error ("cache: out of memory");
+    return -1;
+  }
+  cache.make_room = make_room;
+  return 0;
+}
+
+void
+pc_writeback_free (void)
+{
+  free (cache.workers);
+  cache.workers = NULL;
+  cache.make_room = NULL;
 }
 
 int

@@ -24,6 +24,7 @@
 #define PS 4096u
 
 static struct memstore *ms;
+static struct store_export *sx;
 static struct pc_export *ex;
 
 /* Start the cache on the memstore MS with an open export "e". */
@@ -40,9 +41,18 @@ open_cache (uint64_t budget_pages, unsigned connections,
 
   ck_assert_int_eq (pagecache_init (&cc), 0);
   ck_assert_int_eq (pagecache_start (), 0);
-  ex = pagecache_open_export (store_open_export (s, "e"), "e",
-                              64 * PS, PS, exists);
+  sx = store_open_export (s, "e");
+  ck_assert_ptr_nonnull (sx);
+  ex = pagecache_open_export (sx, "e", 64 * PS, PS, exists);
   ck_assert_ptr_nonnull (ex);
+}
+
+/* Close the export in the cache, then in the store. */
+static void
+close_export (void)
+{
+  pagecache_close_export (ex);
+  store_close_export (sx);
 }
 
 /* For tests that store pages before the cache opens the export. */
@@ -70,7 +80,7 @@ static void
 stop_cache (void)
 {
   pagecache_shutdown ();
-  pagecache_close_export (ex);
+  close_export ();
   pagecache_free ();
   memstore_free (ms);
 }
@@ -605,7 +615,7 @@ START_TEST (test_shutdown_writes_back)
   ck_assert_int_eq (pagecache_shutdown (), 0);
   ck_assert (memstore_get (ms, 9, buf));
   ck_assert_int_eq (buf[2], 'w');
-  pagecache_close_export (ex);
+  close_export ();
   pagecache_free ();
   memstore_free (ms);
 }
