@@ -15,7 +15,8 @@
  * - Every page PUT is conditional, so that an attempt that timed out but
  *   still reaches the server later cannot overwrite a newer version: each
  *   open export keeps the ETag of every page it knows to be stored (from
- *   the listing, GETs and PUTs; a table proportional to the stored pages)
+ *   the listing, GETs and PUTs; store-s3-etags.c, a table proportional to
+ *   the stored pages)
  *   and sends If-Match: ETAG, or If-None-Match: * for a page it believes
  *   absent.  If-Match names the ETag in bare hex (what radosgw compares)
  *   until a server refuses a condition naming the current ETag: then
@@ -68,6 +69,7 @@
 #include "cleanup.h"
 #include "s3-http.h"
 #include "s3-xml.h"
+#include "store-s3-etags.h"
 #include "store-s3.h"
 #include "text.h"
 
@@ -97,24 +99,12 @@ struct s3_store {
   uint64_t nonces;
 };
 
-/* The ETag of one stored page, without quotes: 32 hex digits (what a
- * single-part PUT gets) kept as 16 bytes, any other form as a string.
- */
-struct etag_entry {
-  uint32_t page;
-  bool used;                    /* a slot of the table holding a page */
-  bool is_hex;                  /* HEX holds it, else OTHER */
-  uint8_t hex[16];
-  char *other;                  /* allocated */
-};
 
 struct s3_export {
   struct store_export base;
   char *name;
   char *prefix;                 /* exports/NAME/ */
-  pthread_mutex_t lock;         /* guards the ETag table */
-  struct etag_entry *etags;     /* open addressing, linear probing */
-  size_t netags, etags_cap;     /* cap: 0 or a power of 2 */
+  struct s3_etags etags;        /* of the pages known to be stored */
   bool fenced;                  /* a conflict was seen (atomic) */
 };
 
@@ -125,168 +115,6 @@ static const struct s3_http_budget probe_budget = {
   .connect_timeout = 3, .request_timeout = 3, .retry_deadline = 8,
   .max_attempts = 2,
 };
-
-/* ---- The ETag table ---- */
-
-static size_t
-etag_slot (const struct s3_export *e, uint32_t page)
-{
-  uint32_t h = page * UINT32_C (0x9e3779b1);
-
-  return (h ^ (h >> 15)) & (e->etags_cap - 1);
-}
-
-/* ETAG without its quotes, into OUT. */
-static void
-etag_bare (const char *etag, char out[S3_HTTP_ETAG_MAX])
-{
-  size_t len = strlen (etag);
-
-  if (len >= 2 && etag[0] == '"' && etag[len - 1] == '"') {
-    etag++;
-    len -= 2;
-  }
-  if (len >= S3_HTTP_ETAG_MAX)
-    len = S3_HTTP_ETAG_MAX - 1;
-  memcpy (out, etag, len);
-  out[len] = '\0';
-}
-
-/* Parse BARE, 32 hex digits, into HEX.  true if it is that. */
-static bool
-etag_parse_hex (const char *bare, uint8_t hex[16])
-{
-  if (strlen (bare) != 32)
-    return false;
-  for (int i = 0; i < 16; ++i) {
-    unsigned v;
-
-    if (!isxdigit ((unsigned char) bare[2*i]) ||
-        !isxdigit ((unsigned char) bare[2*i+1]) ||
-        sscanf (bare + 2*i, "%2x", &v) != 1)
-      return false;
-    hex[i] = v;
-  }
-  return true;
-}
-
-/* Look PAGE up (with the lock held); NULL if absent. */
-static struct etag_entry *
-etag_find_locked (struct s3_export *e, uint32_t page)
-{
-  if (e->etags_cap == 0)
-    return NULL;
-  for (size_t i = etag_slot (e, page); e->etags[i].used;
-       i = (i + 1) & (e->etags_cap - 1))
-    if (e->etags[i].page == page)
-      return &e->etags[i];
-  return NULL;
-}
-
-/* The ETag of PAGE, bare, into BARE: true if PAGE is known to be stored. */
-static bool
-etag_get (struct s3_export *e, uint32_t page, char bare[S3_HTTP_ETAG_MAX])
-{
-  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&e->lock);
-  struct etag_entry *en = etag_find_locked (e, page);
-
-  if (en == NULL)
-    return false;
-  if (!en->is_hex)
-    snprintf (bare, S3_HTTP_ETAG_MAX, "%s", en->other);
-  else
-    text_hex (en->hex, sizeof en->hex, bare);
-  return true;
-}
-
-/* Record that PAGE is stored with ETAG (as the server sent it, quotes or
- * not).  0, or -1 after nbdkit_error.
- */
-static int
-etag_set (struct s3_export *e, uint32_t page, const char *etag)
-{
-  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&e->lock);
-  struct etag_entry *en = etag_find_locked (e, page);
-  char bare[S3_HTTP_ETAG_MAX];
-  char *other = NULL;
-  uint8_t hex[16] = { 0 };
-  bool is_hex;
-
-  etag_bare (etag, bare);
-  is_hex = etag_parse_hex (bare, hex);
-  if (!is_hex && (other = strdup (bare)) == NULL) {
-    nbdkit_error ("s3: out of memory");
-    errno = ENOMEM;
-    return -1;
-  }
-  if (en == NULL) {
-    if ((e->netags + 1) * 4 > e->etags_cap * 3) {       /* grow at 3/4 */
-      size_t ncap = e->etags_cap ? e->etags_cap * 2 : 1024;
-      struct etag_entry *old = e->etags, *n = calloc (ncap, sizeof *n);
-      size_t ocap = e->etags_cap;
-
-      if (n == NULL) {
-        nbdkit_error ("s3: out of memory");
-        free (other);
-        errno = ENOMEM;
-        return -1;
-      }
-      e->etags = n;
-      e->etags_cap = ncap;
-      for (size_t i = 0; i < ocap; ++i) {
-        size_t j;
-
-        if (!old[i].used)
-          continue;
-        for (j = etag_slot (e, old[i].page); n[j].used;
-             j = (j + 1) & (ncap - 1))
-          ;
-        n[j] = old[i];
-      }
-      free (old);
-    }
-    size_t j;
-    for (j = etag_slot (e, page); e->etags[j].used;
-         j = (j + 1) & (e->etags_cap - 1))
-      ;
-    en = &e->etags[j];
-    en->used = true;
-    en->page = page;
-    e->netags++;
-  }
-  free (en->other);
-  en->other = other;
-  en->is_hex = is_hex;
-  memcpy (en->hex, hex, sizeof hex);
-  return 0;
-}
-
-/* Forget PAGE (deleted, or found absent): backward-shift deletion. */
-static void
-etag_remove (struct s3_export *e, uint32_t page)
-{
-  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&e->lock);
-  struct etag_entry *en = etag_find_locked (e, page);
-  size_t mask = e->etags_cap - 1, i, j;
-
-  if (en == NULL)
-    return;
-  i = en - e->etags;
-  free (en->other);
-  en->other = NULL;
-  e->etags[i].used = false;
-  e->netags--;
-  for (j = (i + 1) & mask; e->etags[j].used; j = (j + 1) & mask) {
-    size_t home = etag_slot (e, e->etags[j].page);
-
-    /* Move J into the hole at I unless its home lies in (I, J]. */
-    if (((j - home) & mask) >= ((j - i) & mask)) {
-      e->etags[i] = e->etags[j];
-      e->etags[j].used = false;
-      i = j;
-    }
-  }
-}
 
 /* ---- Requests ---- */
 
@@ -534,10 +362,7 @@ s3_close_export (struct store_export *se)
 
   free (e->name);
   free (e->prefix);
-  for (size_t i = 0; i < e->etags_cap; ++i)
-    free (e->etags[i].other);
-  free (e->etags);
-  pthread_mutex_destroy (&e->lock);
+  s3_etags_free (&e->etags);
   free (e);
 }
 
@@ -551,7 +376,7 @@ s3_open_export (struct store *st, const char *name)
     return NULL;
   }
   e->base.store = st;
-  pthread_mutex_init (&e->lock, NULL);
+  s3_etags_init (&e->etags);
   e->name = strdup (name);
   if (e->name == NULL ||
       asprintf (&e->prefix, STORE_EXPORTS_DIR "/%s/", name) == -1) {
@@ -646,7 +471,7 @@ page_object (void *opaque, const struct s3_list_object *obj)
   if (strncmp (obj->key, ctx->e->prefix, plen) != 0 ||
       !store_page_name_parse (obj->key + plen, &page))
     return 0;                   /* nbds3.meta, or not ours */
-  if (etag_set (ctx->e, page, obj->etag) == -1)
+  if (s3_etags_set (&ctx->e->etags, page, obj->etag) == -1)
     return -1;
   return ctx->fn (ctx->opaque, page);
 }
@@ -684,10 +509,10 @@ s3_read_page (struct store_export *se, uint32_t page, void *buf, size_t len,
     errno = EIO;
     return -1;
   }
-  if (r == 1 && etag_set (e, page, etag) == -1)
+  if (r == 1 && s3_etags_set (&e->etags, page, etag) == -1)
     return -1;
   if (r == 0)
-    etag_remove (e, page);
+    s3_etags_remove (&e->etags, page);
   return r;
 }
 
@@ -709,7 +534,7 @@ head_object (struct s3_store *s, const char *key,
   free (resp.body);
   if (resp.status == 404)
     return 0;
-  etag_bare (resp.etag, bare);
+  s3_etag_bare (resp.etag, bare);
   writer = s3_http_response_meta (&resp, WRITER_META);
   snprintf (nonce, NONCE_MAX, "%s", writer ? writer : "");
   return 1;
@@ -809,7 +634,7 @@ mutate_page (struct s3_export *e, uint32_t page, const char *method,
     struct s3_http_response resp;
     char known[S3_HTTP_ETAG_MAX], quoted[S3_HTTP_ETAG_MAX + 2];
     char now[S3_HTTP_ETAG_MAX], owner[NONCE_MAX];
-    bool stored = etag_get (e, page, known);
+    bool stored = s3_etags_get (&e->etags, page, known);
     int r;
 
     if (stored) {
@@ -823,14 +648,14 @@ mutate_page (struct s3_export *e, uint32_t page, const char *method,
     free (resp.body);
     if (r == 0) {
       if (!put) {
-        etag_remove (e, page);
+        s3_etags_remove (&e->etags, page);
         return 0;
       }
       if (resp.etag[0])
-        return etag_set (e, page, resp.etag);
+        return s3_etags_set (&e->etags, page, resp.etag);
       if (md5_etag (buf, len, now) == -1)
         return -1;
-      return etag_set (e, page, now);
+      return s3_etags_set (&e->etags, page, now);
     }
     if (errno != EAGAIN)
       return -1;
@@ -843,7 +668,7 @@ mutate_page (struct s3_export *e, uint32_t page, const char *method,
     if (r == -1)
       return -1;
     if (r == 0) {               /* absent: nothing to overwrite */
-      etag_remove (e, page);
+      s3_etags_remove (&e->etags, page);
       if (!put)
         return 0;
       continue;
@@ -861,14 +686,14 @@ mutate_page (struct s3_export *e, uint32_t page, const char *method,
       continue;
     }
     if (put && strcmp (owner, nonce) == 0)
-      return etag_set (e, page, now);   /* this very PUT landed */
+      return s3_etags_set (&e->etags, page, now);   /* this very PUT landed */
     if (!nonce_is_ours (s, owner)) {
       fence (e, page, method, key, now, owner);
       errno = EIO;
       return -1;
     }
     /* An earlier attempt of ours landed late: go on from it. */
-    if (etag_set (e, page, now) == -1)
+    if (s3_etags_set (&e->etags, page, now) == -1)
       return -1;
   }
   nbdkit_error ("S3 %s s3://%s/%s: the object changed again while it was "
