@@ -251,10 +251,10 @@ lock_dir (struct fs_export *e)
 static int
 set_checksum (int fd, const struct store_checksum *sum)
 {
-  char hex[9];
+  char text[STORE_CHECKSUM_TEXT_LEN + 1];
 
-  snprintf (hex, sizeof hex, "%08" PRIx32, sum->crc32c);
-  return fsetxattr (fd, CHECKSUM_XATTR, hex, 8, 0);
+  store_checksum_format (sum, text);
+  return fsetxattr (fd, CHECKSUM_XATTR, text, STORE_CHECKSUM_TEXT_LEN, 0);
 }
 
 /* The checksum attribute of the open page file FD into SUM (not present
@@ -264,20 +264,16 @@ set_checksum (int fd, const struct store_checksum *sum)
 static int
 get_checksum (int fd, struct store_checksum *sum)
 {
-  char hex[16];
-  ssize_t n = fgetxattr (fd, CHECKSUM_XATTR, hex, sizeof hex - 1);
-  unsigned v;
+  char text[STORE_CHECKSUM_TEXT_LEN + 1];
+  ssize_t n = fgetxattr (fd, CHECKSUM_XATTR, text, sizeof text);
 
   sum->present = false;
   if (n == -1)
     return errno == ENODATA ? 0 : -1;
-  hex[n] = '\0';
-  if (n != 8 || sscanf (hex, "%8x", &v) != 1) {
+  if (!store_checksum_parse (text, n, sum)) {
     errno = EIO;
     return -1;
   }
-  sum->present = true;
-  sum->crc32c = v;
   return 0;
 }
 

@@ -137,21 +137,18 @@ static int
 get_checksum (const struct s3_store *s, const char *key,
               const struct s3_http_response *resp, struct store_checksum *sum)
 {
-  const char *hex = s3_http_response_meta (resp, CHECKSUM_META);
-  unsigned v;
+  const char *text = s3_http_response_meta (resp, CHECKSUM_META);
 
   sum->present = false;
-  if (hex == NULL)
+  if (text == NULL)
     return 0;
-  if (strlen (hex) != 8 || sscanf (hex, "%8x", &v) != 1) {
+  if (!store_checksum_parse (text, strlen (text), sum)) {
     nbdkit_error ("S3 object s3://%s/%s: its x-amz-meta-" CHECKSUM_META
                   " is not a checksum: the export is damaged", s->bucket,
                   key);
     errno = EIO;
     return -1;
   }
-  sum->present = true;
-  sum->crc32c = v;
   return 0;
 }
 
@@ -604,7 +601,8 @@ mutate_page (struct s3_export *e, uint32_t page, const char *method,
 {
   struct s3_store *s = (struct s3_store *) e->base.store;
   const bool put = strcmp (method, "PUT") == 0;
-  char leaf[STORE_PAGE_NAME_LEN + 1], nonce[NONCE_MAX], crc[9] = "";
+  char leaf[STORE_PAGE_NAME_LEN + 1], nonce[NONCE_MAX];
+  char crc[STORE_CHECKSUM_TEXT_LEN + 1] = "";
   const struct sigv4_pair meta[] = {
     { WRITER_META, nonce }, { CHECKSUM_META, crc },
   };
@@ -623,7 +621,7 @@ mutate_page (struct s3_export *e, uint32_t page, const char *method,
   }
   new_nonce (s, nonce);
   if (sum)
-    snprintf (crc, sizeof crc, "%08" PRIx32, sum->crc32c);
+    store_checksum_format (sum, crc);
 
   for (int round = 0; round < 4; ++round) {
     struct s3_http_request req = {

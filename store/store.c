@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT
  *
  * What both page stores share: the export name rule, the text format of
- * the nbds3.meta record and the page naming scheme.  Pure functions, no
+ * the nbds3.meta record, of a page's checksum and the page naming scheme.  Pure functions, no
  * I/O, so both stores and the unit tests agree on them by construction.
  */
 
@@ -140,6 +140,36 @@ store_meta_parse (const char *text, size_t len, struct store_meta *meta,
   nbdkit_error ("%s: metadata is damaged (it needs version=, size= and "
                 "page-size= lines)", where);
   return -1;
+}
+
+void
+store_checksum_format (const struct store_checksum *sum,
+                       char text[STORE_CHECKSUM_TEXT_LEN + 1])
+{
+  snprintf (text, STORE_CHECKSUM_TEXT_LEN + 1, "%08" PRIx32, sum->crc32c);
+}
+
+bool
+store_checksum_parse (const char *text, size_t len,
+                      struct store_checksum *sum)
+{
+  uint32_t v = 0;
+
+  if (len != STORE_CHECKSUM_TEXT_LEN)
+    return false;
+  for (size_t i = 0; i < len; ++i) {
+    char c = text[i];
+
+    if (c >= '0' && c <= '9')
+      v = v << 4 | (c - '0');
+    else if (c >= 'a' && c <= 'f')
+      v = v << 4 | (c - 'a' + 10);
+    else
+      return false;
+  }
+  sum->present = true;
+  sum->crc32c = v;
+  return true;
 }
 
 bool

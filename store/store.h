@@ -219,6 +219,16 @@ extern size_t store_meta_format (const struct store_meta *meta, char *buf);
 extern int store_meta_parse (const char *text, size_t len,
                              struct store_meta *meta, const char *where);
 
+/* A checksum as stores keep it: 8 lower-case hex digits.  Format writes
+ * them and a NUL into TEXT; parse reads LEN bytes of TEXT (not
+ * NUL-terminated) into SUM and returns false if they are not that.
+ */
+#define STORE_CHECKSUM_TEXT_LEN 8
+extern void store_checksum_format (const struct store_checksum *sum,
+                                   char text[STORE_CHECKSUM_TEXT_LEN + 1]);
+extern bool store_checksum_parse (const char *text, size_t len,
+                                  struct store_checksum *sum);
+
 /* Parse a page object or file name "page-%08x.bin".  Returns true and sets
  * *PAGE if NAME is exactly such a name.
  */

@@ -120,6 +120,24 @@ START_TEST (test_page_names)
 }
 END_TEST
 
+START_TEST (test_checksum_text)
+{
+  struct store_checksum in = { .present = true, .crc32c = 0xe3069283 };
+  struct store_checksum out = { .present = false };
+  char text[STORE_CHECKSUM_TEXT_LEN + 1];
+
+  store_checksum_format (&in, text);
+  ck_assert_str_eq (text, "e3069283");
+  ck_assert (store_checksum_parse (text, 8, &out));
+  ck_assert (out.present);
+  ck_assert_uint_eq (out.crc32c, in.crc32c);
+  ck_assert (!store_checksum_parse ("e306928", 7, &out));
+  ck_assert (!store_checksum_parse ("e30692830", 9, &out));
+  ck_assert (!store_checksum_parse ("E3069283", 8, &out));
+  ck_assert (!store_checksum_parse ("e306928g", 8, &out));
+}
+END_TEST
+
 Suite *
 store_suite (void)
 {
@@ -130,6 +148,7 @@ store_suite (void)
   tcase_add_test (tc, test_meta_round_trip);
   tcase_add_test (tc, test_meta_damaged);
   tcase_add_test (tc, test_page_names);
+  tcase_add_test (tc, test_checksum_text);
   suite_add_tcase (s, tc);
   return s;
 }
