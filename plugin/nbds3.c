@@ -49,6 +49,9 @@ struct export {
   unsigned create_failures;     /* failed attempts to create it */
 };
 
+static void nbds3_close (void *handle);
+static bool export_exists (struct export *e);
+
 static struct store *store;
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t registry_changed = PTHREAD_COND_INITIALIZER;
@@ -166,11 +169,27 @@ export_find (const char *name)
   return NULL;
 }
 
+/* Take the store's single-writer guard of E (the S3 lease) for a
+ * writable connection.  0 or -1.
+ */
+static int
+export_claim (struct export *e)
+{
+  int r;
+
+  pthread_mutex_lock (&e->create_lock);
+  r = store_claim (e->store);
+  pthread_mutex_unlock (&e->create_lock);
+  return r;
+}
+
 /* Open the export NAME in the store and its cache, without
- * registry_lock (nbds3_open holds a placeholder meanwhile).
+ * registry_lock (nbds3_open holds a placeholder meanwhile).  For a
+ * writable connection (not READONLY), an existing export is claimed
+ * before its pages are listed.
  */
 static struct export *
-export_open (const char *name)
+export_open (const char *name, bool readonly)
 {
   struct export *e = calloc (1, sizeof *e);
   struct store_meta meta;
@@ -205,6 +224,8 @@ export_open (const char *name)
       goto err;
     }
     e->size = meta.size;
+    if (!readonly && export_claim (e) == -1)
+      goto err;
   }
   e->cache = pagecache_open_export (e->store, name, e->size,
                                     config.page_size, e->created);
@@ -245,7 +266,7 @@ nbds3_open (int readonly)
 
     list_add_tail (&exports, &placeholder.link);
     pthread_mutex_unlock (&registry_lock);
-    e = export_open (name);
+    e = export_open (name, readonly);
     pthread_mutex_lock (&registry_lock);
     list_del (&placeholder.link);
     if (e)
@@ -255,6 +276,11 @@ nbds3_open (int readonly)
   if (e)
     e->connections++;
   pthread_mutex_unlock (&registry_lock);
+  /* Opened by read-only connections so far: claim it now. */
+  if (e && !readonly && export_exists (e) && export_claim (e) == -1) {
+    nbds3_close (e);
+    return NULL;
+  }
   return e;
 }
 
@@ -303,7 +329,9 @@ export_create (struct export *e)
     r = -1;
   }
   else if (!e->created) {
-    r = store_write_meta (e->store, &meta);
+    r = store_claim (e->store);
+    if (r == 0)
+      r = store_write_meta (e->store, &meta);
     if (r == -1)
       __atomic_add_fetch (&e->create_failures, 1, __ATOMIC_RELEASE);
     else {

@@ -38,6 +38,7 @@ struct nbds3_config config = {
     .connect_timeout = 10,
     .request_timeout = 60,
     .retry_deadline = 120,
+    .lease_timeout = 180,
   },
 };
 
@@ -87,6 +88,11 @@ static const struct key keys[] = {
     1, MAX_TIMEOUT },
   { "retry-deadline", NULL, KEY_UINT32, FIELD (s3.retry_deadline),
     1, MAX_TIMEOUT },
+  { "lease-timeout", NULL, KEY_UINT32, FIELD (s3.lease_timeout),
+    1, MAX_TIMEOUT },
+  { "break-lease", NULL, KEY_BOOL, FIELD (s3.break_lease), 0, 0 },
+  { "accept-unconditional", NULL, KEY_BOOL,
+    FIELD (s3.accept_unconditional), 0, 0 },
 };
 
 /* The S3-only keys are those stored in struct nbds3_config after
@@ -227,6 +233,19 @@ complete_s3 (void)
   if (config.addressing && !found) {
     nbdkit_error ("addressing=%s: use auto, path or virtual",
                   config.addressing);
+    return -1;
+  }
+  if (config.s3.lease_timeout <=
+      2 * (config.s3.request_timeout + config.s3.connect_timeout)) {
+    nbdkit_error ("lease-timeout=%" PRIu32 " is too short for "
+                  "request-timeout=%" PRIu32 " and connect-timeout=%" PRIu32
+                  ": it must be more than 2 * (request-timeout + "
+                  "connect-timeout) = %" PRIu32 " (a holder renews its lease "
+                  "every lease-timeout/6 and stops starting requests in time "
+                  "for the last one to end before the lease could run out)",
+                  config.s3.lease_timeout, config.s3.request_timeout,
+                  config.s3.connect_timeout,
+                  2 * (config.s3.request_timeout + config.s3.connect_timeout));
     return -1;
   }
   if (config.s3.ca_file && access (config.s3.ca_file, R_OK) == -1) {

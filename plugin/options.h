@@ -61,6 +61,12 @@ extern void config_free (void);
   "ca-file=FILE             CA certificates to verify it with.\n" \
   "connect-timeout=SECS     S3 connection timeout per attempt (10).\n" \
   "request-timeout=SECS     S3 request timeout per attempt (60).\n" \
-  "retry-deadline=SECS      Bound on one S3 request, retries included (120)."
+  "retry-deadline=SECS      Bound on one S3 request, retries included (120).\n" \
+  "lease-timeout=SECS       An S3 export's single-writer lease runs out\n" \
+  "                         this long after its holder last renewed it (180).\n" \
+  "break-lease=BOOL         Take exports whose lease another server holds\n" \
+  "                         at once (only if it is known to be gone).\n" \
+  "accept-unconditional=BOOL  Write to an S3 server that ignores\n" \
+  "                         conditional PUTs, unprotected (default false)."
 
 #endif /* NBDS3_OPTIONS_H */

@@ -33,6 +33,11 @@ struct s3_config {
   uint32_t request_timeout;     /* seconds, per attempt */
   uint32_t retry_deadline;      /* seconds: all attempts of one request */
   uint32_t connections;         /* requests in flight, the handle pool */
+  /* One writer per export (store/store-s3-lease.c). */
+  uint32_t lease_timeout;       /* seconds */
+  bool break_lease;             /* take held leases without waiting */
+  bool accept_unconditional;    /* write to a server that ignores
+                                 * conditional PUTs */
 };
 
 /* A deep copy of SRC into DST.  0, or -1 after nbdkit_error (DST then

@@ -491,7 +491,11 @@ s3_http_describe (const struct s3_http *h, const struct s3_http_request *req,
     snprintf (tries, sizeof tries, " (%u attempts in %.1f s)",
               resp->attempts, resp->ms / 1000.0);
 
-  if (resp->too_long)
+  if (resp->past_not_after)
+    snprintf (buf, len, "S3 %s %s: not sent: this server's lease of the "
+              "export could run out before it ended%s", req->method,
+              resource, tries);
+  else if (resp->too_long)
     snprintf (buf, len, "S3 %s %s: the response is longer than the %zu "
               "bytes expected", req->method, resource,
               req->resp_buf ? req->resp_len : (size_t) S3_HTTP_ALLOC_MAX);
@@ -571,6 +575,11 @@ s3_http_request (struct s3_http *h, const struct s3_http_request *req,
     if (connect_ms > timeout_ms)
       connect_ms = timeout_ms;
 
+    if (req->not_after && clock_now_ns () >= req->not_after) {
+      resp->past_not_after = true;
+      err = EIO;
+      break;
+    }
     resp->attempts++;
     cc = attempt (&x, &t, hash, connect_ms, timeout_ms);
     resp->curl_code = cc;

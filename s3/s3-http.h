@@ -77,6 +77,10 @@ struct s3_http_request {
                                  * (for HEAD, any 404: it has no body) */
   bool quiet;                   /* report nothing: the caller describes it */
   const struct s3_http_budget *budget;  /* NULL: the client's limits */
+  /* Monotonic ns (clock.h); 0: none.  No attempt starts at or after it:
+   * the request fails with EIO instead (a lease that may run out).
+   */
+  int64_t not_after;
 };
 
 struct s3_http_response {
@@ -101,6 +105,7 @@ struct s3_http_response {
   unsigned nmeta;
   bool too_long;                /* the body overflowed its buffer */
   bool cancelled;               /* s3_http_cancel ended the retries */
+  bool past_not_after;          /* REQ->not_after ended the attempts */
   unsigned attempts;
   unsigned ms;                  /* all attempts, waits included */
 };

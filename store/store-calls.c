@@ -247,6 +247,19 @@ store_close_export (struct store_export *e)
   free (name);
 }
 
+int
+store_claim (struct store_export *e)
+{
+  TRACE_START;
+  int r;
+
+  if (e->store->ops->claim == NULL)
+    return 0;
+  r = e->store->ops->claim (e);
+  TRACE ("claim", e, NO_PAGE, r);
+  return r;
+}
+
 void
 store_cancel (struct store *s)
 {

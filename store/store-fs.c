@@ -13,7 +13,9 @@
  *   contain ".tmp."; those left by a crash are removed when the export's
  *   guard is taken.
  * - The single-writer guard is flock (LOCK_EX) on the export directory,
- *   held by dir_fd while the export is open.  flock locks belong to the
+ *   taken by fs_claim (a writable open) or write_meta (creating it) and
+ *   held by dir_fd until the export closes; a read-only server opens the
+ *   directory without it.  flock locks belong to the
  *   open file description, so a second open of the same export conflicts
  *   even within one process, and other descriptors of the directory (used
  *   for listing) neither take nor release it.
@@ -60,9 +62,11 @@ struct fs_export {
   struct store_export base;
   char *name;
   char *dir;                    /* <data-dir>/exports/<name> */
-  pthread_mutex_t lock;         /* guards dir_fd; held across write_meta */
-  int dir_fd;                   /* the export directory holding the flock,
-                                 * or -1 while the export does not exist */
+  pthread_mutex_t lock;         /* guards dir_fd and locked; held across
+                                 * write_meta and claim */
+  int dir_fd;                   /* the export directory, or -1 while the
+                                 * export does not exist */
+  bool locked;                  /* dir_fd holds the flock (claimed) */
 };
 
 static const struct store_ops fs_ops;
@@ -218,11 +222,11 @@ remove_stale_temps (struct fs_export *e, int fd)
   closedir (d);
 }
 
-/* Open E's directory and take the single-writer guard on it.  1 when
- * locked (E->dir_fd set), 0 if the directory does not exist, -1 on error.
+/* Open E's directory (E->lock held).  1 when open (E->dir_fd set), 0 if
+ * the directory does not exist, -1 on error.
  */
 static int
-lock_dir (struct fs_export *e)
+open_dir (struct fs_export *e)
 {
   int fd = open (e->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
@@ -232,19 +236,48 @@ lock_dir (struct fs_export *e)
     nbdkit_error ("cannot open export directory %s: %m", e->dir);
     return -1;
   }
-  if (flock (fd, LOCK_EX | LOCK_NB) == -1) {
+  e->dir_fd = fd;
+  return 1;
+}
+
+/* Take the single-writer guard on E's open directory (E->lock held) and
+ * remove the temporary files a crash left.  0 or -1.
+ */
+static int
+lock_dir (struct fs_export *e)
+{
+  if (e->locked)
+    return 0;
+  if (flock (e->dir_fd, LOCK_EX | LOCK_NB) == -1) {
     if (errno == EWOULDBLOCK)
       nbdkit_error ("export '%s' is in use by another nbdkit process "
-                    "(lock on %s held); stop it first", e->name, e->dir);
+                    "(lock on %s held); stop it first, or serve it "
+                    "read-only (nbdkit -r)", e->name, e->dir);
     else
       nbdkit_error ("cannot lock export directory %s: %m", e->dir);
-    close_keep_errno (fd);
     return -1;
   }
   nbdkit_debug ("fs: export '%s': locked %s", e->name, e->dir);
-  remove_stale_temps (e, fd);
-  e->dir_fd = fd;
-  return 1;
+  remove_stale_temps (e, e->dir_fd);
+  e->locked = true;
+  return 0;
+}
+
+/* The directory of E for a mutation: open and locked.  -1 after
+ * nbdkit_error if it is not (nothing is written without the guard).
+ */
+static int
+get_locked_dir_fd (struct fs_export *e)
+{
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&e->lock);
+
+  if (e->dir_fd == -1 || !e->locked) {
+    nbdkit_error ("export '%s': written before %s", e->name,
+                  e->dir_fd == -1 ? "its metadata" : "it was claimed");
+    errno = EIO;
+    return -1;
+  }
+  return e->dir_fd;
 }
 
 /* Keep SUM as the checksum attribute of the open file FD.  0 or -1. */
@@ -445,7 +478,7 @@ fs_open_export (struct store *s, const char *name)
   if (e->name == NULL)
     nbdkit_error ("strdup: %m");
   else if ((e->dir = path_join (fs->exports_dir, name)) != NULL) {
-    switch (lock_dir (e)) {
+    switch (open_dir (e)) {
     case 0:
       nbdkit_debug ("fs: export '%s' does not exist yet", name);
       /* fallthrough */
@@ -503,11 +536,16 @@ fs_write_meta (struct store_export *se, const struct store_meta *meta)
       nbdkit_error ("cannot create export directory %s: %m", e->dir);
       return -1;
     }
-    r = lock_dir (e);
+    r = open_dir (e);
     if (r == 0)
       nbdkit_error ("export directory %s vanished as it was created", e->dir);
     if (r != 1)
       return -1;
+    if (lock_dir (e) == -1) {
+      close (e->dir_fd);
+      e->dir_fd = -1;
+      return -1;
+    }
     /* Another process created the export since we opened it (and has
      * exited): never overwrite its metadata from a stale view.
      */
@@ -516,10 +554,13 @@ fs_write_meta (struct store_export *se, const struct store_meta *meta)
                     "it was opened here: open it again", e->name);
       close (e->dir_fd);
       e->dir_fd = -1;
+      e->locked = false;
       errno = EEXIST;
       return -1;
     }
   }
+  else if (lock_dir (e) == -1)
+    return -1;
   if (replace_file (e, e->dir_fd, STORE_META_NAME, text, len, NULL, true) == -1)
     return -1;
 
@@ -610,13 +651,10 @@ fs_write_page (struct store_export *se, uint32_t page,
 {
   struct fs_export *e = (struct fs_export *) se;
   char name[STORE_PAGE_NAME_LEN + 1];
-  int dir_fd = get_dir_fd (e);
+  int dir_fd = get_locked_dir_fd (e);
 
-  if (dir_fd == -1) {
-    nbdkit_error ("export '%s': page written before its metadata", e->name);
-    errno = EIO;
+  if (dir_fd == -1)
     return -1;
-  }
   snprintf (name, sizeof name, STORE_PAGE_NAME_FMT, page);
   return replace_file (e, dir_fd, name, buf, len, sum, false);
 }
@@ -626,16 +664,29 @@ fs_delete_page (struct store_export *se, uint32_t page)
 {
   struct fs_export *e = (struct fs_export *) se;
   char name[STORE_PAGE_NAME_LEN + 1];
-  int dir_fd = get_dir_fd (e);
+  int dir_fd;
 
-  if (dir_fd == -1)             /* no export, so no page */
+  if (get_dir_fd (e) == -1)     /* no export, so no page */
     return 0;
+  if ((dir_fd = get_locked_dir_fd (e)) == -1)
+    return -1;
   snprintf (name, sizeof name, STORE_PAGE_NAME_FMT, page);
   if (unlinkat (dir_fd, name, 0) == -1 && errno != ENOENT) {
     nbdkit_error ("cannot delete page file %s/%s: %m", e->dir, name);
     return -1;
   }
   return 0;
+}
+
+static int
+fs_claim (struct store_export *se)
+{
+  struct fs_export *e = (struct fs_export *) se;
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&e->lock);
+
+  if (e->dir_fd == -1)
+    return 0;                   /* write_meta creates and locks it */
+  return lock_dir (e);
 }
 
 static int
@@ -664,6 +715,7 @@ static const struct store_ops fs_ops = {
   .read_meta = fs_read_meta,
   .write_meta = fs_write_meta,
   .list_pages = fs_list_pages,
+  .claim = fs_claim,
   .read_page = fs_read_page,
   .write_page = fs_write_page,
   .delete_page = fs_delete_page,

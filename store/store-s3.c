@@ -44,10 +44,11 @@
  * - Every page PUT stores the page's checksum (store.h) in its user
  *   metadata, x-amz-meta-nbds3-crc32c; a GET returns it for
  *   store_read_page to check.
- * - No single-writer guard yet: open_export only allocates.  The S3 lease
- *   (a conditional PUT of a lease object, renewed while the export is
- *   open) is a later step; until then two nbdkit processes must not serve
- *   the same export of one bucket.
+ * - One writer per export: s3_claim (before the first write) probes once
+ *   that the server honours conditional writes, then takes the export's
+ *   lease (store-s3-lease.c).  Every mutation checks the lease first and
+ *   starts no attempt after the time by which the lease could run out;
+ *   the close releases it.  Read-only servers never claim.
  */
 
 #include <config.h>
@@ -70,6 +71,8 @@
 #include "s3-http.h"
 #include "s3-xml.h"
 #include "store-s3-etags.h"
+#include "store-s3-lease.h"
+#include "store-s3-probe.h"
 #include "store-s3.h"
 #include "text.h"
 
@@ -97,8 +100,12 @@ struct s3_store {
    */
   char writer[2 * WRITER_TOKEN_BYTES + 1];
   uint64_t nonces;
+  struct s3_leases *leases;     /* one writer per export */
+  bool accept_unconditional;
+  pthread_mutex_t probe_lock;   /* guards probed */
+  int probed;                   /* 0: not yet; 1: conditions honoured;
+                                 * -1: not */
 };
-
 
 struct s3_export {
   struct store_export base;
@@ -106,6 +113,7 @@ struct s3_export {
   char *prefix;                 /* exports/NAME/ */
   struct s3_etags etags;        /* of the pages known to be stored */
   bool fenced;                  /* a conflict was seen (atomic) */
+  struct s3_lease *lease;       /* held while claimed (s3_claim) */
 };
 
 static const struct store_ops s3_ops;
@@ -184,11 +192,11 @@ get_object (struct s3_store *s, const char *key, void *buf, size_t len,
  */
 static int
 put_object (struct s3_store *s, const char *key, const void *buf, size_t len,
-            bool if_none_match)
+            bool if_none_match, int64_t not_after)
 {
   struct s3_http_request req = {
     .method = "PUT", .key = key, .body = buf, .body_len = len,
-    .if_none_match = if_none_match,
+    .if_none_match = if_none_match, .not_after = not_after,
   };
   struct s3_http_response resp;
   int r = s3_http_request (s->http, &req, &resp);
@@ -352,11 +360,28 @@ s3_list_exports (struct store *st, int (*fn) (void *opaque, const char *name),
                        export_prefix, &ctx);
 }
 
+/* May a mutation of E start now?  0 and *NOT_AFTER (no attempt after
+ * it: the lease), or -1 after nbdkit_error.
+ */
+static int
+may_mutate (struct s3_export *e, int64_t *not_after)
+{
+  if (e->lease == NULL) {
+    nbdkit_error ("S3 export %s: written before this server took its lease",
+                  e->name);
+    errno = EIO;
+    return -1;
+  }
+  return s3_lease_check (e->lease, not_after);
+}
+
 static void
 s3_close_export (struct store_export *se)
 {
   struct s3_export *e = (struct s3_export *) se;
 
+  if (e->lease)
+    s3_lease_release (e->lease);
   free (e->name);
   free (e->prefix);
   s3_etags_free (&e->etags);
@@ -420,13 +445,14 @@ s3_write_meta (struct store_export *se, const struct store_meta *meta)
 
   struct s3_store *s = (struct s3_store *) e->base.store;
   struct store_meta now;
+  int64_t not_after;
 
   /* Created once, never rewritten: two processes cannot both create the
    * export with different shapes.
    */
-  if (key == NULL)
+  if (key == NULL || may_mutate (e, &not_after) == -1)
     return -1;
-  if (put_object (s, key, text, len, true) == 0)
+  if (put_object (s, key, text, len, true, not_after) == 0)
     return 0;
   if (errno != EAGAIN)
     return -1;
@@ -608,6 +634,7 @@ mutate_page (struct s3_export *e, uint32_t page, const char *method,
   };
   CLEANUP_FREE char *key = NULL;
   bool flipped = false;
+  int64_t not_after;
 
   snprintf (leaf, sizeof leaf, STORE_PAGE_NAME_FMT, page);
   if ((key = export_key (e, leaf)) == NULL)
@@ -620,6 +647,8 @@ mutate_page (struct s3_export *e, uint32_t page, const char *method,
     return -1;
   }
   new_nonce (s, nonce);
+  if (may_mutate (e, &not_after) == -1)
+    return -1;
   if (sum)
     store_checksum_format (sum, crc);
 
@@ -627,7 +656,7 @@ mutate_page (struct s3_export *e, uint32_t page, const char *method,
     struct s3_http_request req = {
       .method = method, .key = key, .body = buf, .body_len = len,
       .missing_ok = !put, .meta = put ? meta : NULL,
-      .nmeta = put ? (sum ? 2 : 1) : 0,
+      .nmeta = put ? (sum ? 2 : 1) : 0, .not_after = not_after,
     };
     struct s3_http_response resp;
     char known[S3_HTTP_ETAG_MAX], quoted[S3_HTTP_ETAG_MAX + 2];
@@ -716,12 +745,64 @@ s3_delete_page (struct store_export *se, uint32_t page)
                       NULL);
 }
 
+/* Whether the server honours conditional writes, probed once: 0, or -1
+ * after nbdkit_error when it does not (unless accept-unconditional) or
+ * the probe failed.
+ */
+static int
+probe_once (struct s3_store *s)
+{
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&s->probe_lock);
+  CLEANUP_FREE char *key = NULL;
+  int r;
+
+  if (s->probed == 0) {
+    if (asprintf (&key, STORE_EXPORTS_DIR "/.nbds3-probe-%s",
+                  s->writer) == -1) {
+      key = NULL;
+      nbdkit_error ("s3: out of memory");
+      return -1;
+    }
+    r = s3_probe_conditional (s->http, key);
+    if (r == -1)
+      return -1;
+    s->probed = r ? 1 : -1;
+  }
+  if (s->probed == 1 || s->accept_unconditional)
+    return 0;
+  nbdkit_error ("S3 server %s does not honour conditional writes (it "
+                "accepted a PUT with If-None-Match: * of an existing object "
+                "or with If-Match of a wrong ETag): nbds3 cannot keep a late "
+                "request or a second server from overwriting pages there, "
+                "so it does not write to it.  Serve read-only (nbdkit -r), "
+                "or set accept-unconditional=true to accept that risk",
+                s->endpoint);
+  errno = EROFS;
+  return -1;
+}
+
+static int
+s3_claim (struct store_export *se)
+{
+  struct s3_export *e = (struct s3_export *) se;
+  struct s3_store *s = (struct s3_store *) e->base.store;
+  CLEANUP_FREE char *key = export_key (e, S3_LEASE_NAME);
+
+  if (e->lease)
+    return 0;
+  if (key == NULL || probe_once (s) == -1)
+    return -1;
+  return s3_lease_take (s->leases, e->name, key, &e->lease);
+}
+
 static void
 s3_free (struct store *st)
 {
   struct s3_store *s = (struct s3_store *) st;
 
+  s3_leases_free (s->leases);
   s3_http_free (s->http);
+  pthread_mutex_destroy (&s->probe_lock);
   free (s);
   s3_http_global_cleanup ();
 }
@@ -749,6 +830,7 @@ static const struct store_ops s3_ops = {
   .close_export = s3_close_export,
   .free = s3_free,
   .cancel = s3_cancel,
+  .claim = s3_claim,
 };
 
 /* This process's writer token: random, so that no other process or
@@ -781,7 +863,10 @@ store_s3_new (const struct s3_config *cfg)
     return NULL;
   }
   s->base.ops = &s3_ops;
-  if (new_writer_token (s) == -1 || (s->http = s3_http_new (cfg)) == NULL) {
+  pthread_mutex_init (&s->probe_lock, NULL);
+  s->accept_unconditional = cfg->accept_unconditional;
+  if (new_writer_token (s) == -1 || (s->http = s3_http_new (cfg)) == NULL ||
+      (s->leases = s3_leases_new (cfg, s->writer, &s->quote_etags)) == NULL) {
     s3_free (&s->base);
     return NULL;
   }

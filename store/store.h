@@ -81,10 +81,9 @@ struct store_ops {
                        int (*fn) (void *opaque, const char *name),
                        void *opaque);
 
-  /* Open the export NAME (already validated).  Creates nothing: an export
-   * comes into being with write_meta.  If the export exists, takes the
-   * single-writer guard, failing when another process holds it.  Returns
-   * NULL on error.
+  /* Open the export NAME (already validated), for reading.  Creates
+   * nothing (an export comes into being with write_meta) and takes no
+   * guard (claim does).  Returns NULL on error.
    */
   struct store_export *(*open_export) (struct store *s, const char *name);
 
@@ -94,9 +93,8 @@ struct store_ops {
    */
   int (*read_meta) (struct store_export *e, struct store_meta *meta);
 
-  /* Create the export by writing its metadata durably, taking the
-   * single-writer guard if not yet held.  Called before the export's first
-   * page is written.  0 or -1.
+  /* Create the export by writing its metadata durably, after claim.
+   * Called before the export's first page is written.  0 or -1.
    */
   int (*write_meta) (struct store_export *e, const struct store_meta *meta);
 
@@ -149,6 +147,16 @@ struct store_ops {
    * once.  May be NULL (the FS store never retries).
    */
   void (*cancel) (struct store *s);
+
+  /* Take the single-writer guard of E before its first write (FS: the
+   * directory's flock; S3: check that the server honours conditional
+   * writes, then take the export's lease).  Called when a writable connection opens an existing export,
+   * and before write_meta creates one; read-only servers never call it.
+   * More calls are no-ops.  0, or -1 (EBUSY: another server holds it;
+   * EROFS: the store cannot be written safely).  Until it succeeds,
+   * write_page and delete_page fail.  May be NULL (no guard).
+   */
+  int (*claim) (struct store_export *e);
 };
 
 struct store {
@@ -196,6 +204,7 @@ extern bool store_has_sync (const struct store_export *e);
 extern int store_sync (struct store_export *e);
 extern void store_close_export (struct store_export *e);
 extern void store_cancel (struct store *s);
+extern int store_claim (struct store_export *e);
 extern void store_free (struct store *s);
 
 /* Constructors.  Each reports its own errors and returns NULL on failure.

@@ -327,8 +327,12 @@ uri ()
 # ---- The store ----------------------------------------------------------
 
 # store_setup: prepare the store once per test (idempotent).  Sets
-# STORE_KEYS, the plugin keys that select it.
+# STORE_KEYS, the plugin keys that select it, and TAKEOVER_KEYS, the keys
+# with which a server started after a crash (kill -9) of the last one
+# takes its exports at once (S3: break-lease=true, as an operator who
+# knows the holder is gone would; FS: none, its flock died with it).
 STORE_KEYS=()
+TAKEOVER_KEYS=()
 _store_ready=0
 store_setup ()
 {
@@ -340,6 +344,7 @@ store_setup ()
       ;;
     s3)
       _s3_setup
+      TAKEOVER_KEYS=(break-lease=true)
       ;;
     *)
       fail "unknown STORE='$STORE' (fs or s3)"

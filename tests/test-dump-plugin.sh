@@ -35,11 +35,14 @@ for cb in config config_complete config_help get_ready after_fork cleanup \
   want "has_$cb=1"
 done
 
-# Every filesystem-store and cache key is documented in --help.
+# Every key is documented in --help.
 nbdkit "$NBDS3_PLUGIN" --help >help.txt 2>&1 ||
   fail "nbdkit PLUGIN --help failed"
 for key in data-dir size page-size cache-size connections default-export \
-           cache-wait-timeout shutdown-timeout; do
+           cache-wait-timeout shutdown-timeout bucket region endpoint \
+           access-key secret-key session-token addressing tls-verify \
+           ca-file connect-timeout request-timeout retry-deadline \
+           lease-timeout break-lease accept-unconditional; do
   grep -qE "(^|[^-a-z])$key=" help.txt ||
     fail "nbdkit $NBDS3_PLUGIN --help does not mention $key="
 done

@@ -36,7 +36,8 @@ kill9_nbdkit
 release_client k9
 [ "$(cat "$tmpdir/main.rc")" = 137 ] || fail "nbdkit was not killed by SIGKILL"
 
-start_nbds3 size=64M page-size=64k cache-size=16M
+# (S3: the dead server's lease is broken on purpose.)
+start_nbds3 size=64M page-size=64k cache-size=16M "${TAKEOVER_KEYS[@]}"
 nbdsh -u "$(uri k9)" -c '
 import os
 d = os.environ["tmpdir"]

@@ -58,11 +58,13 @@ for name, first in NAMES.items():
     x.shutdown()
 check_reads()
 
-# The objects: exactly meta + 4 pages under each prefix, with its bytes.
+# The objects: exactly meta, lease + 4 pages under each prefix, with its
+# bytes.
 keys = s3_keys()
 want = set()
 for name, first in NAMES.items():
     want.add("exports/%s/nbds3.meta" % name)
+    want.add("exports/%s/nbds3.lease" % name)
     for i in range(4):
         want.add("exports/%s/page-%08x.bin" % (name, first + i))
 if set(keys) != want:

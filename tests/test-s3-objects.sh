@@ -32,13 +32,13 @@ w(b"three" * 20, 3 * P + 10)
 w(os.urandom(100), 18 * P - 50)
 w(b"end!" * 25, 64 * P - 100)
 h.flush()
-want = {"exports/obj/nbds3.meta"} | {
+want = {"exports/obj/nbds3.meta", "exports/obj/nbds3.lease"} | {
     "exports/obj/page-%08x.bin" % i for i in (0, 3, 17, 18, 63)}
 keys = s3_keys()
 if set(keys) != want:
     raise SystemExit("objects %s, expected %s" % (sorted(keys), sorted(want)))
 for k, size in sorted(keys.items()):
-    if k.endswith(".meta"):
+    if not k.endswith(".bin"):
         continue
     i = int(k[-12:-4], 16)
     if size != P:
@@ -62,7 +62,7 @@ h.trim(P, 3 * P)
 h.zero(P, 17 * P)
 h.zero(100, 64 * P - 100)
 h.flush()
-want = {"exports/obj/nbds3.meta"} | {
+want = {"exports/obj/nbds3.meta", "exports/obj/nbds3.lease"} | {
     "exports/obj/page-%08x.bin" % i for i in (0, 18, 63)}
 keys = s3_keys()
 if set(keys) != want:

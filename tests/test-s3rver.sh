@@ -5,7 +5,7 @@
 # @20minutes/s3rver 5.0.0 (it checks SigV4 signatures): write data across
 # pages, flush, stop nbdkit, start it again and read the same bytes back;
 # the objects are exports/rt/page-%08x.bin of the page size plus
-# nbds3.meta; trim deletes objects; a wrong secret is refused at start-up
+# nbds3.meta and nbds3.lease; trim deletes objects; a wrong secret is refused at start-up
 # with SignatureDoesNotMatch (and s3rver refuses one from boto3 too, so the
 # server does check).  Needs Node.js >= 20 and, the first time, the npm
 # registry (tests/s3-server.sh runs npm ci in tests/s3rver).
@@ -18,6 +18,19 @@ s3_start_server s3rver
 [ "$S3_SERVER" = s3rver ] || fail "the server started is $S3_SERVER"
 
 KEYS=(size=8M page-size=64k cache-size=4M)
+
+# s3rver ignores conditional writes: nbds3 refuses to write to it, and
+# says why, unless told to accept the risk.
+start_nbds3 "${KEYS[@]}"
+if nbdsh -u "$(uri rt)" -c 'h.pwrite(b"x", 0); h.flush()' 2>/dev/null; then
+  fail "nbds3 wrote to s3rver, which ignores conditional writes"
+fi
+grep -q "does not honour conditional writes" "$(nbdkit_log)" ||
+  fail "the log does not say that s3rver ignores conditional writes"
+[ -z "$(store_list)" ] || fail "objects left after the refused write:
+$(store_list)"
+stop_nbdkit
+KEYS+=(accept-unconditional=true)
 start_nbds3 "${KEYS[@]}"
 
 random_file "$tmpdir/in" 3M
@@ -37,7 +50,7 @@ cmp "$tmpdir/expect" "$tmpdir/out" || fail "data differs after restart"
 s3_python '
 P = 65536
 keys = s3_keys()
-want = {"exports/rt/nbds3.meta"} | {
+want = {"exports/rt/nbds3.meta", "exports/rt/nbds3.lease"} | {
     "exports/rt/page-%08x.bin" % i for i in range(48)}
 if set(keys) != want:
     raise SystemExit("objects: extra %s, missing %s" % (
@@ -46,7 +59,7 @@ bad = [k for k, n in keys.items() if k.endswith(".bin") and n != P]
 assert not bad, "objects not of the page size: %s" % bad[:5]
 d = open(os.environ["tmpdir"] + "/in", "rb").read()
 assert s3_get("exports/rt/page-0000002f.bin") == d[47 * P:48 * P]
-print("48 page objects of 64k and nbds3.meta")
+print("48 page objects of 64k, nbds3.meta and nbds3.lease")
 '
 
 # Trim deletes; the hole survives a restart.
