@@ -127,6 +127,12 @@ struct pagecache_state {
   void (*make_room) (void);     /* called by pc_buf_get before it waits
                                    for memory (set by writeback.c) */
   bool stopping;
+  /* Shutdown (pagecache_begin_shutdown): when it began, its deadline
+   * (monotonic ns; 0: not begun), whether the final write-back is done
+   * and whether the deadline cancelled the stores' requests.
+   */
+  int64_t shutdown_deadline;
+  bool final_done, cancelled;
   int64_t stats_logged;
   struct pagecache_stats stats;
 };

@@ -197,7 +197,10 @@ pagecache_close_export (struct pc_export *e)
   int r;
 
   pthread_mutex_lock (&cache.lock);
-  r = pc_flush_export_until (e, deadline, true);
+  /* After pagecache_shutdown no worker runs: it wrote back what it could
+   * and named the rest.
+   */
+  r = cache.final_done ? 0 : pc_flush_export_until (e, deadline, true);
   /* Wait for read-ahead and anything else in flight to finish. */
   for (;;) {
     bool busy = false;

@@ -29,10 +29,22 @@ extern int pagecache_init (const struct pagecache_config *config);
 /* Start the worker threads (nbdkit's .after_fork).  0 or -1. */
 extern int pagecache_start (void);
 
-/* Write back every open export within the shutdown timeout, naming every
- * page that could not be written, then stop the workers.  Exports stay
- * open (and must then be closed with pagecache_close_export).  Returns 0
- * if everything was written back, -1 otherwise.
+/* nbdkit is shutting down (SIGTERM/SIGINT): log how many dirty pages of
+ * how many exports are to be written back, start the shutdown-timeout
+ * clock, and end the waits of clients' flushes and writes (they fail with
+ * ESHUTDOWN, so that their connections close and nbdkit can call
+ * .cleanup).  Then wait: if the final write-back (pagecache_shutdown) has
+ * not finished at the deadline, cancel every store request still in
+ * flight.  For a thread of its own; more calls return at once.
+ */
+extern void pagecache_begin_shutdown (void);
+
+/* Write back every open export by the shutdown deadline (shutdown-timeout
+ * from pagecache_begin_shutdown, or from now), naming every page that
+ * could not be written with its error and ending with one summary line,
+ * then stop the workers.  Exports stay open (and must then be closed with
+ * pagecache_close_export).  Returns 0 if everything was written back, -1
+ * otherwise.
  */
 extern int pagecache_shutdown (void);
 

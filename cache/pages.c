@@ -232,6 +232,12 @@ pc_buf_get (bool may_wait)
       deadline = clock_now_ns () + cache.cfg.wait_timeout * NS_PER_SEC;
     if (cache.make_room)
       cache.make_room ();
+    if (cache.shutdown_deadline) {
+      nbdkit_error ("cache: nbdkit is shutting down: this write, which "
+                    "waits for cache memory, fails");
+      errno = ESHUTDOWN;
+      return NULL;
+    }
     if (clock_cond_wait (&cache.changed, &cache.lock, deadline) == ETIMEDOUT) {
       nbdkit_error ("cache: the cache (cache-size=%" PRIu64 ") is full of "
                     "dirty pages and write-back made no room within "

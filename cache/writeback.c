@@ -21,6 +21,7 @@
 
 #include <nbdkit-plugin.h>
 
+#include "cleanup.h"
 #include "debug.h"
 #include "pagecache-impl.h"
 #include "text.h"
@@ -302,6 +303,8 @@ pc_writeback_init (void)
     return -1;
   }
   cache.make_room = make_room;
+  cache.stopping = cache.final_done = cache.cancelled = false;
+  cache.shutdown_deadline = 0;
   return 0;
 }
 
@@ -328,28 +331,103 @@ pagecache_start (void)
   return 0;
 }
 
+/* Cancel the requests of every export's store (cache.lock held). */
+static void
+cancel_stores (void)
+{
+  struct list *l;
+
+  if (cache.cancelled)
+    return;
+  cache.cancelled = true;
+  list_for_each (l, &cache.exports)
+    store_cancel (list_entry (l, struct pc_export, link)->store->store);
+}
+
+/* The dirty pages and exports now (cache.lock held). */
+static void
+count_dirty (uint64_t *pages, unsigned *exports)
+{
+  struct list *l, *d;
+
+  *pages = 0;
+  *exports = 0;
+  list_for_each (l, &cache.exports) {
+    struct pc_export *e = list_entry (l, struct pc_export, link);
+    uint64_t n = 0;
+
+    list_for_each (d, &e->dirty)
+      n++;
+    *pages += n;
+    *exports += n > 0;
+  }
+}
+
+void
+pagecache_begin_shutdown (void)
+{
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&cache.lock);
+  uint64_t pages;
+  unsigned exports;
+
+  if (cache.shutdown_deadline)
+    return;
+  cache.shutdown_deadline = clock_now_ns ()
+    + cache.cfg.shutdown_timeout * NS_PER_SEC;
+  count_dirty (&pages, &exports);
+  if (pages)
+    nbdkit_error ("shutting down: writing back %" PRIu64 " dirty pages "
+                  "(%" PRIu64 " MiB) of %u exports within "
+                  "shutdown-timeout=%u s", pages,
+                  (pages << cache.page_shift) >> 20, exports,
+                  cache.cfg.shutdown_timeout);
+  else
+    nbdkit_debug ("shutting down: no dirty pages");
+  pthread_cond_broadcast (&cache.changed);      /* clients' waits end */
+  while (!cache.final_done &&
+         clock_cond_wait (&cache.changed, &cache.lock,
+                          cache.shutdown_deadline) != ETIMEDOUT)
+    ;
+  if (!cache.final_done) {
+    nbdkit_debug ("shutdown-timeout reached: cancelling store requests");
+    cancel_stores ();
+  }
+}
+
 int
 pagecache_shutdown (void)
 {
-  int64_t deadline = clock_now_ns () + cache.cfg.shutdown_timeout * NS_PER_SEC;
+  const int64_t start = clock_now_ns ();
+  uint64_t pages;
+  unsigned exports;
   struct list *l;
   int r = 0;
 
   pthread_mutex_lock (&cache.lock);
+  if (cache.shutdown_deadline == 0)
+    cache.shutdown_deadline = start + cache.cfg.shutdown_timeout * NS_PER_SEC;
   list_for_each (l, &cache.exports) {
     struct pc_export *e = list_entry (l, struct pc_export, link);
-    if (pc_flush_export_until (e, deadline, true) == -1)
+    if (pc_flush_export_until (e, cache.shutdown_deadline, true) == -1)
       r = -1;
   }
+  count_dirty (&pages, &exports);
+  if (pages)
+    nbdkit_error ("shutdown: %" PRIu64 " dirty pages (%" PRIu64 " bytes) of "
+                  "%u exports were not written back (each is named above "
+                  "with its error); they are lost", pages,
+                  pages << cache.page_shift, exports);
+  else
+    nbdkit_debug ("shutdown: every dirty page written back in %.1f s",
+                  (clock_now_ns () - start) / 1e9);
   /* Past the deadline: requests still retrying give up, so the workers
    * can be joined now.
    */
-  list_for_each (l, &cache.exports) {
-    struct store *s = list_entry (l, struct pc_export, link)->store->store;
-    if (r == -1)
-      store_cancel (s);
-  }
+  if (r == -1)
+    cancel_stores ();
+  cache.final_done = true;
   cache.stopping = true;
+  pthread_cond_broadcast (&cache.changed);
   pthread_cond_broadcast (&cache.work);
   pthread_mutex_unlock (&cache.lock);
   for (unsigned i = 0; i < cache.nstarted; ++i)
@@ -447,9 +525,13 @@ flush_targets (struct pc_export *e, struct flush_target *t, size_t n,
         }
       }
       pc_queue_page (p);        /* e.g. it changed while being written */
-      if (clock_cond_wait (&cache.changed, &cache.lock, deadline) != ETIMEDOUT)
+      if (!name_failures && cache.shutdown_deadline)
+        err = ESHUTDOWN;        /* the final write-back takes over */
+      else if (clock_cond_wait (&cache.changed, &cache.lock, deadline)
+               != ETIMEDOUT)
         continue;
-      err = ETIMEDOUT;
+      else                      /* why it is not written: its last error */
+        err = p->fail_errno && p->failed_attempt ? p->fail_errno : ETIMEDOUT;
     }
     if (first_errno == 0)
       first_errno = err;
@@ -458,13 +540,18 @@ flush_targets (struct pc_export *e, struct flush_target *t, size_t n,
                     PRIu64 ") could not be written back: %s",
                     e->name, p->index, (uint64_t) p->index << cache.page_shift,
                     (((uint64_t) p->index + 1) << cache.page_shift) - 1,
-                    strerror (err));
+                    err == ETIMEDOUT ? "not written by the deadline"
+                    : strerror (err));
     i++;
     if (!name_failures)
       break;
   }
   if (first_errno) {
-    if (!name_failures)
+    if (first_errno == ESHUTDOWN)
+      nbdkit_error ("export '%s': flush not finished: nbdkit is shutting "
+                    "down, and the final write-back goes on within "
+                    "shutdown-timeout", e->name);
+    else if (!name_failures)
       nbdkit_error ("export '%s': flush failed: a page could not be "
                     "written to the store: %s; the pages stay dirty and "
                     "are retried", e->name, strerror (first_errno));

@@ -100,10 +100,44 @@ nbds3_get_ready (void)
   return 0;
 }
 
+/* The shutdown watcher: nbdkit_nanosleep returns early (ESHUTDOWN) when
+ * nbdkit is asked to stop, which no callback tells a plugin before
+ * .cleanup; and nbdkit calls .cleanup only once every connection has
+ * ended, which a client waiting in a flush delays.  So a thread of its
+ * own sleeps in one-second steps until then, and starts the shutdown of
+ * the cache (pagecache_begin_shutdown: log, deadline, end the clients'
+ * waits, cancel at the deadline).  .cleanup stops it (watcher_stop).
+ */
+static pthread_t watcher;
+static bool watcher_started, watcher_stop;      /* atomic */
+
+static void *
+watch_shutdown (void *arg)
+{
+  while (!__atomic_load_n (&watcher_stop, __ATOMIC_ACQUIRE)) {
+    if (nbdkit_nanosleep (1, 0) == -1 && errno == ESHUTDOWN) {
+      pagecache_begin_shutdown ();
+      break;
+    }
+  }
+  return NULL;
+}
+
 static int
 nbds3_after_fork (void)
 {
-  return pagecache_start ();
+  int err;
+
+  if (pagecache_start () == -1)
+    return -1;
+  err = pthread_create (&watcher, NULL, watch_shutdown, NULL);
+  if (err) {
+    errno = err;
+    nbdkit_error ("cannot start the shutdown watcher thread: %m");
+    return -1;
+  }
+  watcher_started = true;
+  return 0;
 }
 
 static void
@@ -124,6 +158,11 @@ nbds3_cleanup (void)
   if (store == NULL)
     return;
   pagecache_shutdown ();
+  if (watcher_started) {
+    __atomic_store_n (&watcher_stop, true, __ATOMIC_RELEASE);
+    pthread_join (watcher, NULL);
+    watcher_started = false;
+  }
   pthread_mutex_lock (&registry_lock);
   while (!list_empty (&exports)) {
     struct export *e = list_entry (exports.next, struct export, link);

@@ -739,3 +739,11 @@ s3_http_cancel (struct s3_http *h)
   pthread_cond_broadcast (&h->wake);
   pthread_cond_broadcast (&h->freed);
 }
+
+void
+s3_http_resume (struct s3_http *h)
+{
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&h->lock);
+
+  __atomic_store_n (&h->cancelled, false, __ATOMIC_RELAXED);
+}

@@ -136,6 +136,9 @@ extern void s3_http_free (struct s3_http *h);
  */
 extern void s3_http_cancel (struct s3_http *h);
 
+/* Undo s3_http_cancel for requests started from now on. */
+extern void s3_http_resume (struct s3_http *h);
+
 /* Send REQ, re-signing and resending while s3_error_classify says another
  * attempt may succeed, within the retry deadline.  Returns 0 when S3
  * answered 2xx, or 404 NoSuchKey with REQ->missing_ok (RESP->status tells

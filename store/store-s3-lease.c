@@ -52,8 +52,8 @@
  * the data requests (none is in flight then): a few seconds at most.
  */
 static const struct s3_http_budget release_budget = {
-  .connect_timeout = 2, .request_timeout = 2, .retry_deadline = 4,
-  .max_attempts = 2,
+  .connect_timeout = 2, .request_timeout = 2, .retry_deadline = 2,
+  .max_attempts = 1,
 };
 
 struct s3_leases {
@@ -545,17 +545,38 @@ s3_leases_new (const struct s3_config *cfg, const char *writer,
   return l;
 }
 
+/* Stop the renewer and wait for it: with CANCEL, abort its request. */
+static void
+stop_renewer (struct s3_leases *l, bool cancel)
+{
+  bool started;
+
+  if (cancel)                   /* first: the renewer holds the lock */
+    s3_http_cancel (l->http);   /* while it renews */
+  pthread_mutex_lock (&l->lock);
+  l->stop = true;
+  pthread_cond_broadcast (&l->wake);
+  started = l->renewer_started;
+  l->renewer_started = false;
+  pthread_mutex_unlock (&l->lock);
+  if (started)
+    pthread_join (l->renewer, NULL);
+  if (cancel)
+    s3_http_resume (l->http);
+}
+
+void
+s3_leases_halt (struct s3_leases *l)
+{
+  stop_renewer (l, true);
+}
+
 void
 s3_leases_free (struct s3_leases *l)
 {
   if (l == NULL)
     return;
-  pthread_mutex_lock (&l->lock);
-  l->stop = true;
-  pthread_cond_broadcast (&l->wake);
-  pthread_mutex_unlock (&l->lock);
-  if (l->renewer_started)
-    pthread_join (l->renewer, NULL);
+  stop_renewer (l, false);
   while (!list_empty (&l->watches)) {
     struct lease_watch *w = list_entry (l->watches.next, struct lease_watch,
                                         link);

@@ -36,6 +36,11 @@ extern struct s3_leases *s3_leases_new (const struct s3_config *cfg,
  */
 extern void s3_leases_free (struct s3_leases *l);
 
+/* The shutdown deadline passed: stop renewing now, aborting a renewal in
+ * flight, so that the releases at close need not wait for it.
+ */
+extern void s3_leases_halt (struct s3_leases *l);
+
 /* Take the lease of EXPORT, whose object is KEY.  0 and *LEASE, or -1
  * after one nbdkit_error (EBUSY: another server holds it, and the
  * message says who and from when this server may take it over).

@@ -814,6 +814,7 @@ s3_cancel (struct store *st)
 
   nbdkit_debug ("s3: cancelling retries");
   s3_http_cancel (s->http);
+  s3_leases_halt (s->leases);
 }
 
 static const struct store_ops s3_ops = {
