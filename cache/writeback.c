@@ -420,11 +420,10 @@ pagecache_shutdown (void)
   else
     nbdkit_debug ("shutdown: every dirty page written back in %.1f s",
                   (clock_now_ns () - start) / 1e9);
-  /* Past the deadline: requests still retrying give up, so the workers
-   * can be joined now.
+  /* Requests still retrying (write-back past the deadline, read-ahead)
+   * give up, so the workers can be joined now, within the bound.
    */
-  if (r == -1)
-    cancel_stores ();
+  cancel_stores ();
   cache.final_done = true;
   cache.stopping = true;
   pthread_cond_broadcast (&cache.changed);

@@ -730,7 +730,7 @@ s3_http_new (const struct s3_config *cfg)
   return NULL;
 }
 
-void
+unsigned
 s3_http_cancel (struct s3_http *h)
 {
   ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&h->lock);
@@ -738,6 +738,7 @@ s3_http_cancel (struct s3_http *h)
   __atomic_store_n (&h->cancelled, true, __ATOMIC_RELAXED);
   pthread_cond_broadcast (&h->wake);
   pthread_cond_broadcast (&h->freed);
+  return h->ncreated - h->npool;        /* handles in use */
 }
 
 void

@@ -133,8 +133,10 @@ extern void s3_http_free (struct s3_http *h);
 
 /* Give up retrying: requests in flight are aborted and fail, and later
  * ones fail at once, with ESHUTDOWN.  Any thread, any number of times.
+ * Returns how many requests were in flight (an aborted request may
+ * still reach the server).
  */
-extern void s3_http_cancel (struct s3_http *h);
+extern unsigned s3_http_cancel (struct s3_http *h);
 
 /* Undo s3_http_cancel for requests started from now on. */
 extern void s3_http_resume (struct s3_http *h);

@@ -45,6 +45,7 @@
 #include "s3-http.h"
 #include "store-s3-etags.h"
 #include "store-s3-lease.h"
+#include "text.h"
 
 #define LEASE_BODY_MAX 1024
 
@@ -96,6 +97,7 @@ struct lease_watch {
 
 /* What a lease object says. */
 struct lease_info {
+  int64_t timeout_ns;           /* the holder's lease-timeout; 0: unknown */
   char state[16];               /* "held" or "released" */
   char holder[300];
   char writer[64];
@@ -139,25 +141,32 @@ body_value (const char *text, const char *name, char *out, size_t size)
 static void
 parse_body (const char *text, struct lease_info *info)
 {
+  char secs[24];
+  uint64_t v;
+
   body_value (text, "state", info->state, sizeof info->state);
   body_value (text, "holder", info->holder, sizeof info->holder);
   body_value (text, "writer", info->writer, sizeof info->writer);
   body_value (text, "taken", info->taken, sizeof info->taken);
+  body_value (text, "lease-timeout", secs, sizeof secs);
+  info->timeout_ns = text_parse_u64 (secs, &v) == 0 && v <= 30 * 86400
+    ? (int64_t) v * NS_PER_SEC : 0;
   if (info->holder[0] == '\0')
     strcpy (info->holder, "an unknown holder");
 }
 
-/* GET the lease object KEY.  1 (INFO and its bare ETAG filled in), 0 if
- * there is none, -1 after nbdkit_error.
+/* GET the lease object KEY (within BUDGET; NULL: the lease client's).
+ * 1 (INFO and its bare ETAG filled in), 0 if there is none, -1 after
+ * nbdkit_error.
  */
 static int
 get_lease (struct s3_leases *l, const char *key, struct lease_info *info,
-           char etag[S3_HTTP_ETAG_MAX])
+           char etag[S3_HTTP_ETAG_MAX], const struct s3_http_budget *budget)
 {
   char text[LEASE_BODY_MAX + 1];
   struct s3_http_request req = {
     .method = "GET", .key = key, .resp_buf = text,
-    .resp_len = LEASE_BODY_MAX, .missing_ok = true,
+    .resp_len = LEASE_BODY_MAX, .missing_ok = true, .budget = budget,
   };
   struct s3_http_response resp;
 
@@ -205,11 +214,13 @@ put_lease (struct s3_leases *l, const char *key, const char *body,
     free (resp.body);
     if (errno != EAGAIN || if_etag == NULL || round > 0)
       return -1;
-    if (get_lease (l, key, &info, now) != 1 || strcmp (now, if_etag) != 0) {
+    if (get_lease (l, key, &info, now, budget) != 1 ||
+        strcmp (now, if_etag) != 0) {
       errno = EAGAIN;
       return -1;
     }
-    __atomic_store_n (l->quote_etags, !q, __ATOMIC_RELAXED);
+    __atomic_compare_exchange_n (l->quote_etags, &q, !q, false,
+                                 __ATOMIC_RELAXED, __ATOMIC_RELAXED);
   }
   errno = EAGAIN;
   return -1;
@@ -227,8 +238,9 @@ renew (struct s3_lease *lease)
   struct s3_leases *l = lease->l;
   char body[LEASE_BODY_MAX], etag[S3_HTTP_ETAG_MAX];
   const int64_t sent = clock_now_ns ();
-  struct lease_info info;
+  struct lease_info info = { .state = "" };
   size_t len;
+  int r;
 
   lease->renewals++;
   len = format_body (lease, "held", body);
@@ -240,8 +252,10 @@ renew (struct s3_lease *lease)
   }
   if (errno != EAGAIN)
     return;                     /* reported; tried again next round */
-  if (get_lease (l, lease->key, &info, etag) == 1 &&
-      strcmp (info.writer, l->writer) == 0 &&
+  r = get_lease (l, lease->key, &info, etag, NULL);
+  if (r == -1)
+    return;                     /* unknown yet: tried again next round */
+  if (r == 1 && strcmp (info.writer, l->writer) == 0 &&
       strcmp (info.state, "held") == 0) {
     strcpy (lease->etag, etag);         /* ours, landed late */
     return;
@@ -249,7 +263,7 @@ renew (struct s3_lease *lease)
   __atomic_store_n (&lease->lost, true, __ATOMIC_RELEASE);
   nbdkit_error ("S3 export %s: its lease s3://%s/%s was taken by %s: this "
                 "server stops writing the export (its dirty pages stay in "
-                "memory and its writes fail until it is reopened)",
+                "memory and its writes fail until nbdkit is restarted)",
                 lease->export, l->bucket, lease->key,
                 info.holder[0] ? info.holder : "another server");
 }
@@ -355,6 +369,11 @@ may_take (struct s3_leases *l, const char *export,
           const struct lease_info *info, const char *etag, int64_t *left_ns)
 {
   const int64_t now = clock_now_ns ();
+  /* Wait as long as the holder's lease-timeout, if it is longer: it
+   * stops writing by its own, not ours.  Unknown: ours, or a day.
+   */
+  const int64_t wait_ns = info->timeout_ns > l->timeout_ns
+    ? info->timeout_ns : l->timeout_ns;
   struct lease_watch *w;
 
   *left_ns = 0;
@@ -369,20 +388,20 @@ may_take (struct s3_leases *l, const char *export,
   }
   w = watch_of (l, export);
   if (w == NULL) {
-    *left_ns = l->timeout_ns;
+    *left_ns = wait_ns;
     return false;
   }
   if (strcmp (w->etag, etag) != 0) {
     strcpy (w->etag, etag);
     w->since = now;
   }
-  if (now - w->since >= l->timeout_ns) {
+  if (now - w->since >= wait_ns) {
     nbdkit_debug ("s3: export %s: the lease of %s stayed unchanged for "
                   "%" PRId64 " s: taking it over", export, info->holder,
                   (now - w->since) / NS_PER_SEC);
     return true;
   }
-  *left_ns = w->since + l->timeout_ns - now;
+  *left_ns = w->since + wait_ns - now;
   return false;
 }
 
@@ -412,7 +431,7 @@ s3_lease_take (struct s3_leases *l, const char *export, const char *key,
     struct lease_info info = { .state = "" };
     int64_t left_ns;
     size_t len = format_body (lease, "held", body);
-    int r = get_lease (l, key, &info, etag);
+    int r = get_lease (l, key, &info, etag, NULL);
 
     if (r == -1)
       goto err;
@@ -449,7 +468,7 @@ s3_lease_take (struct s3_leases *l, const char *export, const char *key,
 }
 
 void
-s3_lease_release (struct s3_lease *lease)
+s3_lease_release (struct s3_lease *lease, bool keep)
 {
   struct s3_leases *l = lease->l;
   ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&l->lock);
@@ -457,7 +476,12 @@ s3_lease_release (struct s3_lease *lease)
   size_t len;
 
   list_del (&lease->link);
-  if (!__atomic_load_n (&lease->lost, __ATOMIC_ACQUIRE)) {
+  if (keep && !__atomic_load_n (&lease->lost, __ATOMIC_ACQUIRE))
+    nbdkit_error ("S3 export %s: its lease s3://%s/%s is not released: "
+                  "requests aborted at the shutdown deadline may still reach "
+                  "S3, so another server takes the export over only after "
+                  "lease-timeout", lease->export, l->bucket, lease->key);
+  else if (!__atomic_load_n (&lease->lost, __ATOMIC_ACQUIRE)) {
     len = format_body (lease, "released", body);
     if (put_lease (l, lease->key, body, len, lease->etag, etag,
                    &release_budget) == 0)
@@ -479,7 +503,7 @@ s3_lease_check (struct s3_lease *lease, int64_t *not_after)
 
   if (__atomic_load_n (&lease->lost, __ATOMIC_ACQUIRE)) {
     nbdkit_error ("S3 export %s: another server took its lease: not "
-                  "writing (reopen the export to write again)",
+                  "writing (restart nbdkit to write it again)",
                   lease->export);
     errno = EIO;
     return -1;

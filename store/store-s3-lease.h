@@ -48,8 +48,11 @@ extern void s3_leases_halt (struct s3_leases *l);
 extern int s3_lease_take (struct s3_leases *l, const char *export,
                           const char *key, struct s3_lease **lease);
 
-/* Release LEASE (a conditional PUT of the released state) and free it. */
-extern void s3_lease_release (struct s3_lease *lease);
+/* Release LEASE (a conditional PUT of the released state) and free it;
+ * only free it with KEEP: requests were aborted that may still land, so
+ * a taker must wait lease-timeout.
+ */
+extern void s3_lease_release (struct s3_lease *lease, bool keep);
 
 /* May a store mutation start now under LEASE?  0 and *NOT_AFTER, the
  * monotonic time (ns) after which no attempt of it may start; or -1 with

@@ -35,7 +35,7 @@
  *   - anything else (another writer, a page written before this rule, or
  *     an index that was wrong): a conflict.  The request fails with EIO,
  *     naming export, page and object, and the export is fenced: every
- *     later page PUT or DELETE fails until it is reopened, so the cache
+ *     later page PUT or DELETE fails until nbdkit restarts, so the cache
  *     keeps its dirty pages and the stored object is left as it is.
  *   DELETEs follow the same rule (radosgw 16 ignores conditions on
  *   DELETE, so there they protect nothing yet: the lease will).
@@ -102,6 +102,9 @@ struct s3_store {
   uint64_t nonces;
   struct s3_leases *leases;     /* one writer per export */
   bool accept_unconditional;
+  bool aborted;                 /* cancel found requests in flight: they
+                                 * may still land, so leases are kept
+                                 * (atomic) */
   pthread_mutex_t probe_lock;   /* guards probed */
   int probed;                   /* 0: not yet; 1: conditions honoured;
                                  * -1: not */
@@ -381,7 +384,9 @@ s3_close_export (struct store_export *se)
   struct s3_export *e = (struct s3_export *) se;
 
   if (e->lease)
-    s3_lease_release (e->lease);
+    s3_lease_release (e->lease,
+                      __atomic_load_n (&((struct s3_store *) e->base.store)
+                                       ->aborted, __ATOMIC_RELAXED));
   free (e->name);
   free (e->prefix);
   s3_etags_free (&e->etags);
@@ -612,8 +617,8 @@ fence (struct s3_export *e, uint32_t page, const char *method,
                 "object changed behind this server's back (now ETag %s, "
                 "written by %s): not overwriting it.  Is another server "
                 "writing to this export?  Export %s is fenced: its writes "
-                "fail and its dirty pages stay in memory until it is "
-                "reopened", method, s->bucket, key, e->name, page, bare,
+                "fail and its dirty pages stay in memory until nbdkit is "
+                "restarted", method, s->bucket, key, e->name, page, bare,
                 nonce[0] ? nonce : "no nbds3 writer", e->name);
 }
 
@@ -641,7 +646,7 @@ mutate_page (struct s3_export *e, uint32_t page, const char *method,
     return -1;
   if (__atomic_load_n (&e->fenced, __ATOMIC_RELAXED)) {
     nbdkit_error ("S3 %s s3://%s/%s: export %s is fenced after a "
-                  "conflict (see above): reopen it to write again",
+                  "conflict (see above): restart nbdkit to write it again",
                   method, s->bucket, key, e->name);
     errno = EIO;
     return -1;
@@ -662,12 +667,12 @@ mutate_page (struct s3_export *e, uint32_t page, const char *method,
     char known[S3_HTTP_ETAG_MAX], quoted[S3_HTTP_ETAG_MAX + 2];
     char now[S3_HTTP_ETAG_MAX], owner[NONCE_MAX];
     bool stored = s3_etags_get (&e->etags, page, known);
+    bool q = __atomic_load_n (&s->quote_etags, __ATOMIC_RELAXED);
     int r;
 
     if (stored) {
       snprintf (quoted, sizeof quoted, "\"%s\"", known);
-      req.if_match = __atomic_load_n (&s->quote_etags, __ATOMIC_RELAXED)
-        ? quoted : known;
+      req.if_match = q ? quoted : known;
     }
     else if (put)
       req.if_none_match = true;
@@ -702,13 +707,13 @@ mutate_page (struct s3_export *e, uint32_t page, const char *method,
     }
     if (stored && strcmp (now, known) == 0 && !flipped) {
       /* Refused although it named the current ETag: the server reads
-       * If-Match in the other form.
+       * If-Match in the other form (unless another request found that
+       * out meanwhile).
        */
-      bool q = !__atomic_load_n (&s->quote_etags, __ATOMIC_RELAXED);
-
-      __atomic_store_n (&s->quote_etags, q, __ATOMIC_RELAXED);
-      nbdkit_debug ("s3: If-Match with %s ETags from now on",
-                    q ? "quoted" : "bare");
+      if (__atomic_compare_exchange_n (&s->quote_etags, &q, !q, false,
+                                       __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        nbdkit_debug ("s3: If-Match with %s ETags from now on",
+                      !q ? "quoted" : "bare");
       flipped = true;
       continue;
     }
@@ -812,8 +817,11 @@ s3_cancel (struct store *st)
 {
   struct s3_store *s = (struct s3_store *) st;
 
-  nbdkit_debug ("s3: cancelling retries");
-  s3_http_cancel (s->http);
+  unsigned inflight = s3_http_cancel (s->http);
+
+  nbdkit_debug ("s3: cancelling retries (%u requests in flight)", inflight);
+  if (inflight)
+    __atomic_store_n (&s->aborted, true, __ATOMIC_RELAXED);
   s3_leases_halt (s->leases);
 }
 

@@ -10,7 +10,8 @@
 #   - cancel the requests still in flight at the deadline, instead of
 #     waiting out request-timeout (30 s here) or retry-deadline (60 s);
 #   - exit within shutdown-timeout + 5 s, naming each page not written
-#     and ending with one summary line.
+#     and ending with one summary line;
+#   - keep the export's lease (aborted requests may still land).
 # Before, nbdkit waited for the client's flush (retry-deadline), then for
 # the final write-back's requests: more than a minute.
 
@@ -57,5 +58,13 @@ grep -q "export 'sd': page [1-4] (bytes .*) could not be written back" "$log" ||
   fail "the pages not written back are not named"
 grep -q "shutdown: [1-9][0-9]* dirty pages ([0-9]* bytes) of 1 exports were not written back" "$log" ||
   fail "no summary line of the pages not written back"
+
+# Requests were aborted in flight and may still land: the lease is kept,
+# so that no other server takes the export before lease-timeout.
+grep -q "S3 export sd: its lease .* is not released" "$log" ||
+  fail "the log does not say that the lease is kept"
+kill -CONT "$RGW_PID"
+s3_python 'import sys; sys.stdout.write(s3_get("exports/sd/nbds3.lease").decode())' |
+  grep -q "^state=held" || fail "the lease was released after aborted requests"
 
 info "ok: SIGTERM with S3 hung exits within shutdown-timeout, saying what is lost"
