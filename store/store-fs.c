@@ -656,7 +656,11 @@ fs_write_page (struct store_export *se, uint32_t page,
   if (dir_fd == -1)
     return -1;
   snprintf (name, sizeof name, STORE_PAGE_NAME_FMT, page);
-  return replace_file (e, dir_fd, name, buf, len, sum, false);
+  if (replace_file (e, dir_fd, name, buf, len, sum, false) == 0)
+    return 0;
+  if (errno == EEXIST)
+    errno = EIO;        /* a clash of temporary names, not store.h's EEXIST */
+  return -1;
 }
 
 static int
