@@ -24,6 +24,7 @@
 #include "list.h"
 #include "pagecache.h"
 #include "pageindex.h"
+#include "written.h"
 
 
 /* A dirty page older than this is written back even without a flush.
@@ -52,6 +53,9 @@ struct page {
   struct list queue;            /* in cache.queue or cache.fetches */
   void *buf;                    /* the page's bytes; NULL for a tombstone */
   void *inflight_buf;           /* what the PUT in flight sends */
+  struct written *written;      /* for a page built from zeros because the
+                                   index said absent: the bytes written
+                                   since (written.h); NULL otherwise */
   uint64_t gen;                 /* generation of the latest change */
   uint64_t durable_gen;         /* generation known to be in the store */
   uint64_t inflight_gen;        /* generation the mutation in flight stores */
@@ -68,7 +72,11 @@ struct page {
                                    queued (read-ahead) */
   bool tombstone;               /* reads as zeros; DELETE pending or done */
   bool stored;                  /* the store may hold an object for it */
-  bool inflight;                /* a PUT or DELETE is in flight */
+  bool inflight;                /* a PUT or DELETE is in flight, or the
+                                   fetch of a merge */
+  bool merge;                   /* the store holds the page after all
+                                   (EEXIST): fetch it and lay what was
+                                   written over it before the next PUT */
   bool queued;                  /* waits in cache.queue */
 };
 
@@ -167,6 +175,7 @@ extern void pc_lru_add (struct page *p);
 extern void pc_lru_touch (struct page *p);
 extern void pc_mark_dirty (struct page *p);
 extern void pc_mark_clean (struct page *p);
+extern void pc_forget_written (struct page *p);
 #ifndef NDEBUG
 extern void pc_page_check (const struct page *p);
 #else

@@ -22,6 +22,10 @@
  *   any ──trim/zero whole page──▶ TOMBSTONE (no buffer, dirty) ──DELETE──▶
  *                                  absent (a hole)
  *   clean ──LRU eviction under memory pressure──▶ absent
+ *   dirty, built from zeros ──PUT: EEXIST──▶ MERGE owed ──worker: fetch,
+ *     (index said absent)       (stored      (INFLIGHT)  lay what was
+ *                               after all)               written over it
+ *                                                        ──▶ dirty, queued
  *
  * Invariants:
  * - A page is dirty when gen > durable_gen.  gen comes from a counter per
@@ -33,6 +37,16 @@
  *   inflight_buf, which a writer never modifies: it copies the page first.
  * - Every page buffer (cached, dirty, in flight, loading, pooled) counts
  *   against the budget in cache.used.
+ * - A page built from zeros because the index said it was absent maps the
+ *   bytes written into it since (written, written.h) until it is stored,
+ *   written whole or trimmed.  Only when its PUT proves the index wrong
+ *   (the store holds the page after all, EEXIST in store.h) does it owe a
+ *   merge (merge): its next attempt fetches the stored page and lays just
+ *   the mapped bytes over it, and only then is it PUT (until then reads
+ *   see it as it was built).  Without a map every byte is the client's
+ *   and the page is PUT as it is.  A zero or trim of a page the index
+ *   calls a hole does nothing, so it is not mapped: a merge keeps only
+ *   what was written into the page.
  *
  * pc_page_check (pages.c) asserts what of this one page's state shows,
  * after each change of it, unless NDEBUG (product builds) is defined.
@@ -340,6 +354,7 @@ write_part (struct pc_export *e, uint32_t index, uint32_t off, uint32_t n,
             const char *in, bool fast)
 {
   bool full = off == 0 && n == pc_page_size ();
+  struct written *map = NULL;
   void *spare = NULL;
   int r = -1;
 
@@ -372,6 +387,17 @@ write_part (struct pc_export *e, uint32_t index, uint32_t off, uint32_t n,
         break;
       continue;                 /* the lock was dropped: look again */
     }
+    /* Built from zeros because the index says absent: keep which bytes
+     * are written, for a merge if the store holds the page after all.
+     */
+    if (p == NULL && !stored && !full &&
+        ((map = written_new (pc_page_size ())) == NULL ||
+         written_mark (map, off, n) == -1)) {
+      errno = ENOMEM;
+      break;
+    }
+    if (p && p->written && !full && written_mark (p->written, off, n) == -1)
+      break;
     if (p == NULL) {
       p = pc_page_new (e, index);
       if (p == NULL) {
@@ -379,7 +405,11 @@ write_part (struct pc_export *e, uint32_t index, uint32_t off, uint32_t n,
         break;
       }
       p->stored = stored;
+      p->written = map;
+      map = NULL;
     }
+    if (full)
+      pc_forget_written (p);
     if (p->buf == NULL) {       /* new page or tombstone */
       p->buf = spare;
       spare = NULL;
@@ -416,6 +446,7 @@ write_part (struct pc_export *e, uint32_t index, uint32_t off, uint32_t n,
   }
   if (spare)
     pc_buf_put (spare);
+  written_free (map);
   return r;
 }
 
@@ -443,6 +474,7 @@ punch_page (struct pc_export *e, uint32_t index)
     p->buf = NULL;
     p->tombstone = true;
     p->filled = 0;
+    pc_forget_written (p);
     pageindex_clear (&e->index, index);
     pc_mark_dirty (p);
     if (!p->stored && !p->inflight)

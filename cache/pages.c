@@ -147,6 +147,12 @@ pc_page_check (const struct page *p)
   assert (!p->inflight || cache.nmutating > 0);
   assert (p->inflight || p->inflight_buf == NULL);
   assert (p->inflight_buf == NULL || p->stored);
+  /* Written bytes are tracked only in the buffer of a dirty page; a
+   * merge is owed only by a page whose PUT found it stored, and needs
+   * them.
+   */
+  assert (p->written == NULL || (dirty && p->buf && !p->loading));
+  assert (!p->merge || (p->written && p->stored));
   /* On the clean LRU: clean, idle, with a buffer. */
   assert (list_empty (&p->lru) ||
           (p->buf && !dirty && !p->loading && !p->inflight));
@@ -293,6 +299,7 @@ pc_page_remove (struct page *p)
   }
   if (p->buf)
     pc_buf_put (p->buf);
+  written_free (p->written);
   free (p);
 }
 
@@ -309,6 +316,18 @@ pc_mark_dirty (struct page *p)
   pc_page_check (p);
 }
 
+/* Every byte of page P is the client's or the store's again (it was
+ * written whole, trimmed, merged or stored): no map of written bytes, no
+ * merge owed.
+ */
+void
+pc_forget_written (struct page *p)
+{
+  written_free (p->written);
+  p->written = NULL;
+  p->merge = false;
+}
+
 /* The page's latest generation is durable (or needs no store work). */
 void
 pc_mark_clean (struct page *p)
@@ -316,6 +335,7 @@ pc_mark_clean (struct page *p)
   p->durable_gen = p->gen;
   p->filled = 0;
   p->retries = 0;
+  pc_forget_written (p);
   if (!list_empty (&p->dirty)) {
     list_del (&p->dirty);
     cache.ndirty--;

@@ -3,7 +3,8 @@
  * Store work, the middle of the cache (it uses pages.c; pagecache.c uses
  * it): the store request slots, loading a page (a foreground miss or
  * read-ahead), the queue of write-back and the worker threads that take
- * from it (PUT or DELETE of dirty pages, read-ahead fetches), the
+ * from it (PUT or DELETE of dirty pages, the merge of a page whose PUT
+ * found it stored although the index said absent, read-ahead fetches), the
  * background policy (pages dirty for longer than a delay, pages a
  * sequential writer has filled, and everything past the dirty watermark,
  * also run by pages.c's make_room hook when the budget is full of dirty
@@ -148,8 +149,63 @@ pc_schedule_background (bool pressure)
   }
 }
 
+/* Start an attempt on page P (dirty, idle, dequeued): a PUT of BUF or a
+ * DELETE (BUF NULL), or a merge's fetch (BUF NULL, P->merge).  P is in
+ * flight until attempt_end: no other attempt starts, a writer copies the
+ * buffer a PUT sends, and the page is not removed.  Takes a request slot,
+ * which may drop the lock.
+ */
+static void
+attempt_begin (struct page *p, void *buf)
+{
+  p->inflight = true;
+  p->inflight_gen = p->gen;
+  p->attempt_seq = ++cache.attempt_seq;
+  p->inflight_buf = buf;
+  list_del (&p->lru);
+  cache.nmutating++;
+  pc_page_check (p);
+  request_begin ();
+}
+
+/* The attempt on P has returned (the lock held again). */
+static void
+attempt_end (struct page *p)
+{
+  request_end ();
+  cache.nmutating--;
+  p->inflight = false;
+}
+
+/* The attempt on P failed with ERR (WHAT, for the message): P stays dirty
+ * and is retried with a backoff, or at the next flush, which this
+ * failure ends.
+ */
+static void
+attempt_failed (struct page *p, int err, const char *what)
+{
+  int64_t delay = RETRY_MIN_NS << (p->retries < 6 ? p->retries : 6);
+  struct pc_export *e = p->exp;
+
+  cache.stats.errors++;
+  e->fail_seq = ++cache.fail_seq;
+  p->failed_attempt = p->attempt_seq;
+  p->fail_gen = p->inflight_gen;
+  p->fail_errno = err ? err : EIO;
+  p->retries++;
+  p->retry_at = clock_now_ns () + MIN (delay, RETRY_MAX_NS);
+  nbdkit_debug ("cache: export '%s' page %" PRIu32 " stays dirty after a "
+                "failed %s; retry in %" PRId64 " ms or at the next flush",
+                e->name, p->index, what,
+                (p->retry_at - clock_now_ns ()) / 1000000);
+  pc_page_check (p);
+}
+
 /* Write page P back: PUT its buffer or DELETE a tombstone, dropping the
- * lock.  Called by a worker with P dequeued, dirty and idle.
+ * lock.  Called by a worker with P dequeued, dirty and idle.  A PUT that
+ * finds the page stored although the index said absent (EEXIST) leaves P
+ * owing a merge if it was built from zeros (P->written), and queues it
+ * again at once.
  */
 static void
 mutate_page (struct page *p)
@@ -158,16 +214,9 @@ mutate_page (struct page *p)
   bool delete = p->tombstone;
   int r, saved_errno;
 
-  p->inflight = true;
-  p->inflight_gen = p->gen;
-  p->attempt_seq = ++cache.attempt_seq;
-  p->inflight_buf = delete ? NULL : p->buf;
   if (!delete)
     p->stored = true;
-  list_del (&p->lru);
-  cache.nmutating++;
-  pc_page_check (p);
-  request_begin ();
+  attempt_begin (p, delete ? NULL : p->buf);
   pthread_mutex_unlock (&cache.lock);
   if (nbds3_debug_cache)
     nbdkit_debug ("cache: %s export '%s' page %" PRIu32,
@@ -179,9 +228,7 @@ mutate_page (struct page *p)
                           pc_page_size ());
   saved_errno = errno;
   pthread_mutex_lock (&cache.lock);
-  request_end ();
-  cache.nmutating--;
-  p->inflight = false;
+  attempt_end (p);
 
   if (p->inflight_buf && p->inflight_buf != p->buf)
     pc_buf_put (p->inflight_buf);  /* a writer copied the page meanwhile */
@@ -196,6 +243,7 @@ mutate_page (struct page *p)
     else {
       cache.stats.puts++;
       cache.stats.bytes_up += pc_page_size ();
+      pc_forget_written (p);    /* stored: later PUTs go with If-Match */
     }
     p->durable_gen = p->inflight_gen;
     e->mutated_seq++;
@@ -209,24 +257,79 @@ mutate_page (struct page *p)
       pc_page_check (p);
     }
   }
-  else {
-    int64_t delay = RETRY_MIN_NS << (p->retries < 6 ? p->retries : 6);
-
-    cache.stats.errors++;
-    e->fail_seq = ++cache.fail_seq;
-    p->failed_attempt = p->attempt_seq;
-    p->fail_gen = p->inflight_gen;
-    p->fail_errno = saved_errno ? saved_errno : EIO;
-    p->retries++;
-    p->retry_at = clock_now_ns () + MIN (delay, RETRY_MAX_NS);
-    nbdkit_debug ("cache: export '%s' page %" PRIu32 " stays dirty after a "
-                  "failed %s; retry in %" PRId64 " ms or at the next flush",
-                  e->name, p->index, delete ? "delete" : "write",
-                  (p->retry_at - clock_now_ns ()) / 1000000);
+  else if (!delete && saved_errno == EEXIST) {
+    /* Not a failure: the store recorded the page's ETag.  Without a map
+     * every byte is the client's (written whole, or after a trim), and
+     * the next PUT, with If-Match, is right as it is.
+     */
+    p->merge = p->written != NULL;
+    nbdkit_debug ("cache: export '%s' page %" PRIu32 " is stored although "
+                  "the index said absent: %s", e->name, p->index,
+                  p->merge ? "merging what was written into it"
+                  : "every byte of it was written here");
     pc_page_check (p);
+    pc_queue_page (p);
   }
+  else
+    attempt_failed (p, saved_errno, delete ? "delete" : "write");
   pthread_cond_broadcast (&cache.changed);
   pthread_cond_signal (&cache.work);     /* a slot for the next one */
+}
+
+/* Merge page P (dirty, idle, dequeued, P->merge): fetch the stored page
+ * into a new buffer, dropping the lock, then lay the bytes written here
+ * (P->written) over it and make that P's buffer.  P is in flight
+ * meanwhile, so no PUT of it starts; nothing sends its buffer, so writers
+ * change buffer and map in place, and the merge, with the lock again,
+ * takes both as they are then.  A trim or a whole-page write meanwhile
+ * makes the merge moot (P->merge is clear).  Then P is queued again: its
+ * PUT goes with If-Match on the ETag the fetch recorded.  If the fetch
+ * fails, or there is no buffer for it, P stays dirty and still owes the
+ * merge, as a failed write stays dirty: no PUT of it until it is merged.
+ */
+static void
+merge_page (struct page *p)
+{
+  struct pc_export *e = p->exp;
+  void *real;
+  int r = -1, saved_errno = ENOMEM;
+
+  attempt_begin (p, NULL);
+  real = pc_buf_get (false);
+  if (real) {
+    pthread_mutex_unlock (&cache.lock);
+    r = store_read_page (e->store, p->index, real, pc_page_size ());
+    saved_errno = errno;
+    pthread_mutex_lock (&cache.lock);
+  }
+  attempt_end (p);
+  if (r == 0) {
+    nbdkit_error ("export '%s': page %" PRIu32 " was found stored, but is "
+                  "not in the store when fetched for the merge: it stays "
+                  "dirty", e->name, p->index);
+    saved_errno = EIO;
+  }
+  if (r == 1 && p->merge) {
+    written_merge (p->written, p->buf, real);
+    pc_buf_put (p->buf);
+    p->buf = real;
+    real = NULL;
+    pc_forget_written (p);
+    cache.stats.fetches++;
+    cache.stats.bytes_down += pc_page_size ();
+    nbdkit_debug ("cache: export '%s' page %" PRIu32 ": merged what was "
+                  "written into the stored page", e->name, p->index);
+  }
+  if (real)
+    pc_buf_put (real);
+  if (r == 1 || !p->merge) {
+    pc_page_check (p);
+    pc_queue_page (p);
+  }
+  else
+    attempt_failed (p, saved_errno, "merge");
+  pthread_cond_broadcast (&cache.changed);
+  pthread_cond_signal (&cache.work);
 }
 
 static void
@@ -265,8 +368,12 @@ worker (void *arg)
       p->queued = false;
       cache.nqueued--;
       pc_page_check (p);
-      if (pc_is_dirty (p) && !p->inflight)
-        mutate_page (p);
+      if (pc_is_dirty (p) && !p->inflight) {
+        if (p->merge)
+          merge_page (p);
+        else
+          mutate_page (p);
+      }
     }
     else if (cache.stopping && list_empty (&cache.queue))
       break;

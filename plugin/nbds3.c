@@ -341,6 +341,28 @@ nbds3_close (void *handle)
   }
 }
 
+/* With the single-writer guard just taken: is E still not created?
+ * Another server may have created it since this one opened it, and then
+ * its pages are not in this server's page index.  0, or -1 with errno
+ * EIO after nbdkit_error.
+ */
+static int
+export_still_new (struct export *e)
+{
+  struct store_meta meta;
+  int r = store_read_meta (e->store, &meta);
+
+  if (r == 0)
+    return 0;
+  if (r == 1) {
+    nbdkit_error ("export '%s' was created by another server after this "
+                  "one opened it, so its pages are not known here: restart "
+                  "nbdkit to serve it", e->name);
+    errno = EIO;
+  }
+  return -1;
+}
+
 /* Write the export's metadata before its first page.  Writes that
  * waited while an attempt failed fail with it rather than try again one
  * after the other (each attempt may retry for retry-deadline).
@@ -370,7 +392,14 @@ export_create (struct export *e)
   else if (!e->created) {
     r = store_claim (e->store);
     if (r == 0)
+      r = export_still_new (e);
+    if (r == 0)
       r = store_write_meta (e->store, &meta);
+    /* Another holder, or a store that cannot be written safely: the
+     * client sees EPERM (nbdkit passes EBUSY and EROFS on as EINVAL).
+     */
+    if (r == -1 && (errno == EBUSY || errno == EROFS))
+      errno = EPERM;
     if (r == -1)
       __atomic_add_fetch (&e->create_failures, 1, __ATOMIC_RELEASE);
     else {

@@ -561,6 +561,12 @@ fs_write_meta (struct store_export *se, const struct store_meta *meta)
   }
   else if (lock_dir (e) == -1)
     return -1;
+  else if (faccessat (e->dir_fd, STORE_META_NAME, F_OK, 0) == 0) {
+    nbdkit_error ("export '%s' was created by another process after "
+                  "it was opened here: open it again", e->name);
+    errno = EEXIST;
+    return -1;
+  }
   if (replace_file (e, e->dir_fd, STORE_META_NAME, text, len, NULL, true) == -1)
     return -1;
 
@@ -656,7 +662,11 @@ fs_write_page (struct store_export *se, uint32_t page,
   if (dir_fd == -1)
     return -1;
   snprintf (name, sizeof name, STORE_PAGE_NAME_FMT, page);
-  return replace_file (e, dir_fd, name, buf, len, sum, false);
+  if (replace_file (e, dir_fd, name, buf, len, sum, false) == 0)
+    return 0;
+  if (errno == EEXIST)
+    errno = EIO;        /* a clash of temporary names, not store.h's EEXIST */
+  return -1;
 }
 
 static int

@@ -32,13 +32,22 @@
  *   - another nonce with this process's token: an earlier attempt of ours
  *     that landed late; resent with If-Match on its ETag;
  *   - absent: nothing to overwrite; resent with If-None-Match: *;
- *   - anything else (another writer, a page written before this rule, or
- *     an index that was wrong): a conflict.  The request fails with EIO,
- *     naming export, page and object, and the export is fenced: every
- *     later page PUT or DELETE fails until nbdkit restarts, so the cache
- *     keeps its dirty pages and the stored object is left as it is.
+ *   - for a first PUT with If-None-Match: * (the page was believed
+ *     absent: the listing or a NoSuchKey was wrong), a nonce of another
+ *     nbds3 writer: a page an earlier holder of the export's lease wrote
+ *     (this server holds the lease, so no other holder is known).
+ *     Nothing is overwritten: its ETag is recorded and the PUT fails with
+ *     EEXIST (store.h), after one error line naming export, page and
+ *     object, so that the cache fetches the page and merges what its
+ *     client wrote into it;
+ *   - anything else (a writer that is not nbds3, a page written before
+ *     this rule, a late change under If-Match): a conflict.  The request
+ *     fails with EIO, naming export, page and object, and the export is
+ *     fenced: every later page PUT or DELETE fails until nbdkit restarts,
+ *     so the cache keeps its dirty pages and the stored object is left as
+ *     it is.
  *   DELETEs follow the same rule (radosgw 16 ignores conditions on
- *   DELETE, so there they protect nothing yet: the lease will).
+ *   DELETE, so there only the lease protects them).
  *   nbds3.meta is created with If-None-Match: *; an existing one is
  *   accepted only if it says the same, never rewritten.
  * - Every page PUT stores the page's checksum (store.h) in its user
@@ -622,6 +631,28 @@ fence (struct s3_export *e, uint32_t page, const char *method,
                 nonce[0] ? nonce : "no nbds3 writer", e->name);
 }
 
+/* The first PUT of PAGE (KEY), believed absent, found it written by
+ * another nbds3 writer (ETag BARE, NONCE): see the top of this file.
+ * Records the ETag; -1 with errno EEXIST.
+ */
+static int
+exists_unlisted (struct s3_export *e, uint32_t page, const char *key,
+                 const char *bare, const char *nonce)
+{
+  struct s3_store *s = (struct s3_store *) e->base.store;
+
+  if (s3_etags_set (&e->etags, page, bare) == -1)
+    return -1;
+  nbdkit_error ("S3 PUT s3://%s/%s (export %s, page %" PRIu32 "): the page "
+                "exists although the page index said it was absent (a "
+                "wrong listing or NoSuchKey?); an earlier nbds3 writer "
+                "stored it (ETag %s, written by %s): not overwriting it, "
+                "the cache merges what was written into it", s->bucket, key,
+                e->name, page, bare, nonce);
+  errno = EEXIST;
+  return -1;
+}
+
 /* Send the conditional mutation METHOD ("PUT" with BUF of LEN bytes and
  * its checksum SUM, or "DELETE") of PAGE under the 412 rule at the top of
  * this file: at most four rounds, with a HEAD after each 412.
@@ -719,6 +750,8 @@ mutate_page (struct s3_export *e, uint32_t page, const char *method,
     }
     if (put && strcmp (owner, nonce) == 0)
       return s3_etags_set (&e->etags, page, now);   /* this very PUT landed */
+    if (put && round == 0 && !stored && owner[0] && !nonce_is_ours (s, owner))
+      return exists_unlisted (e, page, key, now, owner);
     if (!nonce_is_ours (s, owner)) {
       fence (e, page, method, key, now, owner);
       errno = EIO;

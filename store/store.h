@@ -117,7 +117,12 @@ struct store_ops {
    * fsync, rename; S3: a PUT).  Durable once sync returns, or when it
    * returns for a store without sync (S3: an acknowledged PUT).  The cache
    * issues at most one mutation (write or delete) per page at a time;
-   * different pages may be written concurrently.  0 or -1.
+   * different pages may be written concurrently.  0 or -1.  errno
+   * EEXIST (S3 only; the FS store never returns it): the page is stored
+   * although the store had it as absent (its listing, or a NoSuchKey, was
+   * wrong) and an earlier writer of the export (nbds3) wrote it; nothing
+   * was written.  The caller reads the page (read_page) and writes it
+   * again with its own changes merged in.
    */
   int (*write_page) (struct store_export *e, uint32_t page,
                      const void *buf, size_t len,

@@ -3,8 +3,9 @@
  * Unit tests of the page cache against the fault-injecting memstore:
  * holes cost nothing, whole-page writes never fetch, partial writes fetch
  * once, concurrent readers share one fetch, failed write-back keeps pages
- * dirty, memory stays within the budget, and a trim or write racing a
- * write-back never lets the older data win.
+ * dirty, memory stays within the budget, a trim or write racing a
+ * write-back never lets the older data win, and a page the index missed
+ * is merged, never overwritten with zeros.
  */
 
 #include <config.h>
@@ -22,6 +23,8 @@
 #include "pagecache.h"
 
 #define PS 4096u
+
+static void *flush_thread (void *arg);
 
 static struct memstore *ms;
 static struct store_export *sx;
@@ -162,6 +165,118 @@ START_TEST (test_partial_write_fetches_once_and_merges)
   for (unsigned i = 0; i < PS; ++i)
     ck_assert_int_eq (got[i], (i >= 10 && i < 110) || (i >= 500 && i < 600)
                       ? 'b' : 'a');
+  stop_cache ();
+}
+END_TEST
+
+/* Page 0 of "e" is stored as 'a's but left out of the listing; the cache
+ * opens the export believing it absent.
+ */
+static void
+open_with_unlisted_page0 (void)
+{
+  char buf[PS];
+
+  start_store_only ();
+  fill (buf, 'a');
+  memstore_put_unlisted (ms, 0, buf);
+  open_existing (16, 2);
+}
+
+/* Stored page 0 is 'a' except bytes [OFF, OFF+N) (and [OFF2, OFF2+N2)),
+ * which are C.
+ */
+static void
+assert_merged (unsigned off, unsigned n, unsigned off2, unsigned n2, char c)
+{
+  char got[PS];
+
+  ck_assert (memstore_get (ms, 0, got));
+  for (unsigned i = 0; i < PS; ++i)
+    ck_assert_msg (got[i] == ((i >= off && i < off + n) ||
+                              (i >= off2 && i < off2 + n2) ? c : 'a'),
+                   "page 0 byte %u is %d", i, got[i]);
+}
+
+START_TEST (test_write_into_unlisted_page_merges)
+{
+  char buf[PS];
+
+  open_with_unlisted_page0 ();
+  memset (buf, 'x', 512);
+  ck_assert_int_eq (pagecache_write (ex, buf, 512, 1000, false), 0);
+  ck_assert_uint_eq (memstore_count (ms, MS_READ), 0);
+  ck_assert_int_eq (pagecache_flush (ex), 0);
+  /* The PUT found the page (EEXIST), the cache fetched it and laid the
+   * 512 bytes over it, not over zeros.
+   */
+  ck_assert_uint_eq (memstore_count (ms, MS_READ), 1);
+  ck_assert_str_eq (memstore_log (ms), "W0");
+  assert_merged (1000, 512, 0, 0, 'x');
+  ck_assert_int_eq (pagecache_read (ex, buf, PS, 0), 0);
+  ck_assert (buf[0] == 'a' && buf[1000] == 'x' && buf[1512] == 'a');
+  stop_cache ();
+}
+END_TEST
+
+START_TEST (test_whole_write_into_unlisted_page_needs_no_merge)
+{
+  char buf[PS];
+
+  open_with_unlisted_page0 ();
+  fill (buf, 'w');
+  ck_assert_int_eq (pagecache_write (ex, buf, PS, 0, false), 0);
+  ck_assert_int_eq (pagecache_flush (ex), 0);
+  ck_assert_uint_eq (memstore_count (ms, MS_READ), 0);
+  assert_stored (0, 'w');
+  stop_cache ();
+}
+END_TEST
+
+START_TEST (test_merge_whose_fetch_fails_stays_dirty)
+{
+  char buf[PS];
+  struct pagecache_stats st;
+
+  open_with_unlisted_page0 ();
+  memset (buf, 'x', 512);
+  ck_assert_int_eq (pagecache_write (ex, buf, 512, 1000, false), 0);
+  memstore_fail (ms, MS_READ, EIO);
+  errno = 0;
+  ck_assert_int_eq (pagecache_flush (ex), -1);
+  ck_assert_int_eq (errno, EIO);
+  pagecache_get_stats (&st);
+  ck_assert_uint_eq (st.dirty_pages, 1);
+  /* Nothing was written over the stored page, not even by a retry. */
+  ck_assert_int_eq (pagecache_flush (ex), -1);
+  assert_merged (0, 0, 0, 0, 'x');
+  ck_assert_str_eq (memstore_log (ms), "");
+  memstore_fail (ms, MS_READ, 0);
+  ck_assert_int_eq (pagecache_flush (ex), 0);
+  assert_merged (1000, 512, 0, 0, 'x');
+  stop_cache ();
+}
+END_TEST
+
+START_TEST (test_write_during_merge_is_kept)
+{
+  pthread_t t;
+  char buf[PS];
+  void *r;
+
+  open_with_unlisted_page0 ();
+  memset (buf, 'x', 512);
+  ck_assert_int_eq (pagecache_write (ex, buf, 512, 1000, false), 0);
+  memstore_delay (ms, MS_READ, 300);
+  pthread_create (&t, NULL, flush_thread, NULL);
+  for (int i = 0; i < 500 && memstore_count (ms, MS_READ) == 0; ++i)
+    sleep_ms (10);
+  ck_assert_uint_eq (memstore_count (ms, MS_READ), 1);   /* fetching */
+  ck_assert_int_eq (pagecache_write (ex, buf, 100, 3000, false), 0);
+  pthread_join (t, &r);
+  ck_assert_int_eq ((intptr_t) r, 0);
+  ck_assert_int_eq (pagecache_flush (ex), 0);
+  assert_merged (1000, 512, 3000, 100, 'x');
   stop_cache ();
 }
 END_TEST
@@ -631,6 +746,10 @@ pagecache_suite (void)
   tcase_add_test (tc, test_holes_cost_nothing);
   tcase_add_test (tc, test_whole_page_write_never_fetches);
   tcase_add_test (tc, test_partial_write_fetches_once_and_merges);
+  tcase_add_test (tc, test_write_into_unlisted_page_merges);
+  tcase_add_test (tc, test_whole_write_into_unlisted_page_needs_no_merge);
+  tcase_add_test (tc, test_merge_whose_fetch_fails_stays_dirty);
+  tcase_add_test (tc, test_write_during_merge_is_kept);
   tcase_add_test (tc, test_concurrent_readers_share_one_fetch);
   tcase_add_test (tc, test_failed_write_back_stays_dirty);
   tcase_add_test (tc, test_flush_fails_at_the_first_failure);

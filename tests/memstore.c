@@ -28,6 +28,7 @@ struct memstore {
   uint32_t page_size;
   void *pages[MAX_PAGES];
   struct store_checksum sums[MAX_PAGES];  /* kept with each page */
+  bool unlisted[MAX_PAGES];     /* memstore_put_unlisted, not read since */
   bool have_meta;
   struct store_meta meta;
   unsigned counts[MS_NR_OPS];
@@ -125,7 +126,7 @@ ms_list_pages (struct store_export *e, int (*fn) (void *, uint32_t),
   if (enter (m, MS_LIST) == -1)
     return -1;
   for (uint32_t i = 0; i < MAX_PAGES; ++i)
-    if (m->pages[i] && fn (opaque, i) == -1)
+    if (m->pages[i] && !m->unlisted[i] && fn (opaque, i) == -1)
       return -1;
   return 0;
 }
@@ -143,6 +144,7 @@ ms_read_page (struct store_export *e, uint32_t page, void *buf, size_t len,
   if (page < MAX_PAGES && m->pages[page]) {
     memcpy (buf, m->pages[page], len);
     *sum = m->sums[page];
+    m->unlisted[page] = false;
     r = 1;
   }
   pthread_mutex_unlock (&m->lock);
@@ -172,6 +174,14 @@ ms_write_page (struct store_export *e, uint32_t page, const void *buf,
     abort ();
   memcpy (copy, buf, len);
   pthread_mutex_lock (&m->lock);
+  if (m->unlisted[page]) {
+    m->unlisted[page] = false;
+    pthread_mutex_unlock (&m->lock);
+    free (copy);
+    nbdkit_error ("memstore: page %u exists although unlisted", page);
+    errno = EEXIST;
+    return -1;
+  }
   free (m->pages[page]);
   m->pages[page] = copy;
   m->sums[page] = *sum;
@@ -190,6 +200,7 @@ ms_delete_page (struct store_export *e, uint32_t page)
   pthread_mutex_lock (&m->lock);
   free (m->pages[page]);
   m->pages[page] = NULL;
+  m->unlisted[page] = false;
   log_op (m, 'D', page);
   pthread_mutex_unlock (&m->lock);
   return 0;
@@ -318,6 +329,15 @@ memstore_put (struct memstore *m, uint32_t index, const void *buf)
   m->pages[index] = copy;
   m->sums[index].present = false;       /* as if from before checksums */
   m->have_meta = true;
+  pthread_mutex_unlock (&m->lock);
+}
+
+void
+memstore_put_unlisted (struct memstore *m, uint32_t index, const void *buf)
+{
+  memstore_put (m, index, buf);
+  pthread_mutex_lock (&m->lock);
+  m->unlisted[index] = true;
   pthread_mutex_unlock (&m->lock);
 }
 

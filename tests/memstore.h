@@ -40,6 +40,14 @@ extern unsigned memstore_gate_waiters (struct memstore *m);
  */
 extern void memstore_put (struct memstore *m, uint32_t index,
                           const void *buf);
+/* Put page INDEX as memstore_put does, but left out of listings, and the
+ * next write of it, unless a read of it comes first, fails with EEXIST
+ * and writes nothing (an S3 page the listing missed, written by an
+ * earlier nbds3; the failure records it, as the S3 store records its
+ * ETag).
+ */
+extern void memstore_put_unlisted (struct memstore *m, uint32_t index,
+                                   const void *buf);
 /* Store page FROM's bytes and checksum as page TO (a store serving the
  * wrong key).
  */
