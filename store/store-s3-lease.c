@@ -85,6 +85,7 @@ struct s3_lease {
   char taken[32];               /* UTC, when this process took it */
   int64_t valid_until;          /* monotonic ns (atomic) */
   bool lost;                    /* another server wrote it (atomic) */
+  bool lapse_logged;            /* the lapse was reported (atomic) */
 };
 
 /* Another server's lease that a refused take watches. */
@@ -248,6 +249,9 @@ renew (struct s3_lease *lease)
     strcpy (lease->etag, etag);
     __atomic_store_n (&lease->valid_until,
                       sent + l->timeout_ns - l->margin_ns, __ATOMIC_RELEASE);
+    if (__atomic_exchange_n (&lease->lapse_logged, false, __ATOMIC_RELAXED))
+      nbdkit_error ("S3 export %s: its lease is renewed again: writing "
+                    "again", lease->export);
     return;
   }
   if (errno != EAGAIN)
@@ -509,10 +513,11 @@ s3_lease_check (struct s3_lease *lease, int64_t *not_after)
     return -1;
   }
   if (clock_now_ns () >= until) {
-    nbdkit_error ("S3 export %s: its lease could not be renewed in time "
-                  "(is S3 reachable?): not writing until it is, so that no "
-                  "write can land after another server could take it over",
-                  lease->export);
+    if (!__atomic_exchange_n (&lease->lapse_logged, true, __ATOMIC_RELAXED))
+      nbdkit_error ("S3 export %s: its lease could not be renewed in time "
+                    "(is S3 reachable?): not writing until it is, so that "
+                    "no write can land after another server could take it "
+                    "over", lease->export);
     errno = EIO;
     return -1;
   }
