@@ -62,6 +62,7 @@
 
 #include <nbdkit-plugin.h>
 
+#include "cleanup.h"
 #include "pagecache-impl.h"
 
 /* Fetch page INDEX, which exists in the store and is absent, in the
@@ -161,6 +162,34 @@ index_add (void *opaque, uint32_t page)
   if (page >= e->npages)
     return 0;                   /* beyond the end: never read */
   return pageindex_set (&e->index, page);
+}
+
+/* index_add for an export in use: under cache.lock. */
+static int
+index_add_locked (void *opaque, uint32_t page)
+{
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&cache.lock);
+
+  return index_add (opaque, page);
+}
+
+int
+pagecache_list_stored (struct pc_export *e)
+{
+  pthread_mutex_lock (&cache.lock);
+  if (e->npresent > 0) {
+    pthread_mutex_unlock (&cache.lock);
+    nbdkit_error ("cache: export '%s' already has pages in the cache: its "
+                  "stored pages cannot be listed into it now", e->name);
+    errno = EIO;
+    return -1;
+  }
+  pthread_mutex_unlock (&cache.lock);
+  if (store_list_pages (e->store, index_add_locked, e) == -1)
+    return -1;
+  nbdkit_debug ("cache: export '%s': %" PRIu64 " stored pages listed again",
+                e->name, e->index.count);
+  return 0;
 }
 
 struct pc_export *

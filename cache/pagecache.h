@@ -48,6 +48,13 @@ extern void pagecache_begin_shutdown (void);
  */
 extern int pagecache_shutdown (void);
 
+/* For an export opened as new (EXISTS false) that turned out to exist
+ * before anything was written to it: list its stored pages into the page
+ * index.  Only while the cache holds none of its pages (else -1, EIO).
+ * 0, or -1 after nbdkit_error.
+ */
+extern int pagecache_list_stored (struct pc_export *e);
+
 /* Free the cache; every export must be closed. */
 extern void pagecache_free (void);
 

@@ -341,10 +341,13 @@ nbds3_close (void *handle)
   }
 }
 
-/* With the single-writer guard just taken: is E still not created?
- * Another server may have created it since this one opened it, and then
- * its pages are not in this server's page index.  0, or -1 with errno
- * EIO after nbdkit_error.
+/* With the single-writer guard just taken: is E still not created?  1
+ * if it exists after all (another server created it since this one
+ * opened it, or the store said NoSuchKey wrongly): its pages are then
+ * listed into the page index now, before anything is written (reads of
+ * an export not created never touched the cache).  0 if it is still
+ * new, -1 after nbdkit_error (errno EIO: it exists with another size or
+ * page size than this server already announced).
  */
 static int
 export_still_new (struct export *e)
@@ -352,15 +355,20 @@ export_still_new (struct export *e)
   struct store_meta meta;
   int r = store_read_meta (e->store, &meta);
 
-  if (r == 0)
-    return 0;
-  if (r == 1) {
+  if (r <= 0)
+    return r;
+  if (meta.page_size != config.page_size || meta.size != e->size) {
     nbdkit_error ("export '%s' was created by another server after this "
-                  "one opened it, so its pages are not known here: restart "
-                  "nbdkit to serve it", e->name);
+                  "one opened it, with size %" PRIu64 " and page size %"
+                  PRIu32 ": restart nbdkit to serve it", e->name, meta.size,
+                  meta.page_size);
     errno = EIO;
+    return -1;
   }
-  return -1;
+  nbdkit_error ("export '%s' exists after all (created by another server "
+                "after this one opened it, or a wrong answer from the "
+                "store): listing its pages before writing", e->name);
+  return pagecache_list_stored (e->cache) == -1 ? -1 : 1;
 }
 
 /* Write the export's metadata before its first page.  Writes that
@@ -395,6 +403,8 @@ export_create (struct export *e)
       r = export_still_new (e);
     if (r == 0)
       r = store_write_meta (e->store, &meta);
+    else if (r == 1)
+      r = 0;                    /* it exists: nothing to create */
     /* Another holder, or a store that cannot be written safely: the
      * client sees EPERM (nbdkit passes EBUSY and EROFS on as EINVAL).
      */

@@ -19,13 +19,12 @@
 #      412 rule (c83b534) the PUT was resent with If-Match on the ETag the
 #      HEAD found: zeros and 512 'x' over the stored page.
 #   b. "lb": the same with the GET of nbds3.meta answered 404 NoSuchKey
-#      (no-such-key), so the export looks new and is not listed at all:
-#      the same merge applies (the PUT of page 0, believed absent, meets
-#      the page an earlier nbds3 wrote), so the outcome is that of a:
-#      nothing stored is lost, page 0 is 'A'*64k under the 512 'x', and
-#      nbds3.meta keeps its content (created with If-None-Match: *, the
-#      one found is accepted, not rewritten).  c83b534 overwrote page 0
-#      here too.
+#      (no-such-key), so the export looks new and is not listed at all.
+#      Before the first write nbds3 claims the export and reads nbds3.meta
+#      again: it exists, so its pages are listed then, and the write
+#      fetches page 0 first.  The outcome is that of a: nothing stored is
+#      lost, page 0 is 'A'*64k under the 512 'x', and nbds3.meta keeps its
+#      content (never rewritten).  c83b534 overwrote page 0 here too.
 #   c. "lc": page 1 holds random bytes.  One bit of the GET body of page
 #      1 is flipped (flip-bit): the read must fail with EIO, never return
 #      the flipped data; then, with the bit flipped once more, a 512-byte
@@ -142,7 +141,7 @@ reads_back la 0 "b'x' * 512 + b'A' * (P - 512)"
 store_page lb 0 "b'A' * P"
 add_fault b-meta no-such-key GET /exports/lb/nbds3.meta
 EXPORT=lb s3_nbdsh "$(uri lb)" "$LIE_PY" ||
-  fail "b: a write after a missing nbds3.meta was not merged into page 0"
+  fail "b: a write after a missing nbds3.meta did not keep page 0"
 expect_fired b-meta 1
 reads_back lb 0 "b'x' * 512 + b'A' * (P - 512)"
 
