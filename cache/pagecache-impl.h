@@ -1,16 +1,19 @@
 /* SPDX-License-Identifier: MIT
  *
- * The page cache's private parts, shared by its three files, which depend
+ * The page cache's private parts, shared by its four files, which depend
  * on each other in a line, from the bottom:
  *
- *   pages.c -> writeback.c -> pagecache.c
+ *   pages.c -> stats.c -> writeback.c -> pagecache.c
  *
- * pages.c (page table, buffers and the budget, page states) uses neither
- * of the others: when the budget is full of dirty pages it calls the
- * make_room hook that writeback.c registers.  writeback.c (store request
- * slots, loading pages, workers, write-back and flush) uses pages.c.
- * pagecache.c (setting up, exports, the data path) uses both.  The rules
- * and the state machine are described at the top of pagecache.c.
+ * pages.c (page table, buffers and the budget, page states) uses none of
+ * the others: when the budget is full of dirty pages it calls the
+ * make_room hook that writeback.c registers.  stats.c (the statistics
+ * every part counts: the debug line and the statistics file) reads the
+ * counters and pages.c's state.  writeback.c (store request slots,
+ * loading pages, workers, write-back and flush) uses both, and its
+ * workers run stats.c's periodic output.  pagecache.c (setting up,
+ * exports, the data path) uses them all.  The rules and the state machine
+ * are described at the top of pagecache.c.
  */
 
 #ifndef NBDS3_PAGECACHE_IMPL_H
@@ -42,7 +45,17 @@
  */
 #define RETRY_MIN_NS (NS_PER_SEC / 2)
 #define RETRY_MAX_NS (30 * NS_PER_SEC)
+/* The debug line of -D nbds3.stats=1 (when something changed), and the
+ * statistics file.
+ */
 #define STATS_INTERVAL_NS (5 * NS_PER_SEC)
+#define STATS_FILE_INTERVAL_NS NS_PER_SEC
+
+/* Count N events of FIELD (of struct pagecache_stats) for export E and in
+ * the process total.
+ */
+#define PC_COUNT(e, field, n) \
+  do { (e)->stats.field += (n); cache.stats.field += (n); } while (0)
 
 struct page {
   struct pc_export *exp;
@@ -91,6 +104,11 @@ struct pc_export {
   size_t nbuckets;
   size_t npresent;              /* pages in the table */
   struct list dirty;            /* dirty pages, oldest first */
+  uint64_t ndirty;              /* ... how many */
+  unsigned ninflight;           /* pages in flight (attempt_begin) */
+  struct pagecache_stats stats; /* its counters (PC_COUNT) */
+  struct pagecache_stats file_base;     /* ... at the last statistics
+                                           file, for its rates */
   uint64_t gen_seq;             /* last generation handed out */
   uint64_t mutated_seq;         /* store mutations completed */
   uint64_t fail_seq;            /* cache.fail_seq of its last failure */
@@ -141,8 +159,14 @@ struct pagecache_state {
    */
   int64_t shutdown_deadline;
   bool final_done, cancelled;
-  int64_t stats_logged;
-  struct pagecache_stats stats;
+  struct pagecache_stats stats; /* the process total (PC_COUNT) */
+  /* stats.c's periodic output: when the debug line was last due and what
+   * it said; when the statistics file was last written and the total
+   * then; stats_writing while a worker writes it.
+   */
+  int64_t stats_logged, stats_file_at;
+  struct pagecache_stats stats_last_logged, stats_file_base;
+  bool stats_writing;
 };
 
 extern struct pagecache_state cache;
@@ -185,7 +209,13 @@ pc_page_check (const struct page *p)
 }
 #endif
 
-/* writeback.c, using pages.c.  All with cache.lock held, except
+/* stats.c, using pages.c.  pc_stats_tick with cache.lock held (it drops
+ * it for output); pc_stats_write_file without.
+ */
+extern void pc_stats_tick (void);
+extern void pc_stats_write_file (void);
+
+/* writeback.c, using pages.c and stats.c.  All with cache.lock held, except
  * pc_writeback_init and pc_writeback_free.
  */
 extern int pc_writeback_init (void);

@@ -90,7 +90,7 @@ fetch_page (struct pc_export *e, uint32_t index)
   p->buf = buf;
   p->loading = true;
   p->stored = true;
-  cache.stats.misses++;
+  PC_COUNT (e, misses, 1);
   return pc_load_page (p, true);
 }
 
@@ -118,7 +118,7 @@ prefetch_page (struct pc_export *e, uint32_t index)
   p->queued = true;
   list_add_tail (&cache.fetches, &p->queue);
   pc_page_check (p);
-  cache.stats.prefetches++;
+  PC_COUNT (e, prefetches, 1);
   pthread_cond_signal (&cache.work);
 }
 
@@ -296,7 +296,7 @@ read_part (struct pc_export *e, uint32_t index, uint32_t off, uint32_t n,
       memcpy (out, (char *) p->buf + off, n);
       pc_lru_touch (p);
     }
-    cache.stats.hits++;
+    PC_COUNT (e, hits, 1);
     return 0;
   }
 }

@@ -19,6 +19,9 @@ struct pagecache_config {
   unsigned connections;         /* store requests in flight, at most */
   unsigned wait_timeout;        /* seconds a writer waits for memory */
   unsigned shutdown_timeout;    /* seconds for the final write-back */
+  const char *stats_file;       /* absolute path of the statistics file
+                                   (stats.c), or NULL; kept until
+                                   pagecache_free */
 };
 
 struct pc_export;
@@ -104,12 +107,16 @@ extern int pagecache_extents (struct pc_export *e, uint32_t count,
                                          uint64_t length, bool data),
                               void *opaque);
 
-/* Statistics, for debug output and tests. */
+/* Statistics, for debug output, the statistics file and tests: the
+ * counters (since the cache started, or the export opened) and the state
+ * now (dirty_pages and after).  Counted per export and in total; buffer
+ * memory (used_bytes, peak_bytes) only in total.
+ */
 struct pagecache_stats {
   uint64_t hits, misses, fetches, prefetches;
-  uint64_t puts, deletes, errors, evictions;
+  uint64_t puts, deletes, retries, errors, evictions;
   uint64_t bytes_up, bytes_down;
-  uint64_t dirty_pages, cached_pages, used_bytes, peak_bytes;
+  uint64_t dirty_pages, inflight_pages, cached_pages, used_bytes, peak_bytes;
 };
 extern void pagecache_get_stats (struct pagecache_stats *stats);
 extern void pagecache_log_stats (const char *why);

@@ -125,7 +125,7 @@ pc_page_check (const struct page *p)
   /* Dirty when gen > durable_gen; a dirty page is on its export's list. */
   assert (p->durable_gen <= p->gen && p->gen <= e->gen_seq);
   assert (dirty == !list_empty (&p->dirty));
-  assert (!dirty || cache.ndirty > 0);
+  assert (!dirty || (cache.ndirty > 0 && e->ndirty > 0));
   /* filled and retries count since the page was last clean. */
   assert (p->filled <= pc_page_size ());
   assert (dirty || (p->filled == 0 && p->retries == 0));
@@ -191,7 +191,7 @@ evict_one (void)
     return false;
   p = list_entry (cache.lru.next, struct page, lru);
   pc_page_check (p);
-  cache.stats.evictions++;
+  PC_COUNT (p->exp, evictions, 1);
   /* The one cache debug line under the lock: a caller of pc_buf_get
    * (false) relies on it not being dropped.
    */
@@ -291,6 +291,7 @@ pc_page_remove (struct page *p)
   if (!list_empty (&p->dirty)) {
     list_del (&p->dirty);
     cache.ndirty--;
+    e->ndirty--;
   }
   if (p->queued) {
     list_del (&p->queue);
@@ -312,6 +313,7 @@ pc_mark_dirty (struct page *p)
     list_add_tail (&p->exp->dirty, &p->dirty);
     p->dirty_since = clock_now_ns ();
     cache.ndirty++;
+    p->exp->ndirty++;
   }
   pc_page_check (p);
 }
@@ -339,6 +341,7 @@ pc_mark_clean (struct page *p)
   if (!list_empty (&p->dirty)) {
     list_del (&p->dirty);
     cache.ndirty--;
+    p->exp->ndirty--;
   }
   if (p->tombstone && !p->inflight && !p->loading)
     pc_page_remove (p);
@@ -389,37 +392,4 @@ pc_pages_free (void)
   pthread_cond_destroy (&cache.changed);
   pthread_cond_destroy (&cache.work);
   pthread_cond_destroy (&cache.request_done);
-}
-
-void
-pagecache_get_stats (struct pagecache_stats *s)
-{
-  struct list *l;
-
-  pthread_mutex_lock (&cache.lock);
-  *s = cache.stats;
-  s->dirty_pages = cache.ndirty;
-  s->used_bytes = cache.used;
-  s->cached_pages = 0;
-  list_for_each (l, &cache.exports)
-    s->cached_pages += list_entry (l, struct pc_export, link)->npresent;
-  pthread_mutex_unlock (&cache.lock);
-}
-
-void
-pagecache_log_stats (const char *why)
-{
-  struct pagecache_stats s;
-
-  pagecache_get_stats (&s);
-  nbdkit_debug ("stats (%s): hits %" PRIu64 " misses %" PRIu64
-                " prefetches %" PRIu64 " fetches %" PRIu64
-                " puts %" PRIu64 " deletes %" PRIu64 " errors %" PRIu64
-                " evictions %" PRIu64 " MiB down %" PRIu64 " MiB up %" PRIu64
-                " dirty pages %" PRIu64 " cached pages %" PRIu64
-                " buffers MiB %" PRIu64 " (peak %" PRIu64 ")",
-                why, s.hits, s.misses, s.prefetches, s.fetches, s.puts,
-                s.deletes, s.errors, s.evictions, s.bytes_down >> 20,
-                s.bytes_up >> 20, s.dirty_pages, s.cached_pages,
-                s.used_bytes >> 20, s.peak_bytes >> 20);
 }

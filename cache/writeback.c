@@ -74,8 +74,8 @@ pc_load_page (struct page *p, bool foreground)
 
   p->loading = false;
   if (r == 1) {
-    cache.stats.fetches++;
-    cache.stats.bytes_down += pc_page_size ();
+    PC_COUNT (e, fetches, 1);
+    PC_COUNT (e, bytes_down, pc_page_size ());
     pc_lru_add (p);
     pthread_cond_broadcast (&cache.changed);
     return 0;
@@ -158,6 +158,9 @@ pc_schedule_background (bool pressure)
 static void
 attempt_begin (struct page *p, void *buf)
 {
+  if (p->retries > 0)
+    PC_COUNT (p->exp, retries, 1);
+  p->exp->ninflight++;
   p->inflight = true;
   p->inflight_gen = p->gen;
   p->attempt_seq = ++cache.attempt_seq;
@@ -174,6 +177,7 @@ attempt_end (struct page *p)
 {
   request_end ();
   cache.nmutating--;
+  p->exp->ninflight--;
   p->inflight = false;
 }
 
@@ -187,7 +191,7 @@ attempt_failed (struct page *p, int err, const char *what)
   int64_t delay = RETRY_MIN_NS << (p->retries < 6 ? p->retries : 6);
   struct pc_export *e = p->exp;
 
-  cache.stats.errors++;
+  PC_COUNT (e, errors, 1);
   e->fail_seq = ++cache.fail_seq;
   p->failed_attempt = p->attempt_seq;
   p->fail_gen = p->inflight_gen;
@@ -236,13 +240,13 @@ mutate_page (struct page *p)
 
   if (r == 0) {
     if (delete) {
-      cache.stats.deletes++;
+      PC_COUNT (e, deletes, 1);
       if (p->tombstone)
         p->stored = false;
     }
     else {
-      cache.stats.puts++;
-      cache.stats.bytes_up += pc_page_size ();
+      PC_COUNT (e, puts, 1);
+      PC_COUNT (e, bytes_up, pc_page_size ());
       pc_forget_written (p);    /* stored: later PUTs go with If-Match */
     }
     p->durable_gen = p->inflight_gen;
@@ -315,8 +319,8 @@ merge_page (struct page *p)
     p->buf = real;
     real = NULL;
     pc_forget_written (p);
-    cache.stats.fetches++;
-    cache.stats.bytes_down += pc_page_size ();
+    PC_COUNT (e, fetches, 1);
+    PC_COUNT (e, bytes_down, pc_page_size ());
     nbdkit_debug ("cache: export '%s' page %" PRIu32 ": merged what was "
                   "written into the stored page", e->name, p->index);
   }
@@ -332,19 +336,6 @@ merge_page (struct page *p)
   pthread_cond_signal (&cache.work);
 }
 
-static void
-maybe_log_stats (void)
-{
-  int64_t now = clock_now_ns ();
-
-  if (nbds3_debug_stats && now - cache.stats_logged >= STATS_INTERVAL_NS) {
-    cache.stats_logged = now;
-    pthread_mutex_unlock (&cache.lock);
-    pagecache_log_stats ("periodic");
-    pthread_mutex_lock (&cache.lock);
-  }
-}
-
 static void *
 worker (void *arg)
 {
@@ -353,6 +344,7 @@ worker (void *arg)
     struct page *p;
     bool can_mutate;
 
+    pc_stats_tick ();
     pc_schedule_background (false);
     can_mutate = !list_empty (&cache.queue) &&
       cache.nmutating < mutation_limit ();
@@ -379,7 +371,6 @@ worker (void *arg)
       break;
     else {
       clock_cond_wait (&cache.work, &cache.lock, clock_now_ns () + NS_PER_SEC / 4);
-      maybe_log_stats ();
     }
   }
   pthread_mutex_unlock (&cache.lock);
@@ -412,6 +403,7 @@ pc_writeback_init (void)
   cache.make_room = make_room;
   cache.stopping = cache.final_done = cache.cancelled = false;
   cache.shutdown_deadline = 0;
+  cache.stats_logged = cache.stats_file_at = clock_now_ns ();
   return 0;
 }
 
@@ -455,18 +447,15 @@ cancel_stores (void)
 static void
 count_dirty (uint64_t *pages, unsigned *exports)
 {
-  struct list *l, *d;
+  struct list *l;
 
   *pages = 0;
   *exports = 0;
   list_for_each (l, &cache.exports) {
     struct pc_export *e = list_entry (l, struct pc_export, link);
-    uint64_t n = 0;
 
-    list_for_each (d, &e->dirty)
-      n++;
-    *pages += n;
-    *exports += n > 0;
+    *pages += e->ndirty;
+    *exports += e->ndirty > 0;
   }
 }
 
@@ -539,6 +528,7 @@ pagecache_shutdown (void)
   for (unsigned i = 0; i < cache.nstarted; ++i)
     pthread_join (cache.workers[i], NULL);
   cache.nstarted = 0;
+  pc_stats_write_file ();       /* the counters after the final write-back */
   return r;
 }
 
@@ -671,12 +661,10 @@ int
 pc_flush_export_until (struct pc_export *e, int64_t deadline, bool name_failures)
 {
   struct flush_target *t;
-  size_t n = 0, len = 0;
+  size_t n = 0, len = e->ndirty;
   struct list *l;
   int r;
 
-  list_for_each (l, &e->dirty)
-    len++;
   if (len == 0)
     return sync_store (e);     /* pages written in the background */
   t = malloc (len * sizeof *t);

@@ -84,6 +84,7 @@ nbds3_get_ready (void)
     .connections = config.connections,
     .wait_timeout = config.cache_wait_timeout,
     .shutdown_timeout = config.shutdown_timeout,
+    .stats_file = config.stats_file,
   };
 
   if (config.s3.bucket)

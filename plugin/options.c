@@ -71,6 +71,7 @@ static const struct key keys[] = {
     1, MAX_TIMEOUT },
   { "shutdown-timeout", NULL, KEY_UINT32, FIELD (shutdown_timeout),
     1, MAX_TIMEOUT },
+  { "stats-file", NULL, KEY_PATH, FIELD (stats_file), 0, 0 },
   { "bucket", NULL, KEY_STRING, FIELD (s3.bucket), 0, 0 },
   { "region", NULL, KEY_STRING, FIELD (s3.region), 0, 0 },
   { "endpoint", "endpoint-url", KEY_STRING, FIELD (s3.endpoint),
@@ -320,6 +321,8 @@ config_free (void)
   free (config.data_dir);
   free (config.default_export);
   free (config.addressing);
+  free (config.stats_file);
   config.data_dir = config.default_export = config.addressing = NULL;
+  config.stats_file = NULL;
   s3_config_free (&config.s3);
 }

@@ -21,6 +21,7 @@ struct nbds3_config {
   char *default_export;
   uint32_t cache_wait_timeout;  /* seconds */
   uint32_t shutdown_timeout;    /* seconds */
+  char *stats_file;             /* absolute, or NULL */
 
   /* The S3 store, used when s3.bucket is set.  s3.connections is the
    * connections above, set in config_complete.
@@ -44,6 +45,7 @@ extern void config_free (void);
   "default-export=NAME      Export for an empty name (default 'default').\n" \
   "cache-wait-timeout=SECS  How long a write waits for cache memory (60).\n" \
   "shutdown-timeout=SECS    Bound on the final write-back (60).\n" \
+  "stats-file=PATH          Write statistics (JSON) here every second.\n" \
   "bucket=NAME              Keep pages in this S3 bucket (the S3 store).\n" \
   "region=REGION            S3 region (AWS_REGION, else us-east-1).\n" \
   "endpoint=URL             S3 server, http[s]://HOST[:PORT] (alias\n" \

@@ -12,9 +12,11 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <check.h>
 
@@ -29,6 +31,7 @@ static void *flush_thread (void *arg);
 static struct memstore *ms;
 static struct store_export *sx;
 static struct pc_export *ex;
+static const char *stats_file;  /* for open_cache */
 
 /* Start the cache on the memstore MS with an open export "e". */
 static void
@@ -38,7 +41,7 @@ open_cache (uint64_t budget_pages, unsigned connections,
   struct pagecache_config cc = {
     .page_size = PS, .budget = budget_pages * PS,
     .connections = connections, .wait_timeout = wait_timeout,
-    .shutdown_timeout = 5,
+    .shutdown_timeout = 5, .stats_file = stats_file,
   };
   struct store *s = memstore_store (ms);
 
@@ -675,6 +678,48 @@ START_TEST (test_sequential_reads_read_ahead)
 }
 END_TEST
 
+/* The statistics file at shutdown: the export's counters and the total,
+ * and the page states after the final write-back.
+ */
+START_TEST (test_stats_file)
+{
+  char path[] = "/tmp/check-stats-XXXXXX", file[64], buf[PS], text[4096];
+  size_t n;
+  FILE *f;
+
+  ck_assert_ptr_nonnull (mkdtemp (path));
+  snprintf (file, sizeof file, "%s/stats.json", path);
+  stats_file = file;
+  start_cache (16, 2, 5, false);
+  fill (buf, 's');
+  for (uint32_t i = 0; i < 3; ++i)
+    ck_assert_int_eq (pagecache_write (ex, buf, PS, (uint64_t) i * PS,
+                                       false), 0);
+  ck_assert_int_eq (pagecache_read (ex, buf, PS, 0), 0);
+  pagecache_shutdown ();
+  f = fopen (file, "r");
+  ck_assert_ptr_nonnull (f);
+  n = fread (text, 1, sizeof text - 1, f);
+  text[n] = '\0';
+  fclose (f);
+  ck_assert_ptr_nonnull (strstr (text, "\"exports\": {\n  \"e\": {"));
+  ck_assert_ptr_nonnull (strstr (text, "\"dirty_pages\": 0, "));
+  ck_assert_ptr_nonnull (strstr (text, "\"cached_pages\": 3, "
+                                 "\"cached_bytes\": 12288, \"puts\": 3, "));
+  ck_assert_ptr_nonnull (strstr (text, "\"bytes_up\": 12288, "));
+  ck_assert_ptr_nonnull (strstr (text, "\"peak_buffer_bytes\": "));
+  /* Twice: the export's and the total. */
+  ck_assert_ptr_nonnull (strstr (strstr (text, "\"hits\": 1, ") + 1,
+                                 "\"hits\": 1, "));
+  close_export ();
+  pagecache_free ();
+  memstore_free (ms);
+  stats_file = NULL;
+  ck_assert_int_eq (unlink (file), 0);
+  ck_assert_int_eq (rmdir (path), 0);
+}
+END_TEST
+
 START_TEST (test_out_of_order_sequential_reads_read_ahead)
 {
   char buf[2 * PS];
@@ -765,6 +810,7 @@ pagecache_suite (void)
   tcase_add_test (tc, test_flush_syncs_the_store);
   tcase_add_test (tc, test_sequential_reads_read_ahead);
   tcase_add_test (tc, test_out_of_order_sequential_reads_read_ahead);
+  tcase_add_test (tc, test_stats_file);
   tcase_add_test (tc, test_scattered_reads_do_not_read_ahead);
   tcase_add_test (tc, test_shutdown_writes_back);
   suite_add_tcase (s, tc);
