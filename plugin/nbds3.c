@@ -270,6 +270,11 @@ export_open (const char *name, bool readonly)
                                     config.page_size, e->created);
   if (e->cache == NULL)
     goto err;
+  /* Once per export: it stays open after its last connection. */
+  if (e->created && config.size_given && e->size != config.size)
+    nbdkit_error ("export '%s' keeps its recorded size %" PRIu64 "; size=%"
+                  PRIu64 " applies only to new exports",
+                  name, e->size, config.size);
   return e;
 
  err:

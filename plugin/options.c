@@ -159,6 +159,8 @@ config_set (const char *key, const char *value)
   field = (char *) &config + k->offset;
   if (IS_S3_KEY (k) && s3_key_given == NULL)
     s3_key_given = k->name;
+  if (k->offset == FIELD (size))
+    config.size_given = true;
   if (k->offset == FIELD (store) && config.store) {
     nbdkit_error ("store=%s: the store is already %s (give one bare "
                   "argument or store=)", value, config.store);

@@ -15,6 +15,7 @@
 struct nbds3_config {
   char *data_dir;               /* absolute; FS store */
   uint64_t size;                /* of a new export */
+  bool size_given;              /* size= given, not the default */
   uint64_t page_size;
   uint64_t cache_size;
   uint32_t connections;
