@@ -10,6 +10,8 @@
 #       ./data, listening on 127.0.0.1:10809.  Arguments after "--" go to
 #       nbdkit: plugin keys (bucket=..., size=...) or nbdkit options
 #       (-v, -i 0.0.0.0, --tls=require ...); a later -i or -p wins.
+#       With bucket=, store= or data-dir= there, ./data is not used; the
+#       banner names the store and the address nbdkit will serve.
 #
 #   ./quickstart.sh check
 #       runs "make check", then the Check unit tests again built with
@@ -134,14 +136,44 @@ build ()
 
 # ---- serve ----
 
+# The banner says what nbdkit will serve: the store and the address
+# among the arguments (a later -i or -p wins, as in nbdkit), else ./data
+# on 127.0.0.1:$PORT.
 serve ()
 {
+  local addr=127.0.0.1 port=$PORT what="" bucket="" endpoint="" a next=""
+  local -a store=()
+
   [ "${1:-}" = "--" ] && shift
-  mkdir -p data
-  echo "quickstart.sh: serving $PWD/data on nbd://127.0.0.1:$PORT" \
+  for a in "$@"; do
+    case "$next" in
+      addr) addr=$a; next=""; continue ;;
+      port) port=$a; next=""; continue ;;
+    esac
+    case "$a" in
+      -i|--ipaddr) next=addr ;;
+      -i*) addr=${a#-i} ;;
+      --ipaddr=*) addr=${a#*=} ;;
+      -p|--port) next=port ;;
+      -p*) port=${a#-p} ;;
+      --port=*) port=${a#*=} ;;
+      bucket=*) bucket=${a#*=} ;;
+      store=s3://*|s3://*) bucket=${a#*s3://} ;;
+      store=*|data-dir=*) what=${a#*=} ;;
+      endpoint=*|endpoint-url=*) endpoint=${a#*=} ;;
+    esac
+  done
+  if [ -n "$bucket" ]; then
+    what="S3 bucket $bucket at ${endpoint:-${AWS_ENDPOINT_URL:-the AWS endpoint}}"
+  elif [ -z "$what" ]; then
+    mkdir -p data
+    what=$PWD/data
+    store=(data-dir="$PWD/data")
+  fi
+  echo "quickstart.sh: serving $what on nbd://$addr:$port" \
        "(try: nbdinfo nbd://localhost/test; Ctrl-C stops)" >&2
   exec nbdkit -f -i 127.0.0.1 -p "$PORT" \
-       ./plugin/.libs/nbds3.so data-dir="$PWD/data" "$@"
+       ./plugin/.libs/nbds3.so ${store[@]+"${store[@]}"} "$@"
 }
 
 # ---- check ----

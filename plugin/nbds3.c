@@ -271,6 +271,11 @@ export_open (const char *name, bool readonly)
                                     config.page_size, e->created);
   if (e->cache == NULL)
     goto err;
+  /* Once per export: it stays open after its last connection. */
+  if (e->created && config.size_given && e->size != config.size)
+    nbdkit_error ("export '%s' keeps its recorded size %" PRIu64 "; size=%"
+                  PRIu64 " applies only to new exports",
+                  name, e->size, config.size);
   return e;
 
  err:
@@ -590,7 +595,7 @@ static struct nbdkit_plugin plugin = {
   .config = nbds3_config,
   .config_complete = nbds3_config_complete,
   .config_help = CONFIG_HELP,
-  .magic_config_key = NULL,
+  .magic_config_key = "store",
   .get_ready = nbds3_get_ready,
   .after_fork = nbds3_after_fork,
   .cleanup = nbds3_cleanup,

@@ -67,6 +67,7 @@ static const struct key keys[] = {
   { "connections", NULL, KEY_UINT32, FIELD (connections),
     1, MAX_CONNECTIONS },
   { "default-export", NULL, KEY_STRING, FIELD (default_export), 0, 0 },
+  { "store", NULL, KEY_STRING, FIELD (store), 0, 0 },
   { "cache-wait-timeout", NULL, KEY_UINT32, FIELD (cache_wait_timeout),
     1, MAX_TIMEOUT },
   { "shutdown-timeout", NULL, KEY_UINT32, FIELD (shutdown_timeout),
@@ -159,6 +160,13 @@ config_set (const char *key, const char *value)
   field = (char *) &config + k->offset;
   if (IS_S3_KEY (k) && s3_key_given == NULL)
     s3_key_given = k->name;
+  if (k->offset == FIELD (size))
+    config.size_given = true;
+  if (k->offset == FIELD (store) && config.store) {
+    nbdkit_error ("store=%s: the store is already %s (give one bare "
+                  "argument or store=)", value, config.store);
+    return -1;
+  }
   switch (k->type) {
   case KEY_SIZE:
   case KEY_UINT32:
@@ -265,11 +273,48 @@ complete_s3 (void)
   return 0;
 }
 
+/* store=DIR is data-dir=DIR, store=s3://BUCKET is bucket=BUCKET. */
+static int
+complete_store (void)
+{
+  const char *v = config.store, *slash;
+
+  if (config.data_dir || config.s3.bucket) {
+    nbdkit_error ("store=%s: give the store once, as store= (or the bare "
+                  "argument) or as data-dir= or bucket=, not both", v);
+    return -1;
+  }
+  if (strncmp (v, "s3://", 5) != 0) {
+    config.data_dir = nbdkit_absolute_path (v);
+    return config.data_dir ? 0 : -1;
+  }
+  v += 5;
+  slash = strchr (v, '/');
+  if (slash && slash[1] != '\0') {
+    nbdkit_error ("store=%s: a key prefix is not supported yet; "
+                  "use s3://BUCKET", config.store);
+    return -1;
+  }
+  if (slash == v || *v == '\0') {
+    nbdkit_error ("store=%s: no bucket name: use s3://BUCKET",
+                  config.store);
+    return -1;
+  }
+  config.s3.bucket = strndup (v, slash ? (size_t) (slash - v) : strlen (v));
+  if (config.s3.bucket == NULL) {
+    nbdkit_error ("store=%s: %m", config.store);
+    return -1;
+  }
+  return 0;
+}
+
 int
 config_complete (void)
 {
   uint64_t min_cache;
 
+  if (config.store && complete_store () == -1)
+    return -1;
   if (config.s3.bucket == NULL && s3_key_given) {
     nbdkit_error ("%s= only applies to the S3 store: set bucket= too",
                   s3_key_given);
@@ -320,9 +365,10 @@ config_free (void)
 {
   free (config.data_dir);
   free (config.default_export);
+  free (config.store);
   free (config.addressing);
   free (config.stats_file);
-  config.data_dir = config.default_export = config.addressing = NULL;
-  config.stats_file = NULL;
+  config.data_dir = config.default_export = config.store = NULL;
+  config.addressing = config.stats_file = NULL;
   s3_config_free (&config.s3);
 }

@@ -15,10 +15,12 @@
 struct nbds3_config {
   char *data_dir;               /* absolute; FS store */
   uint64_t size;                /* of a new export */
+  bool size_given;              /* size= given, not the default */
   uint64_t page_size;
   uint64_t cache_size;
   uint32_t connections;
   char *default_export;
+  char *store;                  /* DIR or s3://BUCKET: data_dir or s3.bucket */
   uint32_t cache_wait_timeout;  /* seconds */
   uint32_t shutdown_timeout;    /* seconds */
   char *stats_file;             /* absolute, or NULL */
@@ -43,6 +45,8 @@ extern void config_free (void);
   "cache-size=SIZE          Memory for page buffers (default 256M).\n" \
   "connections=N            Store requests in flight (default 8).\n" \
   "default-export=NAME      Export for an empty name (default 'default').\n" \
+  "store=DIR|s3://BUCKET    The store, also given as the one bare argument:\n" \
+  "                         data-dir=DIR, or bucket=BUCKET (the S3 store).\n" \
   "cache-wait-timeout=SECS  How long a write waits for cache memory (60).\n" \
   "shutdown-timeout=SECS    Bound on the final write-back (60).\n" \
   "stats-file=PATH          Write statistics (JSON) here every second.\n" \

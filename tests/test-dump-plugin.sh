@@ -39,8 +39,8 @@ done
 nbdkit "$NBDS3_PLUGIN" --help >help.txt 2>&1 ||
   fail "nbdkit PLUGIN --help failed"
 for key in data-dir size page-size cache-size connections default-export \
-           cache-wait-timeout shutdown-timeout stats-file bucket region \
-           endpoint \
+           store cache-wait-timeout shutdown-timeout stats-file bucket \
+           region endpoint \
            access-key secret-key session-token addressing tls-verify \
            ca-file connect-timeout request-timeout retry-deadline \
            lease-timeout break-lease accept-unconditional; do

@@ -4,8 +4,9 @@
 # Errors.  Each bad config value makes nbdkit fail at start-up with a
 # non-zero status and a message naming the key.  Bad export names are
 # refused and leave nothing in the store.  Reopening an export with another
-# page size is refused.  A second nbdkit on the same data-dir cannot open
-# an export the first one holds, and says which export.
+# page size is refused, with another size= warned about.  A second nbdkit
+# on the same data-dir cannot open an export the first one holds, and says
+# which export.
 
 source "$(dirname "$0")/functions.sh"
 
@@ -137,6 +138,25 @@ if nbdsh -u "$(uri good)" -c 'h.pread(2, 0)' 2>"$tmpdir/ps.err"; then
 fi
 grep -v ': debug: ' "$(nbdkit_log)" | grep -qiE 'page.?size' ||
   fail "no message about the page size in the nbdkit log"
+stop_nbdkit
+
+# ---- reopen with another size= ----
+
+# The recorded size wins; an explicit size= that differs is worth one
+# error line per export, the default size none.
+start_nbds3 size=32M page-size=64k cache-size=4M
+for i in 1 2; do
+  nbdsh -u "$(uri good)" -c 'assert h.get_size() == 16 * 1024 * 1024'
+done
+n="$(grep -v ': debug: ' "$(nbdkit_log)" | grep -c "export 'good' keeps its \
+recorded size 16777216; size=33554432 applies only to new exports" || :)"
+[ "$n" = 1 ] || fail "$n size= warnings for export 'good', not 1"
+stop_nbdkit
+: >"$(nbdkit_log)"
+start_nbds3 page-size=64k cache-size=4M
+nbdsh -u "$(uri good)" -c 'assert h.get_size() == 16 * 1024 * 1024'
+! grep -v ': debug: ' "$(nbdkit_log)" | grep -q 'keeps its recorded size' ||
+  fail "a size warning without size="
 stop_nbdkit
 
 # ---- a second nbdkit on the same store ----
