@@ -192,6 +192,53 @@ pagecache_list_stored (struct pc_export *e)
   return 0;
 }
 
+static int
+index_add_to (void *opaque, uint32_t page)
+{
+  struct pageindex *idx = opaque;
+
+  if (page >= idx->npages)
+    return 0;                   /* beyond the end: never read */
+  return pageindex_set (idx, page);
+}
+
+int
+pagecache_refresh (struct pc_export *e)
+{
+  struct pageindex fresh;
+
+  if (pageindex_init (&fresh, e->npages) == -1) {
+    nbdkit_error ("cache: out of memory refreshing export '%s'", e->name);
+    errno = ENOMEM;
+    return -1;
+  }
+  if (store_list_pages (e->store, index_add_to, &fresh) == -1) {
+    pageindex_free (&fresh);
+    return -1;
+  }
+  pthread_mutex_lock (&cache.lock);
+  if (!list_empty (&e->dirty)) {
+    pthread_mutex_unlock (&cache.lock);
+    pageindex_free (&fresh);
+    nbdkit_error ("cache: export '%s' has dirty pages: not refreshed",
+                  e->name);
+    errno = EIO;
+    return -1;
+  }
+  for (size_t b = 0; b < e->nbuckets; ++b)
+    for (struct page *p = e->buckets[b], *next; p; p = next) {
+      next = p->hash_next;
+      if (!p->loading && !p->inflight)
+        pc_page_remove (p);
+    }
+  pageindex_free (&e->index);
+  e->index = fresh;
+  pthread_mutex_unlock (&cache.lock);
+  nbdkit_debug ("cache: export '%s' refreshed: %" PRIu64 " stored pages",
+                e->name, fresh.count);
+  return 0;
+}
+
 struct pc_export *
 pagecache_open_export (struct store_export *store, const char *name,
                        uint64_t size, uint32_t psize, bool exists)

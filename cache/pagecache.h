@@ -58,6 +58,13 @@ extern int pagecache_shutdown (void);
  */
 extern int pagecache_list_stored (struct pc_export *e);
 
+/* Forget what E caches and list its stored pages anew (another process
+ * may have written the export meanwhile): for an export whose guard was
+ * released and taken again.  Only without dirty pages (else -1, EIO).
+ * 0, or -1 after nbdkit_error.
+ */
+extern int pagecache_refresh (struct pc_export *e);
+
 /* Free the cache; every export must be closed. */
 extern void pagecache_free (void);
 

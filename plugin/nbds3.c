@@ -46,6 +46,7 @@ struct export {
   uint64_t size;
   pthread_mutex_t create_lock;  /* serialises creating the metadata */
   bool created;                 /* metadata exists (atomic reads) */
+
   unsigned create_failures;     /* failed attempts to create it */
 };
 
@@ -219,8 +220,28 @@ export_claim (struct export *e)
 
   pthread_mutex_lock (&e->create_lock);
   r = store_claim (e->store);
+  /* Another process wrote it while the guard was free. */
+  if (r == 1)
+    r = pagecache_refresh (e->cache);
   pthread_mutex_unlock (&e->create_lock);
   return r;
+}
+
+/* E's last connection closed with nothing dirty: release its guard
+ * (FS: the lock) unless a connection came meanwhile.
+ */
+static void
+export_unclaim (struct export *e)
+{
+  bool idle;
+
+  pthread_mutex_lock (&e->create_lock);
+  pthread_mutex_lock (&registry_lock);
+  idle = e->connections == 0;
+  pthread_mutex_unlock (&registry_lock);
+  if (idle)
+    store_unclaim (e->store);
+  pthread_mutex_unlock (&e->create_lock);
 }
 
 /* Open the export NAME in the store and its cache, without
@@ -342,7 +363,8 @@ nbds3_close (void *handle)
   last = --e->connections == 0;
   pthread_mutex_unlock (&registry_lock);
   if (last) {
-    pagecache_flush (e->cache);
+    if (pagecache_flush (e->cache) == 0)
+      export_unclaim (e);
     pagecache_log_stats (e->name);
   }
 }
@@ -405,7 +427,7 @@ export_create (struct export *e)
   }
   else if (!e->created) {
     r = store_claim (e->store);
-    if (r == 0)
+    if (r >= 0)
       r = export_still_new (e);
     if (r == 0)
       r = store_write_meta (e->store, &meta);

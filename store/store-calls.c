@@ -260,6 +260,17 @@ store_claim (struct store_export *e)
   return r;
 }
 
+bool
+store_unclaim (struct store_export *e)
+{
+  bool r = e->store->ops->unclaim && e->store->ops->unclaim (e);
+
+  if (nbds3_debug_store)
+    nbdkit_debug ("store: unclaim export '%s': %s", e->name,
+                  r ? "released" : "kept");
+  return r;
+}
+
 void
 store_cancel (struct store *s)
 {

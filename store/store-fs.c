@@ -14,8 +14,9 @@
  *   guard is taken.
  * - The single-writer guard is flock (LOCK_EX) on the export directory,
  *   taken by fs_claim (a writable open) or write_meta (creating it) and
- *   held by dir_fd until the export closes; a read-only server opens the
- *   directory without it.  flock locks belong to the
+ *   held by dir_fd until the export's last connection closes with
+ *   nothing dirty (fs_unclaim) or the export closes; a read-only server
+ *   opens the directory without it.  flock locks belong to the
  *   open file description, so a second open of the same export conflicts
  *   even within one process, and other descriptors of the directory (used
  *   for listing) neither take nor release it.
@@ -67,6 +68,9 @@ struct fs_export {
   int dir_fd;                   /* the export directory, or -1 while the
                                  * export does not exist */
   bool locked;                  /* dir_fd holds the flock (claimed) */
+  bool unlocked;                /* fs_unclaim released it: UNLOCKED_AT is
+                                 * the directory's change time then */
+  struct timespec unlocked_at;
 };
 
 static const struct store_ops fs_ops;
@@ -688,15 +692,57 @@ fs_delete_page (struct store_export *se, uint32_t page)
   return 0;
 }
 
+/* The change time of E's directory (every page written or deleted is a
+ * rename or unlink in it) into TS.  false if fstat fails.
+ */
+static bool
+dir_changed_at (struct fs_export *e, struct timespec *ts)
+{
+  struct stat st;
+
+  if (fstat (e->dir_fd, &st) == -1)
+    return false;
+  *ts = st.st_ctim;
+  return true;
+}
+
 static int
 fs_claim (struct store_export *se)
 {
   struct fs_export *e = (struct fs_export *) se;
   ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&e->lock);
 
+  struct timespec now;
+
   if (e->dir_fd == -1)
     return 0;                   /* write_meta creates and locks it */
-  return lock_dir (e);
+  if (lock_dir (e) == -1)
+    return -1;
+  if (!e->unlocked)
+    return 0;
+  /* Did anyone write the export while it was unlocked? */
+  e->unlocked = false;
+  return dir_changed_at (e, &now) && now.tv_sec == e->unlocked_at.tv_sec &&
+    now.tv_nsec == e->unlocked_at.tv_nsec ? 0 : 1;
+}
+
+static bool
+fs_unclaim (struct store_export *se)
+{
+  struct fs_export *e = (struct fs_export *) se;
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&e->lock);
+
+  if (!e->locked || !dir_changed_at (e, &e->unlocked_at))
+    return false;
+  if (flock (e->dir_fd, LOCK_UN) == -1) {
+    nbdkit_debug ("fs: export '%s': cannot unlock %s: %m", e->name, e->dir);
+    return false;
+  }
+  e->locked = false;
+  e->unlocked = true;
+  nbdkit_debug ("fs: export '%s': unlocked %s (no connection)", e->name,
+                e->dir);
+  return true;
 }
 
 static int
@@ -726,6 +772,7 @@ static const struct store_ops fs_ops = {
   .write_meta = fs_write_meta,
   .list_pages = fs_list_pages,
   .claim = fs_claim,
+  .unclaim = fs_unclaim,
   .read_page = fs_read_page,
   .write_page = fs_write_page,
   .delete_page = fs_delete_page,

@@ -157,11 +157,21 @@ struct store_ops {
    * directory's flock; S3: check that the server honours conditional
    * writes, then take the export's lease).  Called when a writable connection opens an existing export,
    * and before write_meta creates one; read-only servers never call it.
-   * More calls are no-ops.  0, or -1 (EBUSY: another server holds it;
+   * More calls are no-ops.  0; 1 when the guard was taken again after
+   * unclaim and the export may have changed meanwhile (the caller must
+   * forget what it cached); or -1 (EBUSY: another server holds it;
    * EROFS: the store cannot be written safely).  Until it succeeds,
    * write_page and delete_page fail.  May be NULL (no guard).
    */
   int (*claim) (struct store_export *e);
+
+  /* Release the guard claim took, when the export's last connection has
+   * closed with nothing dirty; a later claim takes it again (and the
+   * caller must then forget what it cached).  Returns true if a guard was
+   * released.  NULL: the guard is kept until close_export (S3: the
+   * lease).
+   */
+  bool (*unclaim) (struct store_export *e);
 };
 
 struct store {
@@ -210,6 +220,7 @@ extern int store_sync (struct store_export *e);
 extern void store_close_export (struct store_export *e);
 extern void store_cancel (struct store *s);
 extern int store_claim (struct store_export *e);
+extern bool store_unclaim (struct store_export *e);
 extern void store_free (struct store *s);
 
 /* Constructors.  Each reports its own errors and returns NULL on failure.

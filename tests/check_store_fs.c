@@ -514,6 +514,34 @@ START_TEST (test_lock_existing)
 }
 END_TEST
 
+START_TEST (test_unclaim)
+{
+  struct store *s2 = store_fs_new (path ("data"));
+  struct store_export *e1 = create_export (st, "idle"), *e2;
+  char buf[4096];
+
+  ck_assert_ptr_nonnull (s2);
+  memset (buf, 'u', sizeof buf);
+  /* Released: another process claims and writes the export. */
+  ck_assert (store_unclaim (e1));
+  ck_assert (!store_unclaim (e1));              /* nothing to release */
+  e2 = store_open_export (s2, "idle");
+  ck_assert_ptr_nonnull (e2);
+  ck_assert_int_eq (store_claim (e2), 0);
+  ck_assert_int_eq (store_write_page (e2, 2, buf, sizeof buf), 0);
+  ck_assert_int_eq (store_claim (e1), -1);      /* e2 holds it */
+  store_close_export (e2);
+  /* Taken again after a change: 1, forget the cache. */
+  ck_assert_int_eq (store_claim (e1), 1);
+  ck_assert_int_eq (store_write_page (e1, 3, buf, sizeof buf), 0);
+  /* Taken again with no change meanwhile: 0. */
+  ck_assert (store_unclaim (e1));
+  ck_assert_int_eq (store_claim (e1), 0);
+  store_close_export (e1);
+  store_free (s2);
+}
+END_TEST
+
 START_TEST (test_lock_late)
 {
   struct store *s2 = store_fs_new (path ("data"));
@@ -664,6 +692,7 @@ store_fs_suite (void)
   tcase_add_test (tc, test_page_wrong_size);
   tcase_add_test (tc, test_flock_semantics);
   tcase_add_test (tc, test_lock_existing);
+  tcase_add_test (tc, test_unclaim);
   tcase_add_test (tc, test_lock_late);
   tcase_add_test (tc, test_write_failure);
   tcase_add_test (tc, test_write_before_meta);

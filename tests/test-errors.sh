@@ -191,4 +191,23 @@ assert h.pread(4096, 65536) == b"held" * 1024
 assert h.pread(8, 0) == bytes(8), "the intruder wrote"
 '
 
+# FS: the lock is released when the export's last connection closes with
+# nothing dirty.  A second server then writes the export; the first, on
+# its next writable connection, takes the lock again and forgets what it
+# had cached, so it reads the second's bytes and keeps them.
+if [ "$STORE" = fs ]; then
+  start_nbds3_as second size=16M page-size=64k cache-size=4M
+  nbdsh -u "$(uri held-export second)" \
+    -c 'h.pwrite(b"second", 0); h.flush()' ||
+    fail "a second nbdkit cannot write export 'held-export' once idle"
+  stop_nbdkit second
+  nbdsh -u "$(uri held-export)" -c '
+assert h.pread(6, 0) == b"second", "the first served a stale cached page"
+h.pwrite(b"first!", 6)
+h.flush()
+' || fail "the first nbdkit does not build on the second's write"
+  [ "$(head -c 12 "$data_dir/exports/held-export/page-00000000.bin")" = \
+    "secondfirst!" ] || fail "page 0 is not the second's bytes plus the first's"
+fi
+
 info "ok: bad config, bad names, page size and second writer refused"
