@@ -473,9 +473,9 @@ pagecache_begin_shutdown (void)
   count_dirty (&pages, &exports);
   if (pages)
     nbdkit_error ("shutting down: writing back %" PRIu64 " dirty pages "
-                  "(%" PRIu64 " MiB) of %u exports within "
+                  "(%.1f MiB) of %u exports within "
                   "shutdown-timeout=%u s", pages,
-                  (pages << cache.page_shift) >> 20, exports,
+                  (double) (pages << cache.page_shift) / (1 << 20), exports,
                   cache.cfg.shutdown_timeout);
   else
     nbdkit_debug ("shutting down: no dirty pages");
