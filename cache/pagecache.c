@@ -280,6 +280,29 @@ pagecache_open_export (struct store_export *store, const char *name,
   return NULL;
 }
 
+/* Is a page of E being fetched?  cache.lock held. */
+static bool
+export_loading (const struct pc_export *e)
+{
+  for (size_t b = 0; b < e->nbuckets; ++b)
+    for (const struct page *p = e->buckets[b]; p; p = p->hash_next)
+      if (p->loading)
+        return true;
+  return false;
+}
+
+bool
+pagecache_export_idle (struct pc_export *e)
+{
+  bool idle;
+
+  pthread_mutex_lock (&cache.lock);
+  idle = e->ndirty == 0 && e->ninflight == 0 && !e->syncing &&
+    !export_loading (e);
+  pthread_mutex_unlock (&cache.lock);
+  return idle;
+}
+
 int
 pagecache_close_export (struct pc_export *e)
 {

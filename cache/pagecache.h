@@ -78,6 +78,12 @@ extern struct pc_export *pagecache_open_export (struct store_export *store,
                                                 uint32_t page_size,
                                                 bool exists);
 
+/* Is E at rest: nothing dirty, nothing being written back or fetched?
+ * An export at rest with no connection can be closed at no cost but the
+ * listing of a later open.
+ */
+extern bool pagecache_export_idle (struct pc_export *e);
+
 /* Write back every dirty page (within the shutdown timeout) and free the
  * export's cache; does not close the store export.  Returns 0 if
  * everything was written, otherwise names the pages not written (their

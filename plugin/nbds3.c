@@ -2,12 +2,20 @@
  *
  * The nbdkit callbacks.  This file turns NBD exports into page-cache
  * exports: it owns the registry of open exports (one per name, shared by
- * all its connections, kept open until nbdkit exits so that its page
- * index stays authoritative and its single-writer guard held), creates an
- * export's metadata on its first write, and maps each callback to the
- * cache.  The store is made in .get_ready, the cache's threads start in
- * .after_fork, and the final write-back runs in .cleanup, because on
- * SIGTERM nbdkit calls .cleanup without calling .close.
+ * all its connections), creates an export's metadata on its first write,
+ * and maps each callback to the cache.  The store is made in .get_ready,
+ * the cache's threads start in .after_fork, and the final write-back runs
+ * in .cleanup, because on SIGTERM nbdkit calls .cleanup without calling
+ * .close.
+ *
+ * The registry is bounded, because any client can name exports: at most
+ * max-exports are open at once.  An export whose last connection closed
+ * stays open for linger seconds (a reconnect keeps its cache and skips
+ * the listing), then is closed once nothing of it is dirty or in flight,
+ * releasing its descriptor (FS), lease (S3) and memory; a name that does
+ * not exist is closed with its last connection.  At the bound, an open
+ * of another name closes the export unused longest, or fails if every
+ * one is in use.
  */
 
 #include <config.h>
@@ -18,11 +26,14 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #define NBDKIT_API_VERSION 2
 #include <nbdkit-plugin.h>
 
+#include "clock.h"
 #include "debug.h"
+#include "escape.h"
 #include "list.h"
 #include "options.h"
 #include "pagecache.h"
@@ -41,6 +52,9 @@ struct export {
   char *name;
   unsigned connections;         /* guarded by registry_lock */
   bool opening;                 /* a placeholder while being opened */
+  bool closing;                 /* being closed (export_close_idle) */
+  unsigned closers;             /* last closes still writing it back */
+  int64_t idle_since;           /* when its last close ended */
   struct store_export *store;
   struct pc_export *cache;
   uint64_t size;
@@ -57,6 +71,7 @@ static struct store *store;
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t registry_changed = PTHREAD_COND_INITIALIZER;
 static struct list exports = { &exports, &exports };   /* registry_lock */
+static unsigned nexports;       /* in exports, placeholders too; ditto */
 
 static void
 nbds3_unload (void)
@@ -76,6 +91,48 @@ nbds3_config_complete (void)
   return config_complete ();
 }
 
+/* Descriptors needed besides one per open export and one per store
+ * request in flight: nbdkit's own, clients' sockets, listings.
+ */
+#define FD_RESERVE 64
+
+/* Make room for max-exports under the file limit (ulimit -n): raise the
+ * soft limit as far as needed and the hard limit allows; then lower a
+ * default max-exports to fit, or refuse a given one.  0 or -1.
+ */
+static int
+fit_file_limit (void)
+{
+  struct rlimit rl;
+  uint64_t need = (uint64_t) config.max_exports + config.connections +
+    FD_RESERVE;
+
+  if (getrlimit (RLIMIT_NOFILE, &rl) == -1)
+    return 0;
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+    struct rlimit want = rl;
+    want.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need
+      ? need : rl.rlim_max;
+    if (setrlimit (RLIMIT_NOFILE, &want) == 0)
+      rl = want;
+  }
+  if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+    return 0;
+  if (config.max_exports_given ||
+      rl.rlim_cur < config.connections + FD_RESERVE + 1) {
+    nbdkit_error ("max-exports=%" PRIu32 " and connections=%" PRIu32
+                  " need about %" PRIu64 " file descriptors, but the "
+                  "limit (ulimit -n) is %llu: raise the limit, or lower "
+                  "max-exports", config.max_exports, config.connections,
+                  need, (unsigned long long) rl.rlim_cur);
+    return -1;
+  }
+  config.max_exports = rl.rlim_cur - config.connections - FD_RESERVE;
+  nbdkit_debug ("max-exports lowered to %" PRIu32 " to fit ulimit -n %llu",
+                config.max_exports, (unsigned long long) rl.rlim_cur);
+  return 0;
+}
+
 static int
 nbds3_get_ready (void)
 {
@@ -88,6 +145,8 @@ nbds3_get_ready (void)
     .stats_file = config.stats_file,
   };
 
+  if (fit_file_limit () == -1)
+    return -1;
   if (config.s3.bucket)
     store = store_s3_new (&config.s3);
   else
@@ -113,6 +172,9 @@ nbds3_get_ready (void)
 static pthread_t watcher;
 static bool watcher_started, watcher_stop;      /* atomic */
 
+static void exports_reap (void);
+
+/* The same thread closes the exports that lingered long enough. */
 static void *
 watch_shutdown (void *arg)
 {
@@ -121,6 +183,7 @@ watch_shutdown (void *arg)
       pagecache_begin_shutdown ();
       break;
     }
+    exports_reap ();
   }
   return NULL;
 }
@@ -152,6 +215,84 @@ export_free (struct export *e)
   pthread_mutex_destroy (&e->create_lock);
   free (e->name);
   free (e);
+}
+
+/* Close E if nobody uses it and nothing of it is dirty or in flight:
+ * its cache, its store export (FS: the directory's descriptor; S3: the
+ * lease) and its memory go.  registry_lock held, and dropped meanwhile:
+ * E stays listed, marked closing, so that opens of its name wait.  true
+ * if it was closed.
+ */
+static bool
+export_close_idle (struct export *e)
+{
+  if (e->connections > 0 || e->closers > 0 || e->opening || e->closing ||
+      (e->cache && !pagecache_export_idle (e->cache)))
+    return false;
+  e->closing = true;
+  pthread_mutex_unlock (&registry_lock);
+  nbdkit_debug ("closing export '%s': unused", e->name);
+  if (e->cache)
+    pagecache_close_export (e->cache);  /* nothing to write back */
+  store_close_export (e->store);        /* (S3: a request) */
+  e->cache = NULL;
+  e->store = NULL;
+  pthread_mutex_lock (&registry_lock);
+  list_del (&e->link);
+  nexports--;
+  pthread_cond_broadcast (&registry_changed);
+  export_free (e);
+  return true;
+}
+
+/* Close the exports that lingered long enough (the watcher thread). */
+static void
+exports_reap (void)
+{
+  int64_t linger = config.linger * NS_PER_SEC, now = clock_now_ns ();
+  struct list *l;
+
+  pthread_mutex_lock (&registry_lock);
+ again:
+  list_for_each (l, &exports) {
+    struct export *e = list_entry (l, struct export, link);
+    /* (Closing drops the lock, so the list is walked again after.) */
+    if (e->connections == 0 && now - e->idle_since >= linger &&
+        export_close_idle (e))
+      goto again;
+  }
+  pthread_mutex_unlock (&registry_lock);
+}
+
+/* Room for one more export under max-exports: close the one unused
+ * longest if needed.  registry_lock held (dropped while closing).  0,
+ * or -1 if every open export is in use or still has dirty pages.
+ */
+static int
+make_room (void)
+{
+  while (nexports >= config.max_exports) {
+    struct export *oldest = NULL;
+    bool closing = false;
+    struct list *l;
+
+    list_for_each (l, &exports) {
+      struct export *e = list_entry (l, struct export, link);
+      closing |= e->closing;
+      if (e->connections == 0 && e->closers == 0 && !e->opening &&
+          !e->closing &&
+          (e->cache == NULL || pagecache_export_idle (e->cache)) &&
+          (oldest == NULL || e->idle_since < oldest->idle_since))
+        oldest = e;
+    }
+    if (oldest)
+      export_close_idle (oldest);
+    else if (closing)
+      pthread_cond_wait (&registry_changed, &registry_lock);
+    else
+      return -1;
+  }
+  return 0;
 }
 
 static void
@@ -309,34 +450,44 @@ nbds3_open (int readonly)
 {
   const char *name = nbdkit_export_name ();
   struct export *e;
+  char shown[ESCAPE_SIZE];
 
   if (name == NULL || *name == '\0')
     name = config.default_export;
   if (!store_export_name_valid (name)) {
     nbdkit_error ("export name '%s' is not valid: use 1-200 bytes of UTF-8 "
-                  "without '/', control characters or a leading '.'", name);
+                  "without '/', control characters or a leading '.'",
+                  escape_for_log (name, shown));
     return NULL;
   }
   pthread_mutex_lock (&registry_lock);
   for (;;) {
     e = export_find (name);
-    if (e == NULL || !e->opening)
+    if (e == NULL || !(e->opening || e->closing))
       break;
     pthread_cond_wait (&registry_changed, &registry_lock);
   }
-  if (e == NULL) {
+  if (e == NULL && make_room () == -1)
+    nbdkit_error ("export '%s' cannot be opened: %u exports are open and "
+                  "in use or still being written back (max-exports=%"
+                  PRIu32 "): try again later, or raise max-exports", name,
+                  nexports, config.max_exports);
+  else if (e == NULL) {
     /* Open it without the lock (a store round trip or a listing may take
      * a while), behind a placeholder that others with the name wait on.
      */
     struct export placeholder = { .name = (char *) name, .opening = true };
 
     list_add_tail (&exports, &placeholder.link);
+    nexports++;
     pthread_mutex_unlock (&registry_lock);
     e = export_open (name, readonly);
     pthread_mutex_lock (&registry_lock);
     list_del (&placeholder.link);
     if (e)
       list_add_tail (&exports, &e->link);
+    else
+      nexports--;
     pthread_cond_broadcast (&registry_changed);
   }
   if (e)
@@ -350,8 +501,8 @@ nbds3_open (int readonly)
   return e;
 }
 
-/* The last connection's close writes the export back; the export stays
- * open (and cached) for the next one.
+/* The last connection's close writes the export back; the export then
+ * lingers (see the top of this file), unless it does not exist.
  */
 static void
 nbds3_close (void *handle)
@@ -361,12 +512,20 @@ nbds3_close (void *handle)
 
   pthread_mutex_lock (&registry_lock);
   last = --e->connections == 0;
+  e->closers += last;           /* (so that nobody closes E meanwhile) */
   pthread_mutex_unlock (&registry_lock);
-  if (last) {
-    if (pagecache_flush (e->cache) == 0)
-      export_unclaim (e);
-    pagecache_log_stats (e->name);
+  if (!last)
+    return;
+  if (pagecache_flush (e->cache) == 0)
+    export_unclaim (e);
+  pagecache_log_stats (e->name);
+  pthread_mutex_lock (&registry_lock);
+  if (--e->closers == 0 && e->connections == 0) {
+    e->idle_since = clock_now_ns ();
+    if (!export_exists (e) || config.linger == 0)
+      export_close_idle (e);
   }
+  pthread_mutex_unlock (&registry_lock);
 }
 
 /* With the single-writer guard just taken: is E still not created?  1
@@ -374,8 +533,8 @@ nbds3_close (void *handle)
  * opened it, or the store said NoSuchKey wrongly): its pages are then
  * listed into the page index now, before anything is written (reads of
  * an export not created never touched the cache).  0 if it is still
- * new, -1 after nbdkit_error (errno EIO: it exists with another size or
- * page size than this server already announced).
+ * new, -1 after nbdkit_error (errno EINVAL: it exists with another size
+ * or page size than this server already announced).
  */
 static int
 export_still_new (struct export *e)
@@ -390,7 +549,7 @@ export_still_new (struct export *e)
                   "one opened it, with size %" PRIu64 " and page size %"
                   PRIu32 ": restart nbdkit to serve it", e->name, meta.size,
                   meta.page_size);
-    errno = EIO;
+    errno = EINVAL;
     return -1;
   }
   nbdkit_error ("export '%s' exists after all (created by another server "
@@ -433,11 +592,6 @@ export_create (struct export *e)
       r = store_write_meta (e->store, &meta);
     else if (r == 1)
       r = 0;                    /* it exists: nothing to create */
-    /* Another holder, or a store that cannot be written safely: the
-     * client sees EPERM (nbdkit passes EBUSY and EROFS on as EINVAL).
-     */
-    if (r == -1 && (errno == EBUSY || errno == EROFS))
-      errno = EPERM;
     if (r == -1)
       __atomic_add_fetch (&e->create_failures, 1, __ATOMIC_RELEASE);
     else {
@@ -447,6 +601,34 @@ export_create (struct export *e)
     }
   }
   pthread_mutex_unlock (&e->create_lock);
+  return r;
+}
+
+/* R, with errno as the client should see it: nbdkit 1.32 sends EINVAL
+ * for every errno NBD has no code for, which tells nothing; the log line
+ * reported with the error says the real cause.
+ */
+static int
+for_client (int r)
+{
+  if (r == 0)
+    return 0;
+  switch (errno) {
+  case EPERM: case EROFS: case EIO: case ENOMEM: case ENOSPC: case EDQUOT:
+  case EFBIG: case ESHUTDOWN: case ENOTSUP: case EOVERFLOW: case EINVAL:
+    break;
+  case EBUSY: case EACCES:      /* another holder; a refused store */
+    errno = EPERM;
+    break;
+  case EMFILE: case ENFILE:     /* out of descriptors: a resource */
+    errno = ENOMEM;
+    break;
+  case EEXIST:                  /* created elsewhere since it was opened */
+    errno = EINVAL;
+    break;
+  default:                      /* the store failed */
+    errno = EIO;
+  }
   return r;
 }
 
@@ -533,7 +715,7 @@ nbds3_pread (void *handle, void *buf, uint32_t count, uint64_t offset,
     memset (buf, 0, count);
     return 0;
   }
-  return pagecache_read (e->cache, buf, count, offset);
+  return for_client (pagecache_read (e->cache, buf, count, offset));
 }
 
 static int
@@ -543,9 +725,9 @@ nbds3_pwrite (void *handle, const void *buf, uint32_t count, uint64_t offset,
   struct export *e = handle;
 
   if (export_create (e) == -1)
-    return -1;
-  return pagecache_write (e->cache, buf, count, offset,
-                          flags & NBDKIT_FLAG_FUA);
+    return for_client (-1);
+  return for_client (pagecache_write (e->cache, buf, count, offset,
+                                      flags & NBDKIT_FLAG_FUA));
 }
 
 static int
@@ -555,9 +737,9 @@ nbds3_zero (void *handle, uint32_t count, uint64_t offset, uint32_t flags)
 
   if (!export_exists (e))
     return 0;                   /* it reads as zeros already */
-  return pagecache_zero (e->cache, count, offset,
-                         flags & NBDKIT_FLAG_FAST_ZERO,
-                         flags & NBDKIT_FLAG_FUA);
+  return for_client (pagecache_zero (e->cache, count, offset,
+                                     flags & NBDKIT_FLAG_FAST_ZERO,
+                                     flags & NBDKIT_FLAG_FUA));
 }
 
 static int
@@ -567,7 +749,8 @@ nbds3_trim (void *handle, uint32_t count, uint64_t offset, uint32_t flags)
 
   if (!export_exists (e))
     return 0;
-  return pagecache_trim (e->cache, count, offset, flags & NBDKIT_FLAG_FUA);
+  return for_client (pagecache_trim (e->cache, count, offset,
+                                     flags & NBDKIT_FLAG_FUA));
 }
 
 static int
@@ -575,7 +758,7 @@ nbds3_flush (void *handle, uint32_t flags)
 {
   struct export *e = handle;
 
-  return pagecache_flush (e->cache);
+  return for_client (pagecache_flush (e->cache));
 }
 
 static int
@@ -585,7 +768,7 @@ nbds3_cache (void *handle, uint32_t count, uint64_t offset, uint32_t flags)
 
   if (!export_exists (e))
     return 0;
-  return pagecache_prefetch (e->cache, count, offset);
+  return for_client (pagecache_prefetch (e->cache, count, offset));
 }
 
 static int
@@ -604,7 +787,8 @@ nbds3_extents (void *handle, uint32_t count, uint64_t offset, uint32_t flags,
 
   if (!export_exists (e))
     return add_extent (extents, offset, count, false);
-  return pagecache_extents (e->cache, count, offset, add_extent, extents);
+  return for_client (pagecache_extents (e->cache, count, offset, add_extent,
+                                        extents));
 }
 
 static struct nbdkit_plugin plugin = {

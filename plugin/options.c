@@ -33,6 +33,8 @@ struct nbds3_config config = {
   .connections = 8,
   .cache_wait_timeout = 60,
   .shutdown_timeout = 60,
+  .max_exports = 128,
+  .linger = 10,
   .s3 = {
     .tls_verify = true,
     .connect_timeout = 10,
@@ -73,6 +75,8 @@ static const struct key keys[] = {
   { "shutdown-timeout", NULL, KEY_UINT32, FIELD (shutdown_timeout),
     1, MAX_TIMEOUT },
   { "stats-file", NULL, KEY_PATH, FIELD (stats_file), 0, 0 },
+  { "max-exports", NULL, KEY_UINT32, FIELD (max_exports), 1, 1 << 20 },
+  { "linger", NULL, KEY_UINT32, FIELD (linger), 0, MAX_TIMEOUT },
   { "bucket", NULL, KEY_STRING, FIELD (s3.bucket), 0, 0 },
   { "region", NULL, KEY_STRING, FIELD (s3.region), 0, 0 },
   { "endpoint", "endpoint-url", KEY_STRING, FIELD (s3.endpoint),
@@ -162,6 +166,8 @@ config_set (const char *key, const char *value)
     s3_key_given = k->name;
   if (k->offset == FIELD (size))
     config.size_given = true;
+  if (k->offset == FIELD (max_exports))
+    config.max_exports_given = true;
   if (k->offset == FIELD (store) && config.store) {
     nbdkit_error ("store=%s: the store is already %s (give one bare "
                   "argument or store=)", value, config.store);

@@ -24,6 +24,9 @@ struct nbds3_config {
   uint32_t cache_wait_timeout;  /* seconds */
   uint32_t shutdown_timeout;    /* seconds */
   char *stats_file;             /* absolute, or NULL */
+  uint32_t max_exports;         /* open at once, lingering ones included */
+  bool max_exports_given;       /* ... given, not the default */
+  uint32_t linger;              /* seconds an unused export stays open */
 
   /* The S3 store, used when s3.bucket is set.  s3.connections is the
    * connections above, set in config_complete.
@@ -50,6 +53,8 @@ extern void config_free (void);
   "cache-wait-timeout=SECS  How long a write waits for cache memory (60).\n" \
   "shutdown-timeout=SECS    Bound on the final write-back (60).\n" \
   "stats-file=PATH          Write statistics (JSON) here every second.\n" \
+  "max-exports=N            Exports open at once, at most (default 128).\n" \
+  "linger=SECS              Keep an unused export open this long (10).\n" \
   "bucket=NAME              Keep pages in this S3 bucket (the S3 store).\n" \
   "region=REGION            S3 region (AWS_REGION, else us-east-1).\n" \
   "endpoint=URL             S3 server, http[s]://HOST[:PORT] (alias\n" \

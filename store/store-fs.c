@@ -253,10 +253,12 @@ lock_dir (struct fs_export *e)
   if (e->locked)
     return 0;
   if (flock (e->dir_fd, LOCK_EX | LOCK_NB) == -1) {
-    if (errno == EWOULDBLOCK)
+    if (errno == EWOULDBLOCK) {
       nbdkit_error ("export '%s' is in use by another nbdkit process "
                     "(lock on %s held); stop it first, or serve it "
                     "read-only (nbdkit -r)", e->name, e->dir);
+      errno = EBUSY;            /* as store.h says of claim */
+    }
     else
       nbdkit_error ("cannot lock export directory %s: %m", e->dir);
     return -1;

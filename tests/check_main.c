@@ -24,6 +24,7 @@ main (void)
     sigv4_suite,
     s3_suite,
     checksum_suite,
+    escape_suite,
   };
   SRunner *runner = srunner_create (NULL);
   int failed;

@@ -39,7 +39,8 @@ done
 nbdkit "$NBDS3_PLUGIN" --help >help.txt 2>&1 ||
   fail "nbdkit PLUGIN --help failed"
 for key in data-dir size page-size cache-size connections default-export \
-           store cache-wait-timeout shutdown-timeout stats-file bucket \
+           store cache-wait-timeout shutdown-timeout stats-file max-exports \
+           linger bucket \
            region endpoint \
            access-key secret-key session-token addressing tls-verify \
            ca-file connect-timeout request-timeout retry-deadline \

@@ -95,9 +95,10 @@ can_write "$(uri ls)" || fail "A cannot write export ls after B released it"
 
 # 6. An export created by another server after this one opened it (A saw
 #    it absent): before A's first write, A lists its pages, so it reads
-#    and keeps B's data instead of writing from a stale view.
-nbdsh -u "$(uri nw)" -c 'assert h.pread(512, 0) == bytes(512)' ||
-  fail "A cannot read the new export nw"
+#    and keeps B's data instead of writing from a stale view.  (A client
+#    stays connected, so that A keeps the export open: a name that does
+#    not exist is closed with its last connection.)
+hold_client nwview "$(uri nw)" 'assert h.pread(512, 0) == bytes(512)'
 start_nbds3_as second "${KEYS[@]}"
 nbdsh -u "$(uri nw second)" -c 'h.pwrite(b"C" * 65536, 0); h.flush()' ||
   fail "B cannot create export nw"
@@ -108,6 +109,7 @@ h.flush()
 want = b"C" * 100 + b"a" * 512 + b"C" * (65536 - 612)
 assert h.pread(65536, 0) == want, "A did not build on B'"'"'s page 0"
 ' || fail "A wrote export nw from its stale view"
+release_client nwview
 grep -q "export 'nw' exists after all" "$(nbdkit_log)" ||
   fail "A's log does not say that it listed export nw again"
 s3_python 'assert s3_get("exports/nw/page-00000000.bin") == b"C" * 100 + b"a" * 512 + b"C" * (65536 - 612)' ||
