@@ -24,6 +24,7 @@ main (void)
     sigv4_suite,
     s3_suite,
     checksum_suite,
+    text_suite,
   };
   SRunner *runner = srunner_create (NULL);
   int failed;

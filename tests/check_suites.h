@@ -15,5 +15,6 @@ extern Suite *pagecache_suite (void);
 extern Suite *sigv4_suite (void);
 extern Suite *s3_suite (void);
 extern Suite *checksum_suite (void);
+extern Suite *text_suite (void);
 
 #endif /* NBDS3_CHECK_SUITES_H */
