@@ -7,7 +7,9 @@
  * each mistake is one error line naming the key, the value and what is
  * accepted.  Checks that involve more than one key run in
  * config_complete, which also fills in defaults that depend on the
- * process (the absolute data directory).
+ * process (the absolute data directory) and, once the config is good,
+ * prints the start-up warnings: a secret given literally, an nbdkit with
+ * a known bug (startup.h).
  */
 
 #include <config.h>
@@ -24,6 +26,7 @@
 
 #include "options.h"
 #include "s3-credentials.h"
+#include "startup.h"
 #include "store.h"
 #include "text.h"
 
@@ -51,7 +54,10 @@ struct nbds3_config config = {
 enum key_type {
   KEY_SIZE, KEY_UINT32, KEY_STRING, KEY_PATH,
   KEY_BOOL,
-  KEY_SECRET,                   /* nbdkit_read_password; wiped when freed */
+  KEY_SECRET,                   /* nbdkit_read_password; wiped when freed;
+                                 * a literal value is warned about */
+  KEY_KEY_ID,                   /* read as KEY_SECRET, but an identifier
+                                 * (access-key), so a literal is fine */
 };
 
 struct key {
@@ -83,7 +89,7 @@ static const struct key keys[] = {
   { "region", NULL, KEY_STRING, FIELD (s3.region), 0, 0 },
   { "endpoint", "endpoint-url", KEY_STRING, FIELD (s3.endpoint),
     0, 0 },
-  { "access-key", NULL, KEY_SECRET, FIELD (s3.access_key), 0, 0 },
+  { "access-key", NULL, KEY_KEY_ID, FIELD (s3.access_key), 0, 0 },
   { "secret-key", NULL, KEY_SECRET, FIELD (s3.secret_key), 0, 0 },
   { "session-token", NULL, KEY_SECRET, FIELD (s3.session_token),
     0, 0 },
@@ -110,6 +116,7 @@ static const struct key keys[] = {
 #define NR_KEYS (sizeof keys / sizeof keys[0])
 static const char *s3_key_given;
 static bool given[NR_KEYS];     /* by index into keys[] */
+static bool literal[NR_KEYS];   /* a KEY_SECRET given literally */
 
 static const struct key *
 find_key (const char *name)
@@ -201,6 +208,8 @@ set_secret (const struct key *k, const char *value, void *field)
   }
   text_secret_free (*(char **) field);
   *(char **) field = s;
+  literal[k - keys] = k->type == KEY_SECRET &&
+    value[0] != '+' && value[0] != '-';
   return 0;
 }
 
@@ -259,6 +268,7 @@ config_set (const char *key, const char *value)
     return 0;
   }
   case KEY_SECRET:
+  case KEY_KEY_ID:
     return set_secret (k, value, field);
   case KEY_STRING:
   case KEY_PATH:
@@ -374,6 +384,28 @@ complete_store (void)
   return 0;
 }
 
+/* The environment variable that can hold the secret of key K instead. */
+static const char *
+secret_env (const struct key *k)
+{
+  return k->offset == FIELD (s3.session_token) ? "AWS_SESSION_TOKEN"
+    : "AWS_SECRET_ACCESS_KEY";
+}
+
+/* nbdkit -v echoes every key=value, and ps shows the command line: say
+ * so for each secret given there, once, without the secret.
+ */
+static void
+warn_literal_secrets (void)
+{
+  for (size_t i = 0; i < NR_KEYS; ++i)
+    if (literal[i])
+      nbdkit_error ("%s= is given literally on the command line, so it is "
+                    "visible in ps and in nbdkit -v output: use %s=+FILE "
+                    "or the %s environment variable", keys[i].name,
+                    keys[i].name, secret_env (&keys[i]));
+}
+
 int
 config_complete (void)
 {
@@ -421,6 +453,8 @@ config_complete (void)
   config.s3.connections = config.connections;
   if (config.s3.bucket && complete_s3 () == -1)
     return -1;
+  warn_literal_secrets ();
+  startup_warn_nbdkit_version ();
   return 0;
 
  nomem:
