@@ -13,15 +13,17 @@ source "$(dirname "$0")/functions.sh"
 store_setup
 
 # bad_config PATTERN KEY=VALUE...: nbdkit must refuse to start, with one
-# line other than debug, an error matching PATTERN (extended regexp).
+# line other than debug, an error matching PATTERN (extended regexp).  A
+# key given here replaces the store's own (store_keys_with).
 # Failures are collected in bad_failed, so one run reports all of them.
 bad_failed=()
 bad_config ()
 {
   local pattern="$1" rc=0
   shift
+  store_keys_with "$@"
   timeout 60 nbdkit -f -v --log=stderr -U - "$NBDS3_PLUGIN" \
-    "${STORE_KEYS[@]}" "$@" --run 'exit 0' >"$tmpdir/bad.log" 2>&1 || rc=$?
+    "${STORE_KEYS_WITH[@]}" --run 'exit 0' >"$tmpdir/bad.log" 2>&1 || rc=$?
   if [ "$rc" = 0 ]; then
     echo "$test_name: nbdkit started with bad config: $*" >&2
     bad_failed+=("started: $*")
@@ -102,11 +104,9 @@ bad_config 'connections= given twice' connections=2 connections=2
 bad_config 'default-export= given twice' default-export=a default-export=b
 if [ "$STORE" = fs ]; then
   touch "$tmpdir/regular"
-  STORE_KEYS=()
   bad_config 'data-dir' data-dir="$tmpdir/regular/sub"
   bad_config 'data-dir= given twice: give it once' data-dir="$tmpdir/a" \
     data-dir="$tmpdir/b"
-  STORE_KEYS=("data-dir=$data_dir")
   # An S3 key without bucket= is a mistake, not silently ignored.
   bad_config 'region.*bucket' region=us-east-1
   # The store once: the bare argument, store= or data-dir=.
@@ -121,8 +121,8 @@ if [ "$STORE" = s3 ]; then
   bad_config 'tls-verify=perhaps: not a boolean' tls-verify=perhaps
   bad_config 'tls-verify=: not a boolean' tls-verify=
   bad_config 'break-lease= given twice' break-lease=false break-lease=no
-  # STORE_KEYS has secret-key= already.
-  bad_config 'secret-key= given twice' secret-key=+"$tmpdir/s3-secret"
+  bad_config 'secret-key= given twice' secret-key=+"$tmpdir/s3-secret" \
+    secret-key=+"$tmpdir/s3-secret"
   bad_config 'endpoint'        endpoint=ftp://127.0.0.1:21
   bad_config 'ca-file'         ca-file="$tmpdir/no-such-ca.pem"
   bad_config 'bucket'          bucket=a/b
