@@ -1,13 +1,21 @@
 /* SPDX-License-Identifier: MIT
  *
  * Every config key is parsed here, in one table: name, alias, type and
- * where the value goes.  Unknown keys are an error.  Checks that involve
- * more than one key run in config_complete, which also fills in defaults
- * that depend on the process (the absolute data directory).
+ * where the value goes.  Unknown keys and a key given twice (under its
+ * name or its alias) are an error.  Values are parsed strictly by text.h
+ * (decimal digits, nbdkit's size suffixes, nbdkit's boolean words), and
+ * each mistake is one error line naming the key, the value and what is
+ * accepted.  Checks that involve more than one key run in
+ * config_complete, which also fills in defaults that depend on the
+ * process (the absolute data directory) and, once the config is good,
+ * prints the start-up warnings: a secret given literally, an nbdkit with
+ * a known bug (startup.h).
  */
 
 #include <config.h>
 
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -18,6 +26,7 @@
 
 #include "options.h"
 #include "s3-credentials.h"
+#include "startup.h"
 #include "store.h"
 #include "text.h"
 
@@ -47,7 +56,10 @@ struct nbds3_config config = {
 enum key_type {
   KEY_SIZE, KEY_UINT32, KEY_STRING, KEY_PATH,
   KEY_BOOL,
-  KEY_SECRET,                   /* nbdkit_read_password; wiped when freed */
+  KEY_SECRET,                   /* nbdkit_read_password; wiped when freed;
+                                 * a literal value is warned about */
+  KEY_KEY_ID,                   /* read as KEY_SECRET, but an identifier
+                                 * (access-key), so a literal is fine */
 };
 
 struct key {
@@ -81,7 +93,7 @@ static const struct key keys[] = {
   { "region", NULL, KEY_STRING, FIELD (s3.region), 0, 0 },
   { "endpoint", "endpoint-url", KEY_STRING, FIELD (s3.endpoint),
     0, 0 },
-  { "access-key", NULL, KEY_SECRET, FIELD (s3.access_key), 0, 0 },
+  { "access-key", NULL, KEY_KEY_ID, FIELD (s3.access_key), 0, 0 },
   { "secret-key", NULL, KEY_SECRET, FIELD (s3.secret_key), 0, 0 },
   { "session-token", NULL, KEY_SECRET, FIELD (s3.session_token),
     0, 0 },
@@ -105,16 +117,48 @@ static const struct key keys[] = {
  * s3.bucket.  The first one given, to refuse it without bucket=.
  */
 #define IS_S3_KEY(k) ((k)->offset > FIELD (s3.bucket))
+#define NR_KEYS (sizeof keys / sizeof keys[0])
 static const char *s3_key_given;
+static bool given[NR_KEYS];     /* by index into keys[] */
+static bool literal[NR_KEYS];   /* a KEY_SECRET given literally */
 
 static const struct key *
 find_key (const char *name)
 {
-  for (size_t i = 0; i < sizeof keys / sizeof keys[0]; ++i)
+  for (size_t i = 0; i < NR_KEYS; ++i)
     if (strcmp (keys[i].name, name) == 0 ||
         (keys[i].alias && strcmp (keys[i].alias, name) == 0))
       return &keys[i];
   return NULL;
+}
+
+/* Parse VALUE, the value of the number key K, into *V: 0, or -1 after
+ * one nbdkit_error saying what is accepted.
+ */
+static int
+parse_number (const struct key *k, const char *value, uint64_t *v)
+{
+  bool size = k->type == KEY_SIZE;
+  int r = size ? text_parse_size (value, v) : text_parse_decimal (value, v);
+
+  if (r == 0 && *v >= k->min && *v <= k->max)
+    return 0;
+  if (r == -1 && errno != ERANGE) {
+    if (size)
+      nbdkit_error ("%s=%s: not a size: use decimal digits with at most "
+                    "one suffix, b, s (512 bytes), k, M, G, T, P or E "
+                    "(powers of 1024), e.g. 64k, 4M, 1G; between %" PRIu64
+                    " and %" PRIu64 " bytes", k->name, value, k->min, k->max);
+    else
+      nbdkit_error ("%s=%s: not a number: use decimal digits only (no sign, "
+                    "spaces or 0x), between %" PRIu64 " and %" PRIu64,
+                    k->name, value, k->min, k->max);
+    return -1;
+  }
+  nbdkit_error ("%s=%s: out of range: must be between %" PRIu64 " and %"
+                PRIu64 "%s", k->name, value, k->min, k->max,
+                size ? " bytes" : "");
+  return -1;
 }
 
 static int
@@ -122,31 +166,71 @@ set_number (const struct key *k, const char *value, void *field)
 {
   uint64_t v;
 
-  if (k->type == KEY_SIZE) {
-    int64_t r = nbdkit_parse_size (value);
-    if (r == -1) {
-      nbdkit_error ("%s=%s: not a size (use bytes or a suffix, e.g. 64k, "
-                    "4M, 1G)", k->name, value);
-      return -1;
-    }
-    v = r;
-  }
-  else {
-    uint32_t r;
-    if (nbdkit_parse_uint32_t (k->name, value, &r) == -1)
-      return -1;
-    v = r;
-  }
-  if (v < k->min || v > k->max) {
-    nbdkit_error ("%s=%s: must be between %" PRIu64 " and %" PRIu64,
-                  k->name, value, k->min, k->max);
+  if (parse_number (k, value, &v) == -1)
     return -1;
-  }
   if (k->type == KEY_SIZE)
     *(uint64_t *) field = v;
   else
     *(uint32_t *) field = v;
   return 0;
+}
+
+/* nbdkit_read_password reports a file it cannot open without naming the
+ * key, and the caller would add a second line: check +FILE first, so
+ * that the usual mistake is one line.
+ */
+static int
+check_secret_file (const struct key *k, const char *value)
+{
+  int fd;
+
+  if (value[0] != '+')
+    return 0;
+  fd = open (value + 1, O_RDONLY | O_CLOEXEC);
+  if (fd == -1) {
+    nbdkit_error ("%s=%s: cannot open the file: %m (+FILE names a file "
+                  "that holds the secret)", k->name, value);
+    return -1;
+  }
+  close (fd);
+  return 0;
+}
+
+static int
+set_secret (const struct key *k, const char *value, void *field)
+{
+  char *s;
+
+  if (check_secret_file (k, value) == -1)
+    return -1;
+  if (nbdkit_read_password (value, &s) == -1)
+    return -1;                  /* nbdkit said why */
+  if (*s == '\0') {
+    nbdkit_error ("%s: the value must not be empty", k->name);
+    free (s);
+    return -1;
+  }
+  text_secret_free (*(char **) field);
+  *(char **) field = s;
+  literal[k - keys] = k->type == KEY_SECRET &&
+    value[0] != '+' && value[0] != '-';
+  return 0;
+}
+
+/* A key given twice is a mistake, whichever of its names was used. */
+static int
+check_once (const struct key *k)
+{
+  if (!given[k - keys]) {
+    given[k - keys] = true;
+    return 0;
+  }
+  if (k->alias)
+    nbdkit_error ("%s= given twice: give it once (%s= is the same key)",
+                  k->name, k->alias);
+  else
+    nbdkit_error ("%s= given twice: give it once", k->name);
+  return -1;
 }
 
 int
@@ -162,44 +246,36 @@ config_set (const char *key, const char *value)
     return -1;
   }
   field = (char *) &config + k->offset;
+  if (k->offset == FIELD (store) && config.store) {
+    nbdkit_error ("store=%s: the store is already %s (give one bare "
+                  "argument or store=)", value, config.store);
+    return -1;
+  }
+  if (check_once (k) == -1)
+    return -1;
   if (IS_S3_KEY (k) && s3_key_given == NULL)
     s3_key_given = k->name;
   if (k->offset == FIELD (size))
     config.size_given = true;
   if (k->offset == FIELD (max_exports))
     config.max_exports_given = true;
-  if (k->offset == FIELD (store) && config.store) {
-    nbdkit_error ("store=%s: the store is already %s (give one bare "
-                  "argument or store=)", value, config.store);
-    return -1;
-  }
   switch (k->type) {
   case KEY_SIZE:
   case KEY_UINT32:
     return set_number (k, value, field);
   case KEY_BOOL: {
-    int b = nbdkit_parse_bool (value);
+    int b = text_parse_bool (value);
     if (b == -1) {
-      nbdkit_error ("%s=%s: use true or false", k->name, value);
+      nbdkit_error ("%s=%s: not a boolean: use true or false (also 1/0, "
+                    "yes/no, y/n, t/f, on/off, in any case)", k->name, value);
       return -1;
     }
     *(bool *) field = b;
     return 0;
   }
   case KEY_SECRET:
-    if (nbdkit_read_password (value, &s) == -1) {
-      nbdkit_error ("%s: cannot read the secret (see the error above)",
-                    k->name);
-      return -1;
-    }
-    if (*s == '\0') {
-      nbdkit_error ("%s: the value must not be empty", k->name);
-      free (s);
-      return -1;
-    }
-    text_secret_free (*(char **) field);
-    *(char **) field = s;
-    return 0;
+  case KEY_KEY_ID:
+    return set_secret (k, value, field);
   case KEY_STRING:
   case KEY_PATH:
     if (*value == '\0') {
@@ -314,6 +390,28 @@ complete_store (void)
   return 0;
 }
 
+/* The environment variable that can hold the secret of key K instead. */
+static const char *
+secret_env (const struct key *k)
+{
+  return k->offset == FIELD (s3.session_token) ? "AWS_SESSION_TOKEN"
+    : "AWS_SECRET_ACCESS_KEY";
+}
+
+/* nbdkit -v echoes every key=value, and ps shows the command line: say
+ * so for each secret given there, once, without the secret.
+ */
+static void
+warn_literal_secrets (void)
+{
+  for (size_t i = 0; i < NR_KEYS; ++i)
+    if (literal[i])
+      nbdkit_error ("%s= is given literally on the command line, so it is "
+                    "visible in ps and in nbdkit -v output: use %s=+FILE "
+                    "or the %s environment variable", keys[i].name,
+                    keys[i].name, secret_env (&keys[i]));
+}
+
 int
 config_complete (void)
 {
@@ -359,7 +457,11 @@ config_complete (void)
       (config.data_dir = nbdkit_absolute_path ("data")) == NULL)
     return -1;
   config.s3.connections = config.connections;
-  return config.s3.bucket ? complete_s3 () : 0;
+  if (config.s3.bucket && complete_s3 () == -1)
+    return -1;
+  warn_literal_secrets ();
+  startup_warn_nbdkit_version ();
+  return 0;
 
  nomem:
   nbdkit_error ("config: out of memory");

@@ -23,6 +23,9 @@
  * - An export whose directory did not exist at open_export holds no guard
  *   (dir_fd == -1) and is empty until write_meta creates the directory and
  *   takes the guard.  Nothing is written without the guard.
+ * - Every directory nbds3 creates (data-dir and its missing parents,
+ *   exports/, an export's directory) has its parent fsync'd once it
+ *   exists, so a power loss after the first flush cannot lose its entry.
  * - A page's checksum is the extended attribute user.nbds3.crc32c of its
  *   file, set on the temporary file before its fsync and rename, so the
  *   page and its checksum appear together.  fs_ready refuses a data-dir
@@ -105,34 +108,6 @@ close_keep_errno (int fd)
   errno = err;
 }
 
-/* Create PATH and its missing parents (mkdir -p).  An existing last
- * component is accepted whatever its type: ready() checks it properly.
- */
-static int
-mkdir_p (const char *path)
-{
-  CLEANUP_FREE char *copy = strdup (path);
-
-  if (copy == NULL) {
-    nbdkit_error ("strdup: %m");
-    return -1;
-  }
-  for (char *p = copy + 1;; ++p) {
-    char c = *p;
-
-    if (c != '/' && c != '\0')
-      continue;
-    *p = '\0';
-    if (mkdir (copy, 0777) == -1 && errno != EEXIST) {
-      nbdkit_error ("cannot create directory %s: %m (check data-dir=)", copy);
-      return -1;
-    }
-    if (c == '\0')
-      return 0;
-    *p = c;
-  }
-}
-
 /* Read up to LEN bytes from FD at offset 0: fewer only at end of file.
  * The count, or -1 with errno set.
  */
@@ -203,6 +178,68 @@ sync_dir (const char *path, int fd)
     return -1;
   }
   return 0;
+}
+
+/* Create the directory PATH, and if it is new fsync its parent, so that
+ * its entry survives a power loss.  0 (also if it existed), or -1 after
+ * nbdkit_error.
+ */
+static int
+mkdir_durable (const char *path)
+{
+  const char *slash = strrchr (path, '/');
+  CLEANUP_FREE char *parent = NULL;
+  int fd, r;
+
+  if (mkdir (path, 0777) == -1) {
+    if (errno == EEXIST)
+      return 0;
+    nbdkit_error ("cannot create directory %s: %m (check data-dir=)", path);
+    return -1;
+  }
+  if (slash == NULL)
+    parent = strdup (".");
+  else
+    parent = strndup (path, slash == path ? 1 : (size_t) (slash - path));
+  if (parent == NULL) {
+    nbdkit_error ("strdup: %m");
+    return -1;
+  }
+  fd = open (parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd == -1) {
+    nbdkit_error ("cannot open directory %s: %m", parent);
+    return -1;
+  }
+  r = sync_dir (parent, fd);
+  close_keep_errno (fd);
+  return r;
+}
+
+/* Create PATH and its missing parents (mkdir -p), each durably.  An
+ * existing last component is accepted whatever its type: ready() checks
+ * it properly.
+ */
+static int
+mkdir_p (const char *path)
+{
+  CLEANUP_FREE char *copy = strdup (path);
+
+  if (copy == NULL) {
+    nbdkit_error ("strdup: %m");
+    return -1;
+  }
+  for (char *p = copy + 1;; ++p) {
+    char c = *p;
+
+    if (c != '/' && c != '\0')
+      continue;
+    *p = '\0';
+    if (mkdir_durable (copy) == -1)
+      return -1;
+    if (c == '\0')
+      return 0;
+    *p = c;
+  }
 }
 
 /* Remove temporary files a crash left in the directory FD (locked). */

@@ -25,6 +25,7 @@ main (void)
     s3_suite,
     checksum_suite,
     escape_suite,
+    text_suite,
   };
   SRunner *runner = srunner_create (NULL);
   int failed;

@@ -353,6 +353,23 @@ store_setup ()
   _store_ready=1
 }
 
+# store_keys_with KEY=VALUE...: into the array STORE_KEYS_WITH, the keys
+# of STORE_KEYS whose KEY is not given here, then those given here: a
+# test's endpoint= or secret-key= replaces the store's own (nbds3 refuses
+# a key given twice).  Keys given twice here stay twice.
+store_keys_with ()
+{
+  local k o
+  STORE_KEYS_WITH=()
+  for k in "${STORE_KEYS[@]}"; do
+    for o in "$@"; do
+      [ "${k%%=*}" = "${o%%=*}" ] && continue 2
+    done
+    STORE_KEYS_WITH+=("$k")
+  done
+  STORE_KEYS_WITH+=("$@")
+}
+
 # STORE=s3: a radosgw from tests/s3-server.sh (or the server named by
 # S3_ENDPOINT etc., e.g. one shared by a whole `make check` run) and a
 # fresh bucket for this test, which survives restarts within the test.
@@ -561,8 +578,8 @@ start_nbds3_as ()
   done
   keys=("$@")
   eval "_nbds3_keys_$name=(\"\${opts[@]}\" \"\${keys[@]}\")"
-  start_nbdkit "$name" "${opts[@]}" "$NBDS3_PLUGIN" \
-    "${STORE_KEYS[@]}" "${keys[@]}"
+  store_keys_with "${keys[@]}"
+  start_nbdkit "$name" "${opts[@]}" "$NBDS3_PLUGIN" "${STORE_KEYS_WITH[@]}"
 }
 
 # restart_nbds3 [NAME]: clean stop, then start with the same keys.

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 #
 # Errors.  Each bad config value makes nbdkit fail at start-up with a
-# non-zero status and a message naming the key.  Bad export names are
+# non-zero status and exactly one error line, naming the key.  Bad export names are
 # refused and leave nothing in the store.  Reopening an export with another
 # page size is refused, with another size= warned about.  A second nbdkit
 # on the same data-dir cannot open an export the first one holds, and says
@@ -12,16 +12,21 @@ source "$(dirname "$0")/functions.sh"
 
 store_setup
 
-# bad_config PATTERN KEY=VALUE...: nbdkit must refuse to start, with a
-# message matching PATTERN (extended regexp).  Failures are collected in
-# bad_failed, so one run reports all of them.
+# bad_config PATTERN KEY=VALUE...: nbdkit must refuse to start, with one
+# line other than debug, an error matching PATTERN (extended regexp).  A
+# key given here replaces the store's own (store_keys_with).
+# Failures are collected in bad_failed, so one run reports all of them.
 bad_failed=()
 bad_config ()
 {
   local pattern="$1" rc=0
   shift
-  timeout 60 nbdkit -f -v --log=stderr -U - "$NBDS3_PLUGIN" \
-    "${STORE_KEYS[@]}" "$@" --run 'exit 0' >"$tmpdir/bad.log" 2>&1 || rc=$?
+  store_keys_with "$@"
+  # (BAD_NOFILE=N: under ulimit -n N.)
+  ( [ -z "${BAD_NOFILE:-}" ] || ulimit -n "$BAD_NOFILE"
+    exec timeout 60 nbdkit -f -v --log=stderr -U - "$NBDS3_PLUGIN" \
+      "${STORE_KEYS_WITH[@]}" --run 'exit 0' ) >"$tmpdir/bad.log" 2>&1 ||
+    rc=$?
   if [ "$rc" = 0 ]; then
     echo "$test_name: nbdkit started with bad config: $*" >&2
     bad_failed+=("started: $*")
@@ -32,10 +37,19 @@ bad_config ()
     bad_failed+=("hung: $*")
     return
   fi
-  # Only the error lines: not the debug echo of the config keys, nor
-  # nbdkit_parse_size's own message, which names no key.
-  grep -v -e ': debug: ' -e 'could not parse size string' \
+  # Only the error lines: not the debug echo of the config keys, nor the
+  # start-up warnings (tests/test-startup-warnings.sh), printed when
+  # config_complete succeeds, before a mistake found later.
+  grep -v -e ': debug: ' -e 'can abort when a client resets its connection' \
+    -e 'is given literally on the command line' \
     "$tmpdir/bad.log" >"$tmpdir/bad.err" || :
+  if [ "$(wc -l <"$tmpdir/bad.err")" != 1 ]; then
+    echo "---- nbdkit output for: $* ----" >&2
+    cat "$tmpdir/bad.err" >&2
+    echo "$test_name: not exactly one error line for: $*" >&2
+    bad_failed+=("not one error line: $*")
+    return
+  fi
   if ! grep -qE -- "$pattern" "$tmpdir/bad.err"; then
     echo "---- nbdkit output for: $* ----" >&2
     grep -v ': debug: ' "$tmpdir/bad.log" >&2
@@ -62,27 +76,67 @@ bad_config '(^|[^-])size'  size=abc
 bad_config 'default-size|(^|[^-])size' default-size=abc
 bad_config 'cache-size'    cache-size=1M page-size=4M
 bad_config 'cache-size'    cache-size=xyz
+bad_config 'max-exports'   max-exports=0
+bad_config 'max-exports'   max-exports=12x
+bad_config 'linger'        linger=-1
+BAD_NOFILE=100 bad_config 'max-exports=500 .*ulimit -n\) is 100' max-exports=500
 bad_config 'connections'   connections=0
 bad_config 'connections'   connections=257
 bad_config 'connections'   connections=many
+# Numbers are decimal digits only; sizes take one of nbdkit's suffixes.
+bad_config 'connections=abc: not a number' connections=abc
+bad_config 'connections=: not a number' connections=
+bad_config 'connections=0x10: not a number' connections=0x10
+bad_config 'connections= 5: not a number' 'connections= 5'
+bad_config 'connections=5 : not a number' 'connections=5 '
+bad_config 'connections=\+5: not a number' connections=+5
+bad_config 'connections=-5: not a number' connections=-5
+bad_config 'connections=99999999999999999999: out of range' \
+  connections=99999999999999999999
+bad_config 'cache-wait-timeout=1e3: not a number' cache-wait-timeout=1e3
+bad_config 'size=abc: not a size: .*suffix'  size=abc
+bad_config 'size=: not a size'      size=
+bad_config 'size=1.5M: not a size'  size=1.5M
+bad_config 'size=0x10: not a size'  size=0x10
+bad_config 'size= 4M: not a size'   'size= 4M'
+bad_config 'size=4MB: not a size'   size=4MB
+bad_config 'size=-1: not a size'    size=-1
+bad_config 'size=8E: out of range'  size=8E
+bad_config 'page-size=4e3: not a size' page-size=4e3
+# A key given twice, also under its alias, is refused, not the last kept.
+bad_config 'size= given twice: give it once' size=16M size=32M
+bad_config 'size= given twice' size=16M default-size=32M
+bad_config 'page-size= given twice' chunk-size=64k page-size=64k
+bad_config 'connections= given twice' connections=2 connections=2
+bad_config 'default-export= given twice' default-export=a default-export=b
 if [ "$STORE" = fs ]; then
   touch "$tmpdir/regular"
   bad_config 'data-dir' data-dir="$tmpdir/regular/sub"
+  bad_config 'data-dir= given twice: give it once' data-dir="$tmpdir/a" \
+    data-dir="$tmpdir/b"
   # An S3 key without bucket= is a mistake, not silently ignored.
   bad_config 'region.*bucket' region=us-east-1
+  # The store once: the bare argument, store= or data-dir=.
+  bad_config 'give the store once' "$tmpdir/other-store"
+  bad_config 'store is already' store="$tmpdir/a" store="$tmpdir/b"
+  # A boolean is refused before bucket= is missed.
+  bad_config 'tls-verify=perhaps: not a boolean' tls-verify=perhaps
 fi
 if [ "$STORE" = s3 ]; then
   # data-dir= is ignored with bucket=; the S3 keys are checked instead.
   bad_config 'addressing'      addressing=sideways
-  bad_config 'tls-verify'      tls-verify=perhaps
+  bad_config 'tls-verify=perhaps: not a boolean' tls-verify=perhaps
+  bad_config 'tls-verify=: not a boolean' tls-verify=
+  bad_config 'break-lease= given twice' break-lease=false break-lease=no
+  bad_config 'secret-key= given twice' secret-key=+"$tmpdir/s3-secret" \
+    secret-key=+"$tmpdir/s3-secret"
   bad_config 'endpoint'        endpoint=ftp://127.0.0.1:21
   bad_config 'ca-file'         ca-file="$tmpdir/no-such-ca.pem"
   bad_config 'bucket'          bucket=a/b
   bad_config 'retry-deadline'  retry-deadline=0
   bad_config 'request-timeout' request-timeout=soon
   bad_config 'connect-timeout' connect-timeout=0
-  # nbdkit_read_password's own message names the file, not the key.
-  bad_config 'secret-key|no-such-secret-file' \
+  bad_config 'secret-key=\+.*no-such-secret-file: cannot open' \
     secret-key="+$tmpdir/no-such-secret-file"
 fi
 if [ ${#bad_failed[@]} -gt 0 ]; then

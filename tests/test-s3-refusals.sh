@@ -124,19 +124,23 @@ accepted good-credfile "${NOENV[@]}" "${CREDS[@]}" AWS_PROFILE=nbds3good \
 
 # ---- bad credentials, bucket and endpoints are refused ----
 
+store_keys_with secret-key="+$tmpdir/wrong-secret"
 refused wrong-secret SignatureDoesNotMatch "${NOENV[@]}" -- \
-  "${STORE_KEYS[@]}" secret-key="+$tmpdir/wrong-secret"
+  "${STORE_KEYS_WITH[@]}"
 refused wrong-secret-env SignatureDoesNotMatch "${NOENV[@]}" \
   AWS_ACCESS_KEY_ID="$S3_ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$WRONG_SECRET" \
   -- "${NOCRED_KEYS[@]}"
 refused wrong-secret-credfile SignatureDoesNotMatch "${NOENV[@]}" \
   "${CREDS[@]}" AWS_PROFILE=nbds3wrong -- "${NOCRED_KEYS[@]}"
+store_keys_with access-key=NBDS3NOSUCHKEY
 refused wrong-access-key InvalidAccessKeyId "${NOENV[@]}" -- \
-  "${STORE_KEYS[@]}" access-key=NBDS3NOSUCHKEY
+  "${STORE_KEYS_WITH[@]}"
+store_keys_with bucket="no-such-bucket-$$"
 refused no-bucket NoSuchBucket "${NOENV[@]}" -- \
-  "${STORE_KEYS[@]}" bucket="no-such-bucket-$$"
+  "${STORE_KEYS_WITH[@]}"
+store_keys_with endpoint="http://127.0.0.1:$closed_port"
 refused closed-port "[Cc]onnect|[Rr]efused" "${NOENV[@]}" -- \
-  "${STORE_KEYS[@]}" endpoint="http://127.0.0.1:$closed_port"
+  "${STORE_KEYS_WITH[@]}"
 
 # An HTTP server that is not S3 (404 pages of HTML).
 mkdir -p "$tmpdir/www"
@@ -150,8 +154,9 @@ http_pid=$!
 bg_pid $http_pid
 wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$not_s3_port/" ||
   fail "python3 -m http.server did not start"
+store_keys_with endpoint="http://127.0.0.1:$not_s3_port"
 refused not-s3 "404|not an S3|S3" "${NOENV[@]}" -- \
-  "${STORE_KEYS[@]}" endpoint="http://127.0.0.1:$not_s3_port"
+  "${STORE_KEYS_WITH[@]}"
 kill $http_pid && wait $http_pid 2>/dev/null || :
 
 # A server that accepts connections and never answers.
@@ -170,8 +175,9 @@ while True:
 silent_pid=$!
 bg_pid $silent_pid
 wait_for 10 test -s "$tmpdir/silent.port" || fail "silent server not started"
+store_keys_with endpoint="http://127.0.0.1:$(cat "$tmpdir/silent.port")"
 refused silent-server "[Tt]ime|[Tt]imeout" "${NOENV[@]}" -- \
-  "${STORE_KEYS[@]}" endpoint="http://127.0.0.1:$(cat "$tmpdir/silent.port")"
+  "${STORE_KEYS_WITH[@]}"
 kill $silent_pid && wait $silent_pid 2>/dev/null || :
 
 if [ ${#failed[@]} -gt 0 ]; then

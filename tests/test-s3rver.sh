@@ -81,8 +81,9 @@ stop_nbdkit
 (umask 077 && printf 'wrong%s' "$S3_SECRET_KEY" >"$tmpdir/wrong-secret")
 rc=0
 t0="$(date +%s)"
-timeout 60 nbdkit -f -v --log=stderr -U - "$NBDS3_PLUGIN" "${STORE_KEYS[@]}" \
-  secret-key="+$tmpdir/wrong-secret" "${KEYS[@]}" --run 'exit 0' \
+store_keys_with secret-key="+$tmpdir/wrong-secret" "${KEYS[@]}"
+timeout 60 nbdkit -f -v --log=stderr -U - "$NBDS3_PLUGIN" \
+  "${STORE_KEYS_WITH[@]}" --run 'exit 0' \
   >"$tmpdir/wrong.log" 2>&1 || rc=$?
 secs=$(($(date +%s) - t0))
 [ "$rc" != 0 ] || fail "nbdkit started with a wrong secret on s3rver"
