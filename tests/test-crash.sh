@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# Crash consistency.  In each of ROUNDS rounds (default 3), the workload of
+# tests/crash-driver.py writes stamped whole pages in random order into a
+# 64-page export and flushes every few writes, keeping its oracle (per
+# page: the last generation written, the last one a successful flush
+# covered) in a file outside nbdkit.  Once the round has flushed at least
+# once, nbdkit is killed with SIGKILL: in some rounds while a flush is in
+# flight, in the others after a random delay.  After a restart every page
+# must be all zeros (never written) or one whole stamp of its own index,
+# never torn, with flushed <= stored generation <= written; and no write
+# or flush failed before the kill.  Rounds build on each other: what a
+# round found stored is the least the next may find.
+#
+# The seed of the random choices (the driver's order, when to kill) is
+# logged; SEED=N replays one, ROUNDS=N runs more (make check-stress).
+#
+# With CRASH_KILL=radosgw (STORE=s3, tests/test-s3-crash-rgw.sh) radosgw
+# is killed with SIGKILL mid-flush and started again in each round before
+# nbdkit is killed; see that file for what is expected.
+
+source "$(dirname "$0")/functions.sh"
+
+ROUNDS="${ROUNDS:-3}"
+SEED="${SEED:-$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')}"
+CRASH_KILL="${CRASH_KILL:-nbdkit}"
+RANDOM="$SEED"
+info "SEED=$SEED ROUNDS=$ROUNDS STORE=$STORE CRASH_KILL=$CRASH_KILL" \
+     "(replay: SEED=$SEED ROUNDS=$ROUNDS $0)"
+
+PAGES=64
+PAGE_SIZE=$((128 * 1024))
+# 4M of cache for an 8M export: write-back runs in the background too.
+KEYS=(size=8M page-size=128k cache-size=4M)
+# A radosgw outage shorter than this is invisible to clients but as delay.
+RETRY_DEADLINE=60
+case "$CRASH_KILL" in
+  nbdkit) ;;
+  radosgw)
+    [ "$STORE" = s3 ] || fail "CRASH_KILL=radosgw needs STORE=s3"
+    s3_start_server rgw
+    KEYS+=("retry-deadline=$RETRY_DEADLINE")
+    ;;
+  *) fail "CRASH_KILL=$CRASH_KILL: nbdkit or radosgw" ;;
+esac
+
+state="$tmpdir/oracle.json"
+driver ()
+{
+  "$NBD_PYTHON" "$srcdir/crash-driver.py" "$@" \
+    --pages "$PAGES" --page-size "$PAGE_SIZE"
+}
+
+# sleep_ms MIN MAX: sleep a random time from MIN to MAX milliseconds.
+sleep_ms ()
+{
+  local ms=$(($1 + RANDOM % ($2 - $1 + 1)))
+  sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
+}
+
+flushes () { cat "$state.flushes" 2>/dev/null || echo 0; }
+_flushes_reach () { [ "$(flushes)" -ge "$1" ]; }
+
+# kill_radosgw_mid_flush: SIGKILL radosgw while the driver flushes (or
+# when none was seen in 20 s, at once), start it again after a random
+# outage, and wait until two more flushes have succeeded, so that one
+# ran wholly after radosgw came back.
+kill_radosgw_mid_flush ()
+{
+  local t0 secs n
+  wait_for 20 test -e "$state.flushing" ||
+    info "round $round: no flush seen in flight; killing radosgw anyway"
+  kill -KILL "$(s3_rgw_pid)"
+  t0="$(date +%s)"
+  [ -e "$state.flushing" ] &&
+    info "round $round: radosgw killed with a flush in flight"
+  # Its bookkeeping: the radosgw it names has gone already.
+  "$srcdir/s3-server.sh" stop-rgw-only "$s3_dir" >/dev/null 2>&1 ||
+    fail "s3-server.sh stop-rgw-only after SIGKILL"
+  sleep_ms 500 3000
+  "$srcdir/s3-server.sh" start-rgw-only "$s3_dir" >/dev/null ||
+    fail "radosgw did not start again"
+  secs=$(($(date +%s) - t0))
+  info "round $round: radosgw was down for about ${secs}s"
+  [ "$secs" -lt $((RETRY_DEADLINE - 15)) ] ||
+    fail "radosgw's outage (${secs}s) came too near retry-deadline" \
+         "to judge; the machine is too slow for this test"
+  n=$(($(flushes) + 2))
+  wait_for 90 _flushes_reach "$n" ||
+    fail "round $round: no flush succeeded within 90s of radosgw's return"
+}
+
+start_nbds3 "${KEYS[@]}"
+for ((round = 1; round <= ROUNDS; round++)); do
+  rm -f "$state.flushes" "$state.flushing"
+  driver write "$(uri crash)" "$state" --seed $((SEED * 1000 + round)) \
+    >"$tmpdir/driver.$round.log" 2>&1 &
+  dpid=$!
+  bg_pid "$dpid"
+  wait_for 60 _flushes_reach 1 || {
+    cat "$tmpdir/driver.$round.log" >&2
+    fail "round $round: no flush succeeded within 60s"
+  }
+  [ "$CRASH_KILL" = radosgw ] && kill_radosgw_mid_flush
+  if [ $((RANDOM % 2)) = 0 ]; then
+    how="during a flush"
+    wait_for 20 test -e "$state.flushing" || how="(no flush seen in 20s)"
+  else
+    sleep_ms 0 1500
+    how="after a random delay"
+  fi
+  kill9_nbdkit
+  rc=0
+  wait "$dpid" || rc=$?
+  sed "s/^/round $round: driver: /" "$tmpdir/driver.$round.log"
+  [ "$rc" = 0 ] || fail "round $round: the driver exited with status $rc"
+  info "round $round: nbdkit killed $how after $(flushes) flushes"
+
+  # (S3: the dead server's lease is broken on purpose.)
+  start_nbds3 "${KEYS[@]}" "${TAKEOVER_KEYS[@]}"
+  driver check "$(uri crash)" "$state" | sed "s/^/round $round: /" ||
+    fail "round $round: the store after the kill breaks the oracle" \
+         "(replay: SEED=$SEED)"
+done
+
+info "ok: $ROUNDS rounds of kill -9 ($CRASH_KILL): no page torn, none lost"
