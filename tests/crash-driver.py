@@ -26,8 +26,10 @@ round's "flushed": a later round must never go back below it.
       exists while a flush is in flight, STATE.flushes holds the number
       of successful flushes.  An error the server reports on a
       live connection is counted (write_errors, flush_errors) and the run
-      goes on.  Exit: 0 at the connection's death, 2 if --max-seconds
-      pass first.
+      goes on.  With --kill-pid PID, once the file STATE.arm exists it
+      kills PID (nbdkit) with SIGKILL itself as soon as a flush of at
+      least 8 pages returns.
+      Exit: 0 at the connection's death, 2 if --max-seconds pass first.
   crash-driver.py check URI STATE --pages N --page-size BYTES
       Reads and judges every page (above), prints a summary, exit 1 on any
       violation.  A write or flush that failed while the connection was
@@ -39,6 +41,7 @@ import hashlib
 import json
 import os
 import random
+import signal
 import struct
 import sys
 import time
@@ -202,6 +205,15 @@ def do_write(a):
         finally:
             if os.path.exists(a.state + ".flushing"):
                 os.unlink(a.state + ".flushing")
+        if a.kill_pid and len(covered) >= 8 and \
+                os.path.exists(a.state + ".arm"):
+            # Where a flush that returns too early is found out: the
+            # pages written just before it were queued for write-back
+            # only a moment ago.
+            os.kill(a.kill_pid, signal.SIGKILL)
+            a.kill_pid = 0
+            print("killed nbdkit as soon as flush %d (%d pages) returned" %
+                  (ok_flushes + 1, len(covered)), flush=True)
         for page, gen in covered.items():
             o.flushed[page] = max(o.flushed[page], gen)
         pending.clear()
@@ -261,8 +273,11 @@ def do_check(a):
     bad = []
     at = {"zeros": 0, "flushed": 0, "between": 0, "written": 0}
     for page in range(a.pages):
-        got = judge(page, h.pread(a.page_size, page * a.page_size),
-                    a.page_size)
+        try:
+            got = judge(page, h.pread(a.page_size, page * a.page_size),
+                        a.page_size)
+        except nbd.Error as e:
+            got = "cannot be read: %s" % e
         lo, hi = o.flushed[page], o.written[page]
         if isinstance(got, str):
             bad.append("page %d: %s (flushed %d, written %d)" %
@@ -312,9 +327,10 @@ def main():
     p.add_argument("--pages", type=int, default=64)
     p.add_argument("--page-size", type=int, default=128 * 1024)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--depth", type=int, default=4)
+    p.add_argument("--depth", type=int, default=16)
     p.add_argument("--flush-every", type=int, default=24)
     p.add_argument("--max-seconds", type=int, default=300)
+    p.add_argument("--kill-pid", type=int, default=0)
     a = p.parse_args()
     assert a.page_size % STAMP == 0
     return do_write(a) if a.mode == "write" else do_check(a)

@@ -6,12 +6,14 @@
 # 64-page export and flushes every few writes, keeping its oracle (per
 # page: the last generation written, the last one a successful flush
 # covered) in a file outside nbdkit.  Once the round has flushed at least
-# once, nbdkit is killed with SIGKILL: in some rounds while a flush is in
-# flight, in the others after a random delay.  After a restart every page
-# must be all zeros (never written) or one whole stamp of its own index,
-# never torn, with flushed <= stored generation <= written; and no write
-# or flush failed before the kill.  Rounds build on each other: what a
-# round found stored is the least the next may find.
+# once, nbdkit is killed with SIGKILL, in turn: while a flush is in
+# flight, after a random delay, or (by the driver) as soon as a flush of
+# many pages has returned.  The server's keys change from round to round
+# (server_keys).  After a restart every page must be all zeros (never
+# written) or one whole stamp of its own index, never torn, with flushed
+# <= stored generation <= written; and no write or flush failed before
+# the kill.  Rounds build on each other: what a round found stored is the
+# least the next may find.
 #
 # The seed of the random choices (the driver's order, when to kill) is
 # logged; SEED=N replays one, ROUNDS=N runs more (make check-stress).
@@ -31,8 +33,7 @@ info "SEED=$SEED ROUNDS=$ROUNDS STORE=$STORE CRASH_KILL=$CRASH_KILL" \
 
 PAGES=64
 PAGE_SIZE=$((128 * 1024))
-# 4M of cache for an 8M export: write-back runs in the background too.
-KEYS=(size=8M page-size=128k cache-size=4M)
+KEYS=(size=8M page-size=128k)
 # A radosgw outage shorter than this is invisible to clients but as delay.
 RETRY_DEADLINE=60
 case "$CRASH_KILL" in
@@ -44,6 +45,17 @@ case "$CRASH_KILL" in
     ;;
   *) fail "CRASH_KILL=$CRASH_KILL: nbdkit or radosgw" ;;
 esac
+
+# server_keys ROUND: the keys of the server that ROUND writes to, in
+# turn: 1, 4 or 2 store requests at a time, and a cache that holds the
+# whole export (writes never wait: dirty pages queue up for write-back,
+# which a flush must wait for) or less than half of it (writes wait for
+# write-back to make room).
+server_keys ()
+{
+  local c=(1 4 2) m=(16M 3M)
+  echo "connections=${c[$1 % 3]} cache-size=${m[$1 % 2]}"
+}
 
 state="$tmpdir/oracle.json"
 driver ()
@@ -91,11 +103,12 @@ kill_radosgw_mid_flush ()
     fail "round $round: no flush succeeded within 90s of radosgw's return"
 }
 
-start_nbds3 "${KEYS[@]}"
+# shellcheck disable=SC2046 # server_keys is words
+start_nbds3 "${KEYS[@]}" $(server_keys 1)
 for ((round = 1; round <= ROUNDS; round++)); do
-  rm -f "$state.flushes" "$state.flushing"
+  rm -f "$state.flushes" "$state.flushing" "$state.arm"
   driver write "$(uri crash)" "$state" --seed $((SEED * 1000 + round)) \
-    >"$tmpdir/driver.$round.log" 2>&1 &
+    --kill-pid "$(nbdkit_pid)" >"$tmpdir/driver.$round.log" 2>&1 &
   dpid=$!
   bg_pid "$dpid"
   wait_for 60 _flushes_reach 1 || {
@@ -103,14 +116,29 @@ for ((round = 1; round <= ROUNDS; round++)); do
     fail "round $round: no flush succeeded within 60s"
   }
   [ "$CRASH_KILL" = radosgw ] && kill_radosgw_mid_flush
-  if [ $((RANDOM % 2)) = 0 ]; then
-    how="during a flush"
-    wait_for 20 test -e "$state.flushing" || how="(no flush seen in 20s)"
-  else
-    sleep_ms 0 1500
-    how="after a random delay"
-  fi
-  kill9_nbdkit
+  case $(((SEED + round) % 3)) in
+    0)
+      how="during a flush"
+      wait_for 20 test -e "$state.flushing" || how="(no flush seen in 20s)"
+      kill9_nbdkit
+      ;;
+    1)
+      sleep_ms 0 1500
+      how="after a random delay"
+      kill9_nbdkit
+      ;;
+    2)
+      # The moment a flush that lies is found out: the driver kills
+      # nbdkit as soon as a flush returns.
+      sleep_ms 0 500
+      how="by the driver as soon as a flush returned"
+      touch "$state.arm"
+      wait_for 60 _pid_gone "$(nbdkit_pid)" ||
+        fail "round $round: the driver did not kill nbdkit"
+      [ "$(nbdkit_exit_status)" = 137 ] || fail "nbdkit was not killed"
+      rm -f "$tmpdir/main.pid"
+      ;;
+  esac
   rc=0
   wait "$dpid" || rc=$?
   sed "s/^/round $round: driver: /" "$tmpdir/driver.$round.log"
@@ -118,7 +146,8 @@ for ((round = 1; round <= ROUNDS; round++)); do
   info "round $round: nbdkit killed $how after $(flushes) flushes"
 
   # (S3: the dead server's lease is broken on purpose.)
-  start_nbds3 "${KEYS[@]}" "${TAKEOVER_KEYS[@]}"
+  # shellcheck disable=SC2046
+  start_nbds3 "${KEYS[@]}" $(server_keys $((round + 1))) "${TAKEOVER_KEYS[@]}"
   driver check "$(uri crash)" "$state" | sed "s/^/round $round: /" ||
     fail "round $round: the store after the kill breaks the oracle" \
          "(replay: SEED=$SEED)"
