@@ -19,5 +19,5 @@
 # page holds one whole write of its own: flushed <= stored <= written.  A
 # flush that returned an error (none should) would be allowed to have
 # landed in part, page by page, which the same bounds allow.
-STORE=s3 CRASH_KILL=radosgw ROUNDS="${ROUNDS:-3}" \
+STORE=s3 CRASH_KILL=radosgw ROUNDS="${ROUNDS:-2}" \
   exec "$(dirname "$0")/test-crash.sh" "$@"
