@@ -28,8 +28,9 @@ ROUNDS="${ROUNDS:-3}"
 SEED="${SEED:-$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')}"
 CRASH_KILL="${CRASH_KILL:-nbdkit}"
 RANDOM="$SEED"
+replay="SEED=$SEED ROUNDS=$ROUNDS STORE=$STORE CRASH_KILL=$CRASH_KILL $0"
 info "SEED=$SEED ROUNDS=$ROUNDS STORE=$STORE CRASH_KILL=$CRASH_KILL" \
-     "(replay: SEED=$SEED ROUNDS=$ROUNDS $0)"
+     "(replay: $replay)"
 
 PAGES=64
 PAGE_SIZE=$((128 * 1024))
@@ -150,7 +151,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
   start_nbds3 "${KEYS[@]}" $(server_keys $((round + 1))) "${TAKEOVER_KEYS[@]}"
   driver check "$(uri crash)" "$state" | sed "s/^/round $round: /" ||
     fail "round $round: the store after the kill breaks the oracle" \
-         "(replay: SEED=$SEED)"
+         "(replay: $replay)"
 done
 
 info "ok: $ROUNDS rounds of kill -9 ($CRASH_KILL): no page torn, none lost"
