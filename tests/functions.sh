@@ -247,7 +247,9 @@ _valgrind_check ()
 
 # start_nbdkit NAME NBDKIT-ARGS...: start nbdkit in the foreground under
 # setsid on $tmpdir/NAME.sock and wait until it serves.  The arguments are
-# the plugin and its keys (and any nbdkit options, e.g. -D flags).
+# the plugin and its keys (and any nbdkit options, e.g. -D flags).  With
+# NBDKIT_PORT=PORT in its environment it listens on 127.0.0.1:PORT
+# instead (see free_port, tcp_uri): for what only TCP does, a reset.
 start_nbdkit ()
 {
   local name="$1"
@@ -261,7 +263,12 @@ start_nbdkit ()
   if nbdkit_running "$name"; then
     fail "nbdkit '$name' is already running"
   fi
-  rm -f "$sock" "$pidfile" "$rcfile"
+  local -a listen=(-U "$sock")
+  rm -f "$sock" "$pidfile" "$rcfile" "$tmpdir/$name.port"
+  if [ -n "${NBDKIT_PORT:-}" ]; then
+    listen=(-i 127.0.0.1 -p "$NBDKIT_PORT")
+    echo "$NBDKIT_PORT" >"$tmpdir/$name.port"
+  fi
   case " ${_nbdkit_instances[*]} " in
     *" $name "*) ;;
     *) _nbdkit_instances+=("$name") ;;
@@ -274,7 +281,7 @@ start_nbdkit ()
     "$@" </dev/null >>"$0" 2>&1
     echo $? >"$0.rc.tmp"
     mv "$0.rc.tmp" "${0%.log}.rc"' \
-    "$log" ${vg[@]+"${vg[@]}"} nbdkit -f -v --log=stderr -U "$sock" -P "$pidfile" "$@"
+    "$log" ${vg[@]+"${vg[@]}"} nbdkit -f -v --log=stderr "${listen[@]}" -P "$pidfile" "$@"
 
   wait_for "$START_TIMEOUT" _nbdkit_ready "$name" ||
     fail "nbdkit '$name' was not ready within ${START_TIMEOUT}s"
@@ -289,7 +296,9 @@ _nbdkit_ready ()
   local name="$1"
   # Exited already: stop waiting (start_nbdkit reports it).
   [ -f "$tmpdir/$name.rc" ] && return 0
-  [ -s "$tmpdir/$name.pid" ] && [ -S "$tmpdir/$name.sock" ] &&
+  # (nbdkit writes its pid file once it listens.)
+  [ -s "$tmpdir/$name.pid" ] &&
+    { [ -S "$tmpdir/$name.sock" ] || [ -s "$tmpdir/$name.port" ]; } &&
     _pid_alive "$(cat "$tmpdir/$name.pid")"
 }
 
@@ -377,6 +386,23 @@ kill9_nbdkit ()
 uri ()
 {
   echo "nbd+unix:///$1?socket=$tmpdir/${2:-main}.sock"
+}
+
+# tcp_uri EXPORT [NAME]: NBD URI of EXPORT on instance NAME started with
+# NBDKIT_PORT.
+tcp_uri ()
+{
+  echo "nbd://127.0.0.1:$(cat "$tmpdir/${2:-main}.port")/$1"
+}
+
+# free_port: a loopback TCP port that was free a moment ago.
+free_port ()
+{
+  "$NBD_PYTHON" -c '
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
 }
 
 # ---- The store ----------------------------------------------------------
