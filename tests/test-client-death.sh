@@ -35,7 +35,6 @@ ROUNDS="${DEATH_ROUNDS:-1}"
 PARALLEL="${DEATH_PARALLEL:-0}"
 WARNING='can abort when a client resets its connection'
 ABORT='raw_send_socket: Assertion .sock >= 0. failed'
-P=$((1 << 20))
 KEYS=(size=64M page-size=1M cache-size=24M)
 
 # ---- which nbdkit ----
@@ -62,7 +61,7 @@ case "$STORE" in
     SLOW_STORE_KEYS=("${STORE_KEYS[@]}" rdelay=200ms)
     ;;
   s3)
-    proxy="$abs_top_builddir/bench/delay-proxy"
+    proxy="${abs_top_builddir:-$srcdir/..}/bench/delay-proxy"
     [ -x "$proxy" ] || fail "$proxy not built (make check builds it)"
     upstream="${S3_ENDPOINT##*:}"
     upstream="${upstream%%/*}"
