@@ -14,9 +14,10 @@
 #       banner names the store and the address nbdkit will serve.
 #
 #   ./quickstart.sh check
-#       runs "make check", then the Check unit tests again built with
-#       ASan and UBSan in _build-asan/, and ends with one line
-#       "N passed, N failed".  Exits non-zero on any failure.
+#       runs "make check", then "make check-valgrind", then the Check
+#       unit tests again built with ASan and UBSan in _build-asan/, and
+#       ends with one line "N passed, N failed".  Exits non-zero on any
+#       failure.
 #
 # Environment: CI (set: configure with --enable-werror), NBDS3_CHECK_JOBS
 # (parallel tests in "make check", default 1: the integration tests start
@@ -35,6 +36,7 @@ PACKAGES=(
   libnbd-bin            # nbdinfo, nbdcopy, nbdfuse
   python3-libnbd        # nbdsh
   qemu-utils fio e2fsprogs fuse3
+  valgrind              # make check-valgrind
   procps util-linux curl ca-certificates
   # S3 servers and the comparison plugin
   ceph-mon ceph-osd radosgw ceph-common
@@ -188,21 +190,27 @@ count ()
 
 check ()
 {
-  local passed=0 failed=0 skipped=0 rc=0 log=test-suite.log asan=_build-asan
+  local passed=0 failed=0 skipped=0 rc log asan=_build-asan target before
 
-  # 1. The test suite, in place.
-  rm -f "$log"
-  make -j"${NBDS3_CHECK_JOBS:-1}" check VERBOSE=1 || rc=$?
-  if [ -f "$log" ]; then
-    passed=$(( $(count PASS "$log") + $(count XFAIL "$log") ))
-    failed=$(( $(count FAIL "$log") + $(count XPASS "$log") +
-               $(count ERROR "$log") ))
-    skipped=$(count SKIP "$log")
-  fi
-  if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
-    echo "quickstart.sh: make check failed before or outside the tests" >&2
-    failed=1
-  fi
+  # 1. The test suite, in place; then a part of it with nbdkit under
+  # valgrind (its own log).
+  for target in check check-valgrind; do
+    log=test-suite.log
+    [ "$target" = check-valgrind ] && log=test-suite-valgrind.log
+    rc=0 before=$failed
+    rm -f "$log"
+    make -j"${NBDS3_CHECK_JOBS:-1}" "$target" VERBOSE=1 || rc=$?
+    if [ -f "$log" ]; then
+      passed=$(( passed + $(count PASS "$log") + $(count XFAIL "$log") ))
+      failed=$(( failed + $(count FAIL "$log") + $(count XPASS "$log") +
+                 $(count ERROR "$log") ))
+      skipped=$(( skipped + $(count SKIP "$log") ))
+    fi
+    if [ "$rc" -ne 0 ] && [ "$failed" -eq "$before" ]; then
+      echo "quickstart.sh: make $target failed before or outside the tests" >&2
+      failed=$((failed + 1))
+    fi
+  done
 
   # 2. The unit tests again under ASan and UBSan.  Automake refuses a
   # VPATH build of a source tree configured in place, so this builds a

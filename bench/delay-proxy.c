@@ -17,7 +17,8 @@
  * HTTP/1.1 clients that do not pipeline (libcurl, botocore) therefore get
  * exactly one delay per response, added to the server's own time.  An
  * interim "100 Continue" counts as a response, as it does on a real
- * network.  It runs until killed.  Built by bench/run.sh, not by automake.
+ * network.  It runs until killed.  Built by bench/run.sh, and by
+ * make check (check_PROGRAMS) for tests/test-client-death.sh.
  */
 
 #define _GNU_SOURCE

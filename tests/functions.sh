@@ -20,6 +20,11 @@
 #                  $(abs_top_builddir)/plugin/.libs/nbds3.so)
 #   STORE          fs (default) or s3
 #   KEEP_TMP=1     keep the temporary directory (for debugging)
+#   NBDS3_VALGRIND=1
+#                  run every nbdkit that start_nbdkit starts under valgrind
+#                  (make check-valgrind sets it, and NBDS3_PLUGIN to the
+#                  -z nodelete build); an error or a definitely lost block
+#                  in its report fails the test (see _valgrind_check)
 #   S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY, S3_REGION
 #                  STORE=s3 only: use this server instead of starting one
 
@@ -33,10 +38,15 @@ srcdir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 STORE="${STORE:-fs}"
 : "${NBDS3_PLUGIN:=$srcdir/../plugin/.libs/nbds3.so}"
 
+NBDS3_VALGRIND="${NBDS3_VALGRIND:-0}"
+# valgrind's start-up and exit (the leak check) take seconds, not
+# milliseconds.
+_slow=1
+[ "$NBDS3_VALGRIND" = 1 ] && _slow=4
 # How long to wait for things that should be quick.
-START_TIMEOUT="${START_TIMEOUT:-30}"
+START_TIMEOUT="${START_TIMEOUT:-$((30 * _slow))}"
 # nbdkit's final write-back is bounded by shutdown-timeout (60s default).
-STOP_TIMEOUT="${STOP_TIMEOUT:-90}"
+STOP_TIMEOUT="${STOP_TIMEOUT:-$((90 * _slow))}"
 
 # shellcheck disable=SC2034 # for the tests
 MiB=$((1024 * 1024))
@@ -91,13 +101,17 @@ _cleanup ()
   done
   for name in "${_nbdkit_instances[@]}"; do
     if nbdkit_running "$name"; then
-      _stop_pid "$(cat "$tmpdir/$name.pid")" 10 >/dev/null 2>&1
+      _stop_pid "$(cat "$tmpdir/$name.pid")" $((10 * _slow)) >/dev/null 2>&1
     fi
     # The wrapper writes the exit status after nbdkit has gone.
     if [ -e "$tmpdir/$name.log" ]; then
       wait_for 5 test -f "$tmpdir/$name.rc"
     fi
   done
+  if [ "$NBDS3_VALGRIND" = 1 ] && ! _valgrind_check && [ "$rc" -eq 0 ]; then
+    echo "$test_name: FAIL: valgrind found errors or leaks" >&2
+    rc=1
+  fi
 
   if [ "$rc" -ne 0 ]; then
     echo "$test_name: failed (exit $rc) with STORE=$STORE" >&2
@@ -191,22 +205,70 @@ _stop_pid ()
   return 1
 }
 
+# ---- valgrind (NBDS3_VALGRIND=1) ----------------------------------------
+
+# Each nbdkit run writes its report to $tmpdir/NAME.vg.PID.  Leaks: only
+# "definitely lost" blocks count (nbdkit exits with threads and caches
+# still holding memory); library frames are suppressed by valgrind.supp,
+# plugin frames never.  --fair-sched: the plugin's threads hand work to
+# each other through condition variables, which valgrind's default
+# scheduler can starve.
+VALGRIND=(valgrind --leak-check=full --show-leak-kinds=definite
+          --errors-for-leak-kinds=definite --error-exitcode=99
+          --num-callers=24 --fair-sched=yes
+          --suppressions="$srcdir/valgrind.supp")
+if [ "$NBDS3_VALGRIND" = 1 ]; then
+  require_tools valgrind readelf
+  readelf -d "$NBDS3_PLUGIN" | grep -q 'Flags:.*NODELETE' ||
+    fail "NBDS3_VALGRIND=1 needs the -z nodelete build of the plugin" \
+         "(plugin/.libs/nbds3-valgrind.so), not $NBDS3_PLUGIN"
+fi
+
+# _valgrind_check: print and count the reports with errors or definitely
+# lost bytes.  A report without a summary is from a run that was killed
+# (kill -9 tests): nothing to check.
+_valgrind_check ()
+{
+  local f bad=0
+  for f in "$tmpdir"/*.vg.*; do
+    [ -e "$f" ] || continue
+    grep -q 'ERROR SUMMARY:' "$f" || continue
+    if ! grep -q 'ERROR SUMMARY: 0 errors' "$f" ||
+       grep -q 'definitely lost: [1-9]' "$f"; then
+      echo "---- valgrind: errors in ${f##*/} ----" >&2
+      cat "$f" >&2
+      bad=$((bad + 1))
+    fi
+  done
+  return "$bad"
+}
+
 # ---- nbdkit instances ---------------------------------------------------
 
 # start_nbdkit NAME NBDKIT-ARGS...: start nbdkit in the foreground under
 # setsid on $tmpdir/NAME.sock and wait until it serves.  The arguments are
-# the plugin and its keys (and any nbdkit options, e.g. -D flags).
+# the plugin and its keys (and any nbdkit options, e.g. -D flags).  With
+# NBDKIT_PORT=PORT in its environment it listens on 127.0.0.1:PORT
+# instead (see free_port, tcp_uri): for what only TCP does, a reset.
 start_nbdkit ()
 {
   local name="$1"
   shift
   local sock="$tmpdir/$name.sock" pidfile="$tmpdir/$name.pid"
   local log="$tmpdir/$name.log" rcfile="$tmpdir/$name.rc"
+  local -a vg=()
+  [ "$NBDS3_VALGRIND" = 1 ] &&
+    vg=("${VALGRIND[@]}" --log-file="$tmpdir/$name.vg.%p")
 
   if nbdkit_running "$name"; then
     fail "nbdkit '$name' is already running"
   fi
-  rm -f "$sock" "$pidfile" "$rcfile"
+  local -a listen=(-U "$sock")
+  rm -f "$sock" "$pidfile" "$rcfile" "$tmpdir/$name.port"
+  if [ -n "${NBDKIT_PORT:-}" ]; then
+    listen=(-i 127.0.0.1 -p "$NBDKIT_PORT")
+    echo "$NBDKIT_PORT" >"$tmpdir/$name.port"
+  fi
   case " ${_nbdkit_instances[*]} " in
     *" $name "*) ;;
     *) _nbdkit_instances+=("$name") ;;
@@ -219,7 +281,7 @@ start_nbdkit ()
     "$@" </dev/null >>"$0" 2>&1
     echo $? >"$0.rc.tmp"
     mv "$0.rc.tmp" "${0%.log}.rc"' \
-    "$log" nbdkit -f -v --log=stderr -U "$sock" -P "$pidfile" "$@"
+    "$log" ${vg[@]+"${vg[@]}"} nbdkit -f -v --log=stderr "${listen[@]}" -P "$pidfile" "$@"
 
   wait_for "$START_TIMEOUT" _nbdkit_ready "$name" ||
     fail "nbdkit '$name' was not ready within ${START_TIMEOUT}s"
@@ -234,7 +296,9 @@ _nbdkit_ready ()
   local name="$1"
   # Exited already: stop waiting (start_nbdkit reports it).
   [ -f "$tmpdir/$name.rc" ] && return 0
-  [ -s "$tmpdir/$name.pid" ] && [ -S "$tmpdir/$name.sock" ] &&
+  # (nbdkit writes its pid file once it listens.)
+  [ -s "$tmpdir/$name.pid" ] &&
+    { [ -S "$tmpdir/$name.sock" ] || [ -s "$tmpdir/$name.port" ]; } &&
     _pid_alive "$(cat "$tmpdir/$name.pid")"
 }
 
@@ -322,6 +386,23 @@ kill9_nbdkit ()
 uri ()
 {
   echo "nbd+unix:///$1?socket=$tmpdir/${2:-main}.sock"
+}
+
+# tcp_uri EXPORT [NAME]: NBD URI of EXPORT on instance NAME started with
+# NBDKIT_PORT.
+tcp_uri ()
+{
+  echo "nbd://127.0.0.1:$(cat "$tmpdir/${2:-main}.port")/$1"
+}
+
+# free_port: a loopback TCP port that was free a moment ago.
+free_port ()
+{
+  "$NBD_PYTHON" -c '
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
 }
 
 # ---- The store ----------------------------------------------------------
