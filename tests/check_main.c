@@ -26,6 +26,7 @@ main (void)
     checksum_suite,
     escape_suite,
     text_suite,
+    iszero_suite,
   };
   SRunner *runner = srunner_create (NULL);
   int failed;
