@@ -27,6 +27,7 @@ main (void)
     escape_suite,
     text_suite,
     iszero_suite,
+    zero_pages_suite,
   };
   SRunner *runner = srunner_create (NULL);
   int failed;
