@@ -16,6 +16,7 @@
 
 import argparse
 import datetime
+import glob
 import hashlib
 import json
 import os
@@ -46,6 +47,9 @@ COLUMNS = [
     ("copy_out", "nbdcopy|out", "MiB/s"),
     ("rss", "peak|RSS", "MiB"),
 ]
+# Issue 12's zero-fill: MiB of zeros written and flushed.
+ZERO_FILL_MIB = 64
+
 RAW_COLUMNS = [
     ("put_4m", "PUT 4M", "MiB/s"),
     ("get_4m", "GET 4M", "MiB/s"),
@@ -272,6 +276,7 @@ class Nbds3Target(Target):
         self.page_size = page_size
         self.cache_size = cache_size or ctx.cache_size
         self.size = size or ctx.size
+        self.extra = []                   # more keys (the zero-fill's)
 
     def prepare(self):
         if self.store == "fs":
@@ -283,7 +288,7 @@ class Nbds3Target(Target):
         argv = [self.ctx.plugin, "page-size=%s" % fmt_size(self.page_size),
                 "cache-size=%s" % fmt_size(self.cache_size),
                 "size=%s" % fmt_size(self.size),
-                "default-export=%s-%s" % (self.name, self.tag)]
+                "default-export=%s-%s" % (self.name, self.tag)] + self.extra
         if self.store == "fs":
             argv.append("data-dir=%s" % self.dir)
         else:
@@ -293,6 +298,23 @@ class Nbds3Target(Target):
 
     def storage(self):
         return self.dir if self.store == "fs" else None
+
+    def count_pages(self):
+        """Page files or objects of the export in the store now."""
+        prefix = "exports/%s-%s/page-" % (self.name, self.tag)
+        if self.store == "fs":
+            return len(glob.glob(os.path.join(self.dir, prefix + "*")))
+        import boto3
+        env = self.ctx.env
+        s3 = boto3.client("s3", endpoint_url=self.ctx.endpoint,
+                          region_name=env["AWS_REGION"],
+                          aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                          aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
+        n = 0
+        for page in s3.get_paginator("list_objects_v2").paginate(
+                Bucket=self.ctx.bucket, Prefix=prefix):
+            n += page.get("KeyCount", 0)
+        return n
 
     def cleanup(self):
         if self.store == "fs":
@@ -485,6 +507,36 @@ class Runner:
             stop_quietly(target, ok)
         return res
 
+    def zero_fill(self, target, tag):
+        """Issue 12's zero-fill: 64 MiB of zeros piped through nbdcopy
+        (data writes, not zero requests) and flushed; the page objects
+        stored and the PUTs nbds3 counted (target: 0 and 0)."""
+        ok = False
+        stats = os.path.join(self.ctx.work, "run", "zero-%s.json" % tag)
+        target.extra = ["stats-file=%s" % stats]
+        target.start(tag)
+        try:
+            dd = subprocess.Popen(["dd", "if=/dev/zero", "bs=1M",
+                                   "count=%d" % ZERO_FILL_MIB,
+                                   "status=none"], stdout=subprocess.PIPE)
+            r = subprocess.run(["nbdcopy", "--flush", "-", target.uri()],
+                               stdin=dd.stdout, env=self.ctx.env,
+                               stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+            dd.stdout.close()
+            if dd.wait() != 0 or r.returncode != 0:
+                raise BenchError("zero-fill of %s failed:\n%s"
+                                 % (target.name, r.stdout[-2000:]))
+            target.stop()                 # the final statistics
+            with open(stats) as f:
+                puts = json.load(f)["total"]["puts"]
+            res = {"zero_objects": target.count_pages(), "zero_puts": puts}
+            ok = True
+        finally:
+            target.extra = []
+            stop_quietly(target, ok)
+        return res
+
     def raw(self, endpoint, tag):
         """The S3 server's ceiling, by bench/s3raw (a libcurl client)."""
         res = {}
@@ -633,6 +685,13 @@ def build_report(ctx, results, footer):
                 L("  (not nbds3-s3-128k: %s in 128k PUTs would take "
                   "minutes)" % fmt_size(ctx.mem_bytes))
         L("")
+    if ctx.zero_results:
+        L("zero-fill: %d MiB of zeros (dd | nbdcopy --flush), one round:"
+          % ZERO_FILL_MIB)
+        for n, r in ctx.zero_results.items():
+            L("  %-14s %d page objects stored, %d PUTs"
+              % (n, r["zero_objects"], r["zero_puts"]))
+        L("")
     L("== targets of issue 4 (ratio = nbds3 / reference, medians) ==")
     for line in target_lines(ctx, results):
         L(line)
@@ -733,6 +792,12 @@ def target_lines(ctx, results):
                           % (n, fmt_size(ctx.mem_bytes)), pass_short(p),
                           r["mem_rss"], limit,
                           "PASS" if r["mem_rss"] <= limit else "MISS"))
+    for n, r in ctx.zero_results.items():
+        bad = r["zero_objects"] + r["zero_puts"]
+        out.append("  %-58s %-8s %d objects, %d PUTs need 0 %s"
+                   % ("%s zero-fill %d MiB" % (n, ZERO_FILL_MIB),
+                      pass_short(0), r["zero_objects"], r["zero_puts"],
+                      "PASS" if bad == 0 else "MISS"))
     return out
 
 
@@ -842,6 +907,7 @@ class Context:
         self.data = os.path.join(self.work, "data")
         self.daemons = []
         self.mem_results = {}
+        self.zero_results = {}
         self.passes = [0] if args.no_delay else [0, 1]
         self.env = dict(os.environ)
         self.env["PATH"] = "/usr/bin:/bin:" + self.env.get("PATH", "")
@@ -932,6 +998,8 @@ def main():
     ap.add_argument("--no-delay", action="store_true")
     ap.add_argument("--no-s3", action="store_true")
     ap.add_argument("--targets", help="comma-separated subset of targets")
+    ap.add_argument("--zero-fill-only", action="store_true",
+                    help="only the zero-fill workload")
     args = ap.parse_args()
     if args.replot:
         replot(args.replot, args.out)
@@ -1005,7 +1073,7 @@ def main():
                 proxy, endpoints[1] = start_proxy(
                     ctx, int(direct.rsplit(":", 1)[1]), ctx.delay_ms)
 
-        for rnd in range(ctx.rounds):
+        for rnd in range(0 if args.zero_fill_only else ctx.rounds):
             for p in ctx.passes:
                 # Alternate: each round starts one target further on.
                 k = rnd % len(names)
@@ -1028,8 +1096,19 @@ def main():
                                         for k, v in r.items()))
                     results.setdefault(p, {}).setdefault(n, []).append(r)
 
+        # Zero-fill, without added latency: nbds3 with 4M pages.
+        for t in targets:
+            if isinstance(t, Nbds3Target) and t.page_size == 4 * MiB:
+                if t.s3:
+                    ctx.endpoint = endpoints[0]
+                log("zero-fill: %s, %d MiB of zeros" % (t.name,
+                                                         ZERO_FILL_MIB))
+                ctx.zero_results[t.name] = r = runner.zero_fill(t, "zero")
+                log("  %d objects stored, %d PUTs" % (r["zero_objects"],
+                                                      r["zero_puts"]))
+
         # Memory bound: write mem_bytes through cache-size=256M.
-        for p in ctx.passes:
+        for p in [] if args.zero_fill_only else ctx.passes:
             for t in targets:
                 if not isinstance(t, Nbds3Target) or \
                         (p == 1 and not t.s3) or \
@@ -1067,7 +1146,8 @@ def main():
                       "connections": ctx.connections},
              "results": {pass_short(p): v for p, v in results.items()},
              "memory": {pass_short(p): v
-                        for p, v in ctx.mem_results.items()}}
+                        for p, v in ctx.mem_results.items()},
+             "zero_fill": ctx.zero_results}
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(saved, f, indent=1)
@@ -1102,6 +1182,7 @@ class Saved:
         self.work = work
         self.mem_results = {0 if k == "nodelay" else 1: v
                             for k, v in saved["memory"].items()}
+        self.zero_results = saved.get("zero_fill", {})
 
     nbds3_names = Context.nbds3_names
     chart_title = Context.chart_title

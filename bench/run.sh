@@ -38,6 +38,8 @@ usage: bench/run.sh [--quick] [OPTIONS]
   --delay-ms N     latency added before every S3 response (default 30)
   --no-delay       skip the pass with added latency
   --no-s3          skip radosgw and every S3 target
+  --zero-fill-only only the zero-fill workload (64 MiB of zeros through
+                   nbdcopy into nbds3 with 4M pages: objects and PUTs)
   --targets LIST   comma-separated subset, e.g. nbdkit-memory,nbds3-fs-4M
                    (nbdkit-memory nbdkit-file nbds3-fs-4M nbds3-fs-128k
                    nbds3-s3-4M nbds3-s3-128k nbdkit-S3-4M raw)
@@ -64,7 +66,7 @@ while [[ $# -gt 0 ]]; do
     --out=*) out=${1#--out=} ;;
     --rounds|--rand-secs|--delay-ms|--targets) args+=("$1" "$2"); shift ;;
     --rounds=*|--rand-secs=*|--delay-ms=*|--targets=*) args+=("$1") ;;
-    --no-delay|--no-s3) args+=("$1") ;;
+    --no-delay|--no-s3|--zero-fill-only) args+=("$1") ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
   esac

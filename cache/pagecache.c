@@ -21,6 +21,8 @@
  *                              └── retry / flush ────┘ retried later
  *   any ──trim/zero whole page──▶ TOMBSTONE (no buffer, dirty) ──DELETE──▶
  *                                  absent (a hole)
+ *   dirty, all zeros ──worker: DELETE (if stored), else no request──▶
+ *                       absent (a hole)
  *   clean ──LRU eviction under memory pressure──▶ absent
  *   dirty, built from zeros ──PUT: EEXIST──▶ MERGE owed ──worker: fetch,
  *     (index said absent)       (stored      (INFLIGHT)  lay what was
@@ -33,6 +35,9 @@
  *   durable when it is absent or its durable_gen has caught up.
  * - An absent page exists in the store exactly when its index bit is set;
  *   for a present page, the bit says whether it holds data (not a hole).
+ *   A page that is all zeros when written back is stored as absent, like
+ *   a tombstone: once that is done and it has not changed since, its bit
+ *   is cleared and it leaves the cache.
  * - At most one mutation per page is in flight (INFLIGHT); a PUT sends
  *   inflight_buf, which a writer never modifies: it copies the page first.
  * - Every page buffer (cached, dirty, in flight, loading, pooled) counts

@@ -127,7 +127,7 @@ extern int pagecache_extents (struct pc_export *e, uint32_t count,
  */
 struct pagecache_stats {
   uint64_t hits, misses, fetches, prefetches;
-  uint64_t puts, deletes, retries, errors, evictions;
+  uint64_t puts, deletes, zero_pages, retries, errors, evictions;
   uint64_t bytes_up, bytes_down;
   uint64_t dirty_pages, inflight_pages, cached_pages, used_bytes, peak_bytes;
 };

@@ -74,6 +74,7 @@ static const struct field {
   { "puts", FIELD (puts), COUNT },
   { "gets", FIELD (fetches), COUNT },
   { "deletes", FIELD (deletes), COUNT },
+  { "zero_pages", FIELD (zero_pages), COUNT },
   { "retries", FIELD (retries), COUNT },
   { "errors", FIELD (errors), COUNT },
   { "hits", FIELD (hits), COUNT },
@@ -128,14 +129,15 @@ log_line (const char *why, const struct pagecache_stats *s)
 {
   nbdkit_debug ("stats (%s): hits %" PRIu64 " misses %" PRIu64
                 " prefetches %" PRIu64 " fetches %" PRIu64
-                " puts %" PRIu64 " deletes %" PRIu64 " retries %" PRIu64
+                " puts %" PRIu64 " deletes %" PRIu64 " zero pages %" PRIu64
+                " retries %" PRIu64
                 " errors %" PRIu64 " evictions %" PRIu64
                 " MiB down %" PRIu64 " MiB up %" PRIu64
                 " dirty pages %" PRIu64 " in flight %" PRIu64
                 " cached pages %" PRIu64
                 " buffers MiB %" PRIu64 " (peak %" PRIu64 ")",
                 why, s->hits, s->misses, s->prefetches, s->fetches, s->puts,
-                s->deletes, s->retries, s->errors, s->evictions,
+                s->deletes, s->zero_pages, s->retries, s->errors, s->evictions,
                 s->bytes_down >> 20, s->bytes_up >> 20, s->dirty_pages,
                 s->inflight_pages, s->cached_pages, s->used_bytes >> 20,
                 s->peak_bytes >> 20);

@@ -3,9 +3,9 @@
  * Store work, the middle of the cache (it uses pages.c; pagecache.c uses
  * it): the store request slots, loading a page (a foreground miss or
  * read-ahead), the queue of write-back and the worker threads that take
- * from it (PUT or DELETE of dirty pages, the merge of a page whose PUT
- * found it stored although the index said absent, read-ahead fetches), the
- * background policy (pages dirty for longer than a delay, pages a
+ * from it (PUT or DELETE of dirty pages, a page of zeros stored as a
+ * hole, the merge of a page whose PUT found it stored although the index
+ * said absent, read-ahead fetches), the background policy (pages dirty for longer than a delay, pages a
  * sequential writer has filled, and everything past the dirty watermark,
  * also run by pages.c's make_room hook when the budget is full of dirty
  * pages), retries with backoff after a failure, and flush: waiting until
@@ -24,6 +24,7 @@
 
 #include "cleanup.h"
 #include "debug.h"
+#include "iszero.h"
 #include "pagecache-impl.h"
 #include "text.h"
 
@@ -205,31 +206,110 @@ attempt_failed (struct page *p, int err, const char *what)
   pc_page_check (p);
 }
 
-/* Write page P back: PUT its buffer or DELETE a tombstone, dropping the
- * lock.  Called by a worker with P dequeued, dirty and idle.  A PUT that
- * finds the page stored although the index said absent (EEXIST) leaves P
- * owing a merge if it was built from zeros (P->written), and queues it
- * again at once.
+/* What write-back does with a page, decided in mutate_page. */
+enum mutation { PUT, DELETE, NOTHING };
+
+/* The mutation that stores page P as it is now: a tombstone, or a page
+ * whose buffer BUF is all zeros, is stored as absent, which is a DELETE
+ * if the store may hold it (WAS_STORED) and no request otherwise; any
+ * other page is a PUT.  BUF (NULL for a tombstone) is the buffer in
+ * flight, which no writer changes, so this runs without the lock.
+ */
+static enum mutation
+choose_mutation (const void *buf, bool was_stored)
+{
+  if (buf && !iszero_buf (buf, pc_page_size ()))
+    return PUT;
+  return was_stored ? DELETE : NOTHING;
+}
+
+static const char *const mutation_names[] = {
+  [PUT] = "write back", [DELETE] = "delete", [NOTHING] = "drop",
+};
+
+/* Send mutation M of page P (the lock dropped).  0 or -1. */
+static int
+send_mutation (struct page *p, enum mutation m)
+{
+  struct pc_export *e = p->exp;
+
+  if (nbds3_debug_cache)
+    nbdkit_debug ("cache: %s export '%s' page %" PRIu32 "%s",
+                  mutation_names[m], e->name, p->index,
+                  m != PUT && p->inflight_buf ? " (all zeros)" : "");
+  switch (m) {
+  case PUT:
+    return store_write_page (e->store, p->index, p->inflight_buf,
+                             pc_page_size ());
+  case DELETE:
+    return store_delete_page (e->store, p->index);
+  default:
+    return 0;
+  }
+}
+
+/* Mutation M of page P succeeded (the lock held again): count it.  A page
+ * of ZEROS stored as absent becomes a hole in the index, unless a writer
+ * changed it meanwhile.  Then P is clean, and removed if it is a hole
+ * (a tombstone, or zeros: a hole costs no memory); or, changed
+ * meanwhile, it goes to the end of the dirty list.
+ */
+static void
+mutation_done (struct page *p, enum mutation m, bool zeros)
+{
+  struct pc_export *e = p->exp;
+
+  if (m == PUT) {
+    PC_COUNT (e, puts, 1);
+    PC_COUNT (e, bytes_up, pc_page_size ());
+    pc_forget_written (p);      /* stored: later PUTs go with If-Match */
+  }
+  else {
+    if (m == DELETE)
+      PC_COUNT (e, deletes, 1);
+    if (zeros)
+      PC_COUNT (e, zero_pages, 1);
+    if (zeros && p->inflight_gen == p->gen)
+      pageindex_clear (&e->index, p->index);
+    p->stored = false;          /* the store holds nothing for it */
+  }
+  p->durable_gen = p->inflight_gen;
+  if (m != NOTHING)
+    e->mutated_seq++;           /* a store sync makes it durable */
+  p->retries = 0;
+  if (!pc_is_dirty (p)) {
+    pc_mark_clean (p);          /* removes a tombstone */
+    if (zeros)
+      pc_page_remove (p);
+  }
+  else {                        /* changed while in flight: later again */
+    list_del (&p->dirty);
+    list_add_tail (&e->dirty, &p->dirty);
+    p->dirty_since = clock_now_ns ();
+    pc_page_check (p);
+  }
+}
+
+/* Write page P back, dropping the lock: PUT its buffer, or store a
+ * tombstone or a page of zeros as absent (choose_mutation).  Called by a
+ * worker with P dequeued, dirty and idle.  A PUT that finds the page
+ * stored although the index said absent (EEXIST) leaves P owing a merge
+ * if it was built from zeros (P->written), and queues it again at once.
  */
 static void
 mutate_page (struct page *p)
 {
   struct pc_export *e = p->exp;
-  bool delete = p->tombstone;
+  bool was_stored = p->stored;
+  void *buf = p->tombstone ? NULL : p->buf;
+  enum mutation m;
   int r, saved_errno;
 
-  if (!delete)
-    p->stored = true;
-  attempt_begin (p, delete ? NULL : p->buf);
+  p->stored = true;             /* whatever we send may land */
+  attempt_begin (p, buf);
   pthread_mutex_unlock (&cache.lock);
-  if (nbds3_debug_cache)
-    nbdkit_debug ("cache: %s export '%s' page %" PRIu32,
-                  delete ? "delete" : "write back", e->name, p->index);
-  if (delete)
-    r = store_delete_page (e->store, p->index);
-  else
-    r = store_write_page (e->store, p->index, p->inflight_buf,
-                          pc_page_size ());
+  m = choose_mutation (buf, was_stored);
+  r = send_mutation (p, m);
   saved_errno = errno;
   pthread_mutex_lock (&cache.lock);
   attempt_end (p);
@@ -238,30 +318,9 @@ mutate_page (struct page *p)
     pc_buf_put (p->inflight_buf);  /* a writer copied the page meanwhile */
   p->inflight_buf = NULL;
 
-  if (r == 0) {
-    if (delete) {
-      PC_COUNT (e, deletes, 1);
-      if (p->tombstone)
-        p->stored = false;
-    }
-    else {
-      PC_COUNT (e, puts, 1);
-      PC_COUNT (e, bytes_up, pc_page_size ());
-      pc_forget_written (p);    /* stored: later PUTs go with If-Match */
-    }
-    p->durable_gen = p->inflight_gen;
-    e->mutated_seq++;
-    p->retries = 0;
-    if (!pc_is_dirty (p))
-      pc_mark_clean (p);
-    else {                      /* changed while in flight: later again */
-      list_del (&p->dirty);
-      list_add_tail (&e->dirty, &p->dirty);
-      p->dirty_since = clock_now_ns ();
-      pc_page_check (p);
-    }
-  }
-  else if (!delete && saved_errno == EEXIST) {
+  if (r == 0)
+    mutation_done (p, m, buf && m != PUT);
+  else if (m == PUT && saved_errno == EEXIST) {
     /* Not a failure: the store recorded the page's ETag.  Without a map
      * every byte is the client's (written whole, or after a trim), and
      * the next PUT, with If-Match, is right as it is.
@@ -275,7 +334,7 @@ mutate_page (struct page *p)
     pc_queue_page (p);
   }
   else
-    attempt_failed (p, saved_errno, delete ? "delete" : "write");
+    attempt_failed (p, saved_errno, m == PUT ? "write" : "delete");
   pthread_cond_broadcast (&cache.changed);
   pthread_cond_signal (&cache.work);     /* a slot for the next one */
 }

@@ -26,6 +26,8 @@ main (void)
     checksum_suite,
     escape_suite,
     text_suite,
+    iszero_suite,
+    zero_pages_suite,
   };
   SRunner *runner = srunner_create (NULL);
   int failed;

@@ -20,99 +20,10 @@
 
 #include <check.h>
 
+#include "check_cache.h"
 #include "check_suites.h"
 #include "memstore.h"
 #include "pagecache.h"
-
-#define PS 4096u
-
-static void *flush_thread (void *arg);
-
-static struct memstore *ms;
-static struct store_export *sx;
-static struct pc_export *ex;
-static const char *stats_file;  /* for open_cache */
-
-/* Start the cache on the memstore MS with an open export "e". */
-static void
-open_cache (uint64_t budget_pages, unsigned connections,
-            unsigned wait_timeout, bool exists)
-{
-  struct pagecache_config cc = {
-    .page_size = PS, .budget = budget_pages * PS,
-    .connections = connections, .wait_timeout = wait_timeout,
-    .shutdown_timeout = 5, .stats_file = stats_file,
-  };
-  struct store *s = memstore_store (ms);
-
-  ck_assert_int_eq (pagecache_init (&cc), 0);
-  ck_assert_int_eq (pagecache_start (), 0);
-  sx = store_open_export (s, "e");
-  ck_assert_ptr_nonnull (sx);
-  ex = pagecache_open_export (sx, "e", 64 * PS, PS, exists);
-  ck_assert_ptr_nonnull (ex);
-}
-
-/* Close the export in the cache, then in the store. */
-static void
-close_export (void)
-{
-  pagecache_close_export (ex);
-  store_close_export (sx);
-}
-
-/* For tests that store pages before the cache opens the export. */
-static void
-start_store_only (void)
-{
-  ms = memstore_new (PS);
-}
-
-static void
-open_existing (uint64_t budget_pages, unsigned connections)
-{
-  open_cache (budget_pages, connections, 5, true);
-}
-
-static void
-start_cache (uint64_t budget_pages, unsigned connections,
-             unsigned wait_timeout, bool exists)
-{
-  start_store_only ();
-  open_cache (budget_pages, connections, wait_timeout, exists);
-}
-
-static void
-stop_cache (void)
-{
-  pagecache_shutdown ();
-  close_export ();
-  pagecache_free ();
-  memstore_free (ms);
-}
-
-static void
-fill (char *buf, char c)
-{
-  memset (buf, c, PS);
-}
-
-static void
-sleep_ms (unsigned ms_)
-{
-  struct timespec ts = { ms_ / 1000, (ms_ % 1000) * 1000000L };
-  nanosleep (&ts, NULL);
-}
-
-static void
-assert_stored (uint32_t page, char c)
-{
-  char buf[PS], want[PS];
-
-  fill (want, c);
-  ck_assert_msg (memstore_get (ms, page, buf), "page %u not stored", page);
-  ck_assert_msg (memcmp (buf, want, PS) == 0, "page %u: wrong data", page);
-}
 
 START_TEST (test_holes_cost_nothing)
 {
@@ -398,20 +309,6 @@ START_TEST (test_memory_stays_within_budget)
 }
 END_TEST
 
-static void *
-flush_thread (void *arg)
-{
-  return (void *) (intptr_t) pagecache_flush (ex);
-}
-
-static void
-wait_for_gate (unsigned n)
-{
-  for (int i = 0; i < 500 && memstore_gate_waiters (ms) < n; ++i)
-    sleep_ms (10);
-  ck_assert_uint_eq (memstore_gate_waiters (ms), n);
-}
-
 START_TEST (test_trim_racing_write_back)
 {
   pthread_t t;
@@ -511,23 +408,6 @@ START_TEST (test_writer_times_out_when_full_of_dirty_pages)
   stop_cache ();
 }
 END_TEST
-
-struct extent {
-  uint64_t offset, length;
-  bool data;
-};
-
-static int
-collect_extent (void *opaque, uint64_t offset, uint64_t length, bool data)
-{
-  struct extent **e = opaque;
-
-  (*e)->offset = offset;
-  (*e)->length = length;
-  (*e)->data = data;
-  (*e)++;
-  return 0;
-}
 
 START_TEST (test_extents_and_trim)
 {

@@ -17,5 +17,7 @@ extern Suite *s3_suite (void);
 extern Suite *checksum_suite (void);
 extern Suite *escape_suite (void);
 extern Suite *text_suite (void);
+extern Suite *iszero_suite (void);
+extern Suite *zero_pages_suite (void);
 
 #endif /* NBDS3_CHECK_SUITES_H */

@@ -499,7 +499,8 @@ store_pages ()
     fs)
       [ -d "$data_dir/exports/$1" ] || return 0
       for f in "$data_dir/exports/$1"/page-*.bin; do
-        [ -e "$f" ] && echo "${f##*/}"
+        [ -e "$f" ] || continue         # no page: the pattern itself
+        echo "${f##*/}"
       done
       ;;
     s3)
@@ -732,6 +733,29 @@ random_file ()
 sum_of ()
 {
   sha256sum <"$1" | cut -d' ' -f1
+}
+
+# stats_check FILE PYTHON-EXPR...: true if the statistics file FILE
+# (stats-file=) parses and every EXPR holds (t: the total, x: the
+# exports, d: the whole object); false while it is missing, or names no
+# such export yet.
+stats_check ()
+{
+  python3 -c '
+import json, sys
+try:
+    with open(sys.argv[1]) as f:
+        d = json.load(f)
+except FileNotFoundError:
+    sys.exit(1)
+t, x = d["total"], d["exports"]
+for expr in sys.argv[2:]:
+    try:
+        if not eval(expr):
+            sys.exit(1)
+    except KeyError:
+        sys.exit(1)
+' "$@"
 }
 
 # nbdsh_py URI SCRIPT: run a python snippet with h connected to URI.

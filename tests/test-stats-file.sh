@@ -14,26 +14,10 @@ require_tools nbdcopy python3
 stats="$tmpdir/stats.json"
 start_nbds3 -Dnbds3.stats=1 stats-file="$stats" page-size=64k size=16M
 
-# check_stats PYTHON-EXPR...: true if the file parses and every EXPR holds
-# (t: the total, x: exports, d: the whole object).
-cat >"$tmpdir/check.py" <<'EOF'
-import json, sys
-try:
-    with open(sys.argv[1]) as f:
-        d = json.load(f)
-except FileNotFoundError:
-    sys.exit(1)
-t, x = d["total"], d["exports"]
-for expr in sys.argv[2:]:
-    try:
-        if not eval(expr):
-            sys.exit(1)
-    except KeyError:            # an export not there (yet)
-        sys.exit(1)
-EOF
+# check_stats PYTHON-EXPR...: stats_check of this test's file.
 check_stats ()
 {
-  python3 "$tmpdir/check.py" "$stats" "$@"
+  stats_check "$stats" "$@"
 }
 show_stats ()
 {
