@@ -96,6 +96,15 @@ nbds3_config_complete (void)
  */
 #define FD_RESERVE 64
 
+/* Descriptors a store keeps open besides those: the FS store's cached
+ * page files.
+ */
+static uint64_t
+store_reserve (void)
+{
+  return config.s3.bucket ? 0 : STORE_FS_CACHED_FDS;
+}
+
 /* Make room for max-exports under the file limit (ulimit -n): raise the
  * soft limit as far as needed and the hard limit allows; then lower a
  * default max-exports to fit, or refuse a given one.  0 or -1.
@@ -104,8 +113,9 @@ static int
 fit_file_limit (void)
 {
   struct rlimit rl;
+  uint64_t reserve = FD_RESERVE + store_reserve ();
   uint64_t need = (uint64_t) config.max_exports + config.connections +
-    FD_RESERVE;
+    reserve;
 
   if (getrlimit (RLIMIT_NOFILE, &rl) == -1)
     return 0;
@@ -119,7 +129,7 @@ fit_file_limit (void)
   if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
     return 0;
   if (config.max_exports_given ||
-      rl.rlim_cur < config.connections + FD_RESERVE + 1) {
+      rl.rlim_cur < config.connections + reserve + 1) {
     nbdkit_error ("max-exports=%" PRIu32 " and connections=%" PRIu32
                   " need about %" PRIu64 " file descriptors, but the "
                   "limit (ulimit -n) is %llu: raise the limit, or lower "
@@ -127,7 +137,7 @@ fit_file_limit (void)
                   need, (unsigned long long) rl.rlim_cur);
     return -1;
   }
-  config.max_exports = rl.rlim_cur - config.connections - FD_RESERVE;
+  config.max_exports = rl.rlim_cur - config.connections - reserve;
   nbdkit_debug ("max-exports lowered to %" PRIu32 " to fit ulimit -n %llu",
                 config.max_exports, (unsigned long long) rl.rlim_cur);
   return 0;

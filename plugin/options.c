@@ -99,6 +99,7 @@ static const struct key keys[] = {
     0, 0 },
   { "addressing", NULL, KEY_STRING, FIELD (addressing), 0, 0 },
   { "tls-verify", NULL, KEY_BOOL, FIELD (s3.tls_verify), 0, 0 },
+  { "payload-signing", NULL, KEY_STRING, FIELD (payload_signing), 0, 0 },
   { "ca-file", NULL, KEY_PATH, FIELD (s3.ca_file), 0, 0 },
   { "connect-timeout", NULL, KEY_UINT32, FIELD (s3.connect_timeout),
     1, MAX_TIMEOUT },
@@ -294,17 +295,55 @@ config_set (const char *key, const char *value)
   abort ();
 }
 
-/* The S3 keys, checked together (bucket= is set). */
+/* VALUE of KEY (NULL: not given, *MODE untouched) as an index into
+ * the N names of MODES.  0, or -1 after nbdkit_error.
+ */
 static int
-complete_s3 (void)
+parse_mode (const char *key, const char *value,
+            const char *const *modes, size_t n, unsigned *mode)
 {
-  static const char *const modes[] = {
+  if (value == NULL)
+    return 0;
+  for (size_t i = 0; i < n; ++i)
+    if (strcmp (value, modes[i]) == 0) {
+      *mode = i;
+      return 0;
+    }
+  nbdkit_error ("%s=%s: use %s, %s or %s", key, value, modes[0], modes[1],
+                modes[2]);
+  return -1;
+}
+
+/* addressing= and payload-signing= into config.s3.  0 or -1. */
+static int
+complete_s3_modes (void)
+{
+  static const char *const addressing[] = {
     [S3_ADDRESSING_AUTO] = "auto",
     [S3_ADDRESSING_PATH] = "path",
     [S3_ADDRESSING_VIRTUAL] = "virtual",
   };
+  static const char *const signing[] = {
+    [S3_PAYLOAD_AUTO] = "auto",
+    [S3_PAYLOAD_SIGNED] = "signed",
+    [S3_PAYLOAD_UNSIGNED] = "unsigned",
+  };
+  unsigned a = config.s3.addressing, p = config.s3.payload_signing;
+
+  if (parse_mode ("addressing", config.addressing, addressing, 3, &a) == -1 ||
+      parse_mode ("payload-signing", config.payload_signing, signing, 3,
+                  &p) == -1)
+    return -1;
+  config.s3.addressing = a;
+  config.s3.payload_signing = p;
+  return 0;
+}
+
+/* The S3 keys, checked together (bucket= is set). */
+static int
+complete_s3 (void)
+{
   const char *b = config.s3.bucket;
-  bool found = false;
 
   if (strlen (b) > 255 || strchr (b, '/') != NULL) {
     nbdkit_error ("bucket=%s: not a bucket name (at most 255 bytes, no '/'; "
@@ -316,16 +355,8 @@ complete_s3 (void)
       nbdkit_error ("bucket=: the name contains control characters");
       return -1;
     }
-  for (size_t i = 0; config.addressing && i < 3; ++i)
-    if (strcmp (config.addressing, modes[i]) == 0) {
-      config.s3.addressing = i;
-      found = true;
-    }
-  if (config.addressing && !found) {
-    nbdkit_error ("addressing=%s: use auto, path or virtual",
-                  config.addressing);
+  if (complete_s3_modes () == -1)
     return -1;
-  }
   if (config.s3.lease_timeout <=
       2 * (config.s3.request_timeout + config.s3.connect_timeout)) {
     nbdkit_error ("lease-timeout=%" PRIu32 " is too short for "
@@ -475,8 +506,9 @@ config_free (void)
   free (config.default_export);
   free (config.store);
   free (config.addressing);
+  free (config.payload_signing);
   free (config.stats_file);
   config.data_dir = config.default_export = config.store = NULL;
-  config.addressing = config.stats_file = NULL;
+  config.addressing = config.payload_signing = config.stats_file = NULL;
   s3_config_free (&config.s3);
 }

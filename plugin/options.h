@@ -33,6 +33,8 @@ struct nbds3_config {
    */
   struct s3_config s3;          /* secrets wiped when freed */
   char *addressing;             /* "auto", "path" or "virtual": s3.addressing */
+  char *payload_signing;        /* "auto", "signed" or "unsigned":
+                                 * s3.payload_signing */
 };
 
 extern struct nbds3_config config;
@@ -69,6 +71,8 @@ extern void config_free (void);
   "addressing=auto|path|virtual  Bucket in the path or the host name\n" \
   "                         (auto: path for endpoint=, virtual for AWS).\n" \
   "tls-verify=BOOL          Verify the server's certificate (default true).\n" \
+  "payload-signing=auto|signed|unsigned  Sign each body's SHA-256, or send\n" \
+  "                         UNSIGNED-PAYLOAD (auto: unsigned over https only).\n" \
   "ca-file=FILE             CA certificates to verify it with.\n" \
   "connect-timeout=SECS     S3 connection timeout per attempt (10).\n" \
   "request-timeout=SECS     S3 request timeout per attempt (60).\n" \

@@ -20,6 +20,12 @@ enum s3_addressing {
   S3_ADDRESSING_VIRTUAL,        /* http://BUCKET.host/KEY */
 };
 
+enum s3_payload_signing {
+  S3_PAYLOAD_AUTO,              /* unsigned over https, signed over http */
+  S3_PAYLOAD_SIGNED,            /* x-amz-content-sha256: the body's SHA-256 */
+  S3_PAYLOAD_UNSIGNED,          /* x-amz-content-sha256: UNSIGNED-PAYLOAD */
+};
+
 struct s3_config {
   char *bucket;
   char *region;                 /* NULL until resolved */
@@ -27,6 +33,7 @@ struct s3_config {
   char *access_key, *secret_key;        /* secrets */
   char *session_token;          /* a secret; NULL when there is none */
   enum s3_addressing addressing;
+  enum s3_payload_signing payload_signing;
   bool tls_verify;
   char *ca_file;                /* NULL: the system's CA bundle */
   uint32_t connect_timeout;     /* seconds, per attempt */

@@ -11,7 +11,8 @@
  *   reuse keep-alive connections); a caller waits for a free handle.
  * - Every attempt is built afresh on its handle: new x-amz-date and
  *   signature, the body rewound.  The payload hash is computed once per
- *   request.  Only s3_error_classify decides what is retried; waits are
+ *   request, or not at all when bodies go as UNSIGNED-PAYLOAD
+ *   (payload-signing=; by default over https only).  Only s3_error_classify decides what is retried; waits are
  *   s3_error_backoff_ms (capped exponential backoff) with jitter drawn
  *   here, within the retry deadline, sleeping on a condition variable
  *   (CLOCK_MONOTONIC) that s3_http_cancel interrupts.  Cancel also aborts
@@ -57,6 +58,7 @@
 struct s3_http {
   struct s3_config cfg;         /* our copy; endpoint always set */
   bool virtual_hosted;          /* bucket in the host name, not the path */
+  bool unsigned_payload;        /* bodies sent as UNSIGNED-PAYLOAD */
   pthread_mutex_t lock;         /* guards the pool and cancelled */
   pthread_cond_t freed;         /* a handle returned to the pool */
   pthread_cond_t wake;          /* cancelled: retry waits end (monotonic) */
@@ -552,8 +554,10 @@ s3_http_request (struct s3_http *h, const struct s3_http_request *req,
     errno = EIO;
     return -1;
   }
-  if (req->body_len > 0 &&
-      sigv4_sha256_hex (req->body, req->body_len, hash) == -1) {
+  if (req->body_len > 0 && h->unsigned_payload)
+    strcpy (hash, SIGV4_UNSIGNED_PAYLOAD);
+  else if (req->body_len > 0 &&
+           sigv4_sha256_hex (req->body, req->body_len, hash) == -1) {
     nbdkit_error ("s3: cannot hash the request body");
     goto out;
   }
@@ -689,6 +693,24 @@ virtual_hosted (const struct s3_config *cfg)
   }
 }
 
+/* Whether CFG's bodies go unsigned: auto signs them unless the endpoint
+ * (set) is https, where TLS protects the body on its way; the page
+ * checksum in the object's metadata is checked on a later read.
+ */
+static bool
+unsigned_payload (const struct s3_config *cfg)
+{
+  switch (cfg->payload_signing) {
+  case S3_PAYLOAD_SIGNED:
+    return false;
+  case S3_PAYLOAD_UNSIGNED:
+    return true;
+  case S3_PAYLOAD_AUTO:
+  default:
+    return strncasecmp (cfg->endpoint, "https://", 8) == 0;
+  }
+}
+
 struct s3_http *
 s3_http_new (const struct s3_config *cfg)
 {
@@ -715,13 +737,16 @@ s3_http_new (const struct s3_config *cfg)
     nbdkit_error ("s3: out of memory");
     goto err;
   }
+  h->unsigned_payload = unsigned_payload (&h->cfg);
   /* Check the endpoint and bucket once, here. */
   if (s3_url_target (h->cfg.endpoint, h->cfg.bucket, h->virtual_hosted,
                      NULL, &t) == -1)
     goto err;
-  nbdkit_debug ("s3: bucket %s at %s (%s-style), %u connections",
-                h->cfg.bucket, t.url, h->virtual_hosted ? "virtual-hosted"
-                : "path", h->cfg.connections);
+  nbdkit_debug ("s3: bucket %s at %s (%s-style), %u connections, "
+                "%s payloads", h->cfg.bucket, t.url,
+                h->virtual_hosted ? "virtual-hosted" : "path",
+                h->cfg.connections,
+                h->unsigned_payload ? "unsigned" : "signed");
   s3_url_target_free (&t);
   return h;
 

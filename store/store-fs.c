@@ -31,6 +31,14 @@
  *   page and its checksum appear together.  fs_ready refuses a data-dir
  *   whose filesystem has no user extended attributes (tmpfs before Linux
  *   6.6).
+ * - Page files stay open for reading in a bounded descriptor cache
+ *   (store-fs-fdcache.c), dropped after every rename over a page or
+ *   unlink of it, and for the whole export when it closes or its guard
+ *   is released or taken again.  While the guard is held every mutation
+ *   of the export is ours, so the drops keep the cache exact; without it
+ *   (a read-only server, or between unclaim and claim) another process
+ *   may rename a page over the cached one, so a cached descriptor is
+ *   used only if its inode is still the one the page's name points to.
  */
 
 #include <config.h>
@@ -52,6 +60,8 @@
 
 #include "cleanup.h"
 #include "store.h"
+#include "store-fs-fdcache.h"
+#include "store-fs-util.h"
 
 #define TMP_INFIX ".tmp."
 /* The extended attribute that holds a page's checksum: 8 hex digits. */
@@ -60,6 +70,7 @@
 struct fs_store {
   struct store base;
   char *exports_dir;            /* <data-dir>/exports */
+  struct fs_fdcache *fds;       /* read descriptors of page files */
 };
 
 struct fs_export {
@@ -81,88 +92,6 @@ static const struct store_ops fs_ops;
 /* Makes temporary file names unique within the process. */
 static unsigned tmp_counter;
 
-/* Return A "/" B in a new string, or NULL after nbdkit_error. */
-static char *
-path_join (const char *a, const char *b)
-{
-  size_t la = strlen (a), lb = strlen (b);
-  char *r = malloc (la + lb + 2);
-
-  if (r == NULL) {
-    nbdkit_error ("malloc: %m");
-    return NULL;
-  }
-  memcpy (r, a, la);
-  r[la] = '/';
-  memcpy (r + la + 1, b, lb + 1);
-  return r;
-}
-
-/* Close FD keeping errno, for error paths. */
-static void
-close_keep_errno (int fd)
-{
-  int err = errno;
-
-  close (fd);
-  errno = err;
-}
-
-/* Read up to LEN bytes from FD at offset 0: fewer only at end of file.
- * The count, or -1 with errno set.
- */
-static ssize_t
-read_full (int fd, void *buf, size_t len)
-{
-  size_t done = 0;
-
-  while (done < len) {
-    ssize_t n = pread (fd, (char *) buf + done, len - done, done);
-
-    if (n == -1 && errno == EINTR)
-      continue;
-    if (n == -1)
-      return -1;
-    if (n == 0)
-      break;
-    done += n;
-  }
-  return done;
-}
-
-/* The next entry of directory stream D (of PATH): 1 with *ENT set, 0 at
- * the end, -1 on error.
- */
-static int
-next_entry (DIR *d, const char *path, struct dirent **ent)
-{
-  errno = 0;
-  *ent = readdir (d);
-  if (*ent)
-    return 1;
-  if (errno == 0)
-    return 0;
-  nbdkit_error ("cannot list %s: %m", path);
-  return -1;
-}
-
-/* A new stream on directory FD with its own file offset, so that several
- * listings can run at once.  NULL with errno set.
- */
-static DIR *
-open_dir_stream (int fd)
-{
-  int dfd = openat (fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  DIR *d;
-
-  if (dfd == -1)
-    return NULL;
-  d = fdopendir (dfd);
-  if (d == NULL)
-    close_keep_errno (dfd);
-  return d;
-}
-
 static int
 get_dir_fd (struct fs_export *e)
 {
@@ -170,83 +99,11 @@ get_dir_fd (struct fs_export *e)
   return e->dir_fd;
 }
 
-static int
-sync_dir (const char *path, int fd)
-{
-  if (fsync (fd) == -1) {
-    nbdkit_error ("fsync of directory %s: %m", path);
-    return -1;
-  }
-  return 0;
-}
-
-/* Create the directory PATH, and if it is new fsync its parent, so that
- * its entry survives a power loss.  0 (also if it existed), or -1 after
- * nbdkit_error.
- */
-static int
-mkdir_durable (const char *path)
-{
-  const char *slash = strrchr (path, '/');
-  CLEANUP_FREE char *parent = NULL;
-  int fd, r;
-
-  if (mkdir (path, 0777) == -1) {
-    if (errno == EEXIST)
-      return 0;
-    nbdkit_error ("cannot create directory %s: %m (check data-dir=)", path);
-    return -1;
-  }
-  if (slash == NULL)
-    parent = strdup (".");
-  else
-    parent = strndup (path, slash == path ? 1 : (size_t) (slash - path));
-  if (parent == NULL) {
-    nbdkit_error ("strdup: %m");
-    return -1;
-  }
-  fd = open (parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd == -1) {
-    nbdkit_error ("cannot open directory %s: %m", parent);
-    return -1;
-  }
-  r = sync_dir (parent, fd);
-  close_keep_errno (fd);
-  return r;
-}
-
-/* Create PATH and its missing parents (mkdir -p), each durably.  An
- * existing last component is accepted whatever its type: ready() checks
- * it properly.
- */
-static int
-mkdir_p (const char *path)
-{
-  CLEANUP_FREE char *copy = strdup (path);
-
-  if (copy == NULL) {
-    nbdkit_error ("strdup: %m");
-    return -1;
-  }
-  for (char *p = copy + 1;; ++p) {
-    char c = *p;
-
-    if (c != '/' && c != '\0')
-      continue;
-    *p = '\0';
-    if (mkdir_durable (copy) == -1)
-      return -1;
-    if (c == '\0')
-      return 0;
-    *p = c;
-  }
-}
-
 /* Remove temporary files a crash left in the directory FD (locked). */
 static void
 remove_stale_temps (struct fs_export *e, int fd)
 {
-  DIR *d = open_dir_stream (fd);
+  DIR *d = store_fs_open_dir_stream (fd);
   struct dirent *ent;
 
   if (d == NULL) {
@@ -301,6 +158,8 @@ lock_dir (struct fs_export *e)
     return -1;
   }
   nbdkit_debug ("fs: export '%s': locked %s", e->name, e->dir);
+  /* Cached while unguarded: another process may have replaced them. */
+  fs_fdcache_drop_owner (((struct fs_store *) e->base.store)->fds, e);
   remove_stale_temps (e, e->dir_fd);
   e->locked = true;
   return 0;
@@ -406,7 +265,7 @@ replace_file (struct fs_export *e, int dir_fd, const char *name,
   what = "rename";
   if (renameat (dir_fd, tmp, dir_fd, name) == -1)
     goto err;
-  return sync ? sync_dir (e->dir, dir_fd) : 0;
+  return sync ? store_fs_sync_dir (e->dir, dir_fd) : 0;
 
  err:
   err = errno;
@@ -471,7 +330,7 @@ fs_list_exports (struct store *s, int (*fn) (void *opaque, const char *name),
     nbdkit_error ("cannot list %s: %m", fs->exports_dir);
     return -1;
   }
-  while ((r = next_entry (d, fs->exports_dir, &ent)) == 1) {
+  while ((r = store_fs_next_entry (d, fs->exports_dir, &ent)) == 1) {
     char meta[sizeof ent->d_name + sizeof "/" STORE_META_NAME];
     struct stat st;
 
@@ -493,7 +352,9 @@ static void
 fs_close_export (struct store_export *se)
 {
   struct fs_export *e = (struct fs_export *) se;
+  struct fs_store *fs = (struct fs_store *) e->base.store;
 
+  fs_fdcache_drop_owner (fs->fds, e);
   if (e->dir_fd >= 0) {
     close (e->dir_fd);
     nbdkit_debug ("fs: export '%s': unlocked", e->name);
@@ -520,7 +381,7 @@ fs_open_export (struct store *s, const char *name)
   e->name = strdup (name);
   if (e->name == NULL)
     nbdkit_error ("strdup: %m");
-  else if ((e->dir = path_join (fs->exports_dir, name)) != NULL) {
+  else if ((e->dir = store_fs_path_join (fs->exports_dir, name)) != NULL) {
     switch (open_dir (e)) {
     case 0:
       nbdkit_debug ("fs: export '%s' does not exist yet", name);
@@ -537,7 +398,7 @@ static int
 fs_read_meta (struct store_export *se, struct store_meta *meta)
 {
   struct fs_export *e = (struct fs_export *) se;
-  CLEANUP_FREE char *path = path_join (e->dir, STORE_META_NAME);
+  CLEANUP_FREE char *path = store_fs_path_join (e->dir, STORE_META_NAME);
   char text[STORE_META_MAX + 1];
   int dir_fd = get_dir_fd (e), fd, r = -1;
   ssize_t len;
@@ -553,14 +414,14 @@ fs_read_meta (struct store_export *se, struct store_meta *meta)
     nbdkit_error ("cannot open %s: %m", path);
     return -1;
   }
-  len = read_full (fd, text, sizeof text);
+  len = store_fs_read_full (fd, text, sizeof text);
   if (len == -1)
     nbdkit_error ("cannot read %s: %m", path);
   else if (store_meta_parse (text, len, meta, path) == -1)
     errno = EIO;
   else
     r = 1;
-  close_keep_errno (fd);
+  store_fs_close_keep_errno (fd);
   return r;
 }
 
@@ -619,8 +480,8 @@ fs_write_meta (struct store_export *se, const struct store_meta *meta)
     nbdkit_error ("cannot open %s: %m", fs->exports_dir);
     return -1;
   }
-  r = sync_dir (fs->exports_dir, fd);
-  close_keep_errno (fd);
+  r = store_fs_sync_dir (fs->exports_dir, fd);
+  store_fs_close_keep_errno (fd);
   return r;
 }
 
@@ -636,12 +497,12 @@ fs_list_pages (struct store_export *se,
 
   if (dir_fd == -1)
     return 0;
-  d = open_dir_stream (dir_fd);
+  d = store_fs_open_dir_stream (dir_fd);
   if (d == NULL) {
     nbdkit_error ("cannot list %s: %m", e->dir);
     return -1;
   }
-  while ((r = next_entry (d, e->dir, &ent)) == 1) {
+  while ((r = store_fs_next_entry (d, e->dir, &ent)) == 1) {
     if (ent->d_type == DT_DIR || !store_page_name_parse (ent->d_name, &page))
       continue;
     if (fn (opaque, page) == -1) {
@@ -653,44 +514,116 @@ fs_list_pages (struct store_export *se,
   return r;
 }
 
+/* The directory of E into *DIR_FD (-1 while the export does not exist),
+ * and whether E holds the guard, so that every mutation is ours.
+ */
+static void
+get_dir_fd_guarded (struct fs_export *e, int *dir_fd, bool *guarded)
+{
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&e->lock);
+  *dir_fd = e->dir_fd;
+  *guarded = e->locked;
+}
+
+/* Is NAME in DIR_FD still the inode INFO describes (not replaced or
+ * removed behind our back)?
+ */
+static bool
+same_inode (int dir_fd, const char *name, const struct fs_fd_info *info)
+{
+  struct stat st;
+
+  return fstatat (dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+    st.st_dev == info->dev && st.st_ino == info->ino;
+}
+
+/* Open page file NAME of E for reading into *FD, with its inode and
+ * checksum in *INFO, checking that it is LEN bytes.  1, 0 if it does not
+ * exist, -1 after nbdkit_error.
+ */
+static int
+open_page (struct fs_export *e, int dir_fd, const char *name, size_t len,
+           int *fd, struct fs_fd_info *info)
+{
+  struct stat st;
+
+  *fd = openat (dir_fd, name, O_RDONLY | O_CLOEXEC);
+  if (*fd == -1 && errno == ENOENT)
+    return 0;
+  if (*fd == -1) {
+    nbdkit_error ("cannot open page file %s/%s: %m", e->dir, name);
+    return -1;
+  }
+  if (fstat (*fd, &st) == -1 || get_checksum (*fd, &info->sum) == -1) {
+    nbdkit_error ("cannot read page file %s/%s: %m", e->dir, name);
+    store_fs_close_keep_errno (*fd);
+    return -1;
+  }
+  if ((uint64_t) st.st_size != len) {
+    nbdkit_error ("page file %s/%s is %jd bytes, expected %zu: "
+                  "the export is damaged", e->dir, name,
+                  (intmax_t) st.st_size, len);
+    close (*fd);
+    errno = EIO;
+    return -1;
+  }
+  info->dev = st.st_dev;
+  info->ino = st.st_ino;
+  return 1;
+}
+
+/* Read LEN bytes of page file NAME of E, open as FD, into BUF.  1 or -1
+ * after nbdkit_error.
+ */
+static int
+read_open_page (struct fs_export *e, const char *name, int fd, void *buf,
+                size_t len)
+{
+  ssize_t n = store_fs_read_full (fd, buf, len);
+
+  if (n == -1) {
+    nbdkit_error ("cannot read page file %s/%s: %m", e->dir, name);
+    return -1;
+  }
+  if ((size_t) n != len) {      /* truncated since it was opened */
+    nbdkit_error ("page file %s/%s is %zd bytes, expected %zu: "
+                  "the export is damaged", e->dir, name, n, len);
+    errno = EIO;
+    return -1;
+  }
+  return 1;
+}
+
 static int
 fs_read_page (struct store_export *se, uint32_t page, void *buf, size_t len,
               struct store_checksum *sum)
 {
   struct fs_export *e = (struct fs_export *) se;
+  struct fs_store *fs = (struct fs_store *) e->base.store;
+  uint64_t gen = fs_fdcache_generation (fs->fds);
   char name[STORE_PAGE_NAME_LEN + 1];
-  int dir_fd = get_dir_fd (e), fd, r = -1;
-  struct stat st;
-  ssize_t n;
+  struct fs_fd_info info;
+  int dir_fd, fd, r;
+  bool guarded;
 
+  get_dir_fd_guarded (e, &dir_fd, &guarded);
   if (dir_fd == -1)
     return 0;
   snprintf (name, sizeof name, STORE_PAGE_NAME_FMT, page);
-  fd = openat (dir_fd, name, O_RDONLY | O_CLOEXEC);
-  if (fd == -1 && errno == ENOENT)
-    return 0;
-  if (fd == -1) {
-    nbdkit_error ("cannot open page file %s/%s: %m", e->dir, name);
-    return -1;
+  fd = fs_fdcache_take (fs->fds, e, page, &info);
+  if (fd >= 0 && !guarded && !same_inode (dir_fd, name, &info)) {
+    close (fd);
+    fd = -1;
   }
-  if (fstat (fd, &st) == -1)
-    n = -1;
-  else if ((uint64_t) st.st_size != len)
-    n = st.st_size;
-  else if (get_checksum (fd, sum) == -1)
-    n = -1;
-  else
-    n = read_full (fd, buf, len);       /* short if truncated meanwhile */
-  if (n == -1)
-    nbdkit_error ("cannot read page file %s/%s: %m", e->dir, name);
-  else if ((size_t) n != len) {
-    nbdkit_error ("page file %s/%s is %zd bytes, expected %zu: "
-                  "the export is damaged", e->dir, name, n, len);
-    errno = EIO;
+  if (fd == -1 && (r = open_page (e, dir_fd, name, len, &fd, &info)) != 1)
+    return r;
+  r = read_open_page (e, name, fd, buf, len);
+  if (r == 1) {
+    *sum = info.sum;
+    fs_fdcache_put (fs->fds, e, page, fd, &info, gen);
   }
   else
-    r = 1;
-  close_keep_errno (fd);
+    store_fs_close_keep_errno (fd);
   return r;
 }
 
@@ -699,13 +632,16 @@ fs_write_page (struct store_export *se, uint32_t page,
                const void *buf, size_t len, const struct store_checksum *sum)
 {
   struct fs_export *e = (struct fs_export *) se;
+  struct fs_store *fs = (struct fs_store *) e->base.store;
   char name[STORE_PAGE_NAME_LEN + 1];
-  int dir_fd = get_locked_dir_fd (e);
+  int dir_fd = get_locked_dir_fd (e), r;
 
   if (dir_fd == -1)
     return -1;
   snprintf (name, sizeof name, STORE_PAGE_NAME_FMT, page);
-  if (replace_file (e, dir_fd, name, buf, len, sum, false) == 0)
+  r = replace_file (e, dir_fd, name, buf, len, sum, false);
+  fs_fdcache_drop (fs->fds, e, page);   /* after the rename: see top */
+  if (r == 0)
     return 0;
   if (errno == EEXIST)
     errno = EIO;        /* a clash of temporary names, not store.h's EEXIST */
@@ -716,15 +652,18 @@ static int
 fs_delete_page (struct store_export *se, uint32_t page)
 {
   struct fs_export *e = (struct fs_export *) se;
+  struct fs_store *fs = (struct fs_store *) e->base.store;
   char name[STORE_PAGE_NAME_LEN + 1];
-  int dir_fd;
+  int dir_fd, r;
 
   if (get_dir_fd (e) == -1)     /* no export, so no page */
     return 0;
   if ((dir_fd = get_locked_dir_fd (e)) == -1)
     return -1;
   snprintf (name, sizeof name, STORE_PAGE_NAME_FMT, page);
-  if (unlinkat (dir_fd, name, 0) == -1 && errno != ENOENT) {
+  r = unlinkat (dir_fd, name, 0);
+  fs_fdcache_drop (fs->fds, e, page);
+  if (r == -1 && errno != ENOENT) {
     nbdkit_error ("cannot delete page file %s/%s: %m", e->dir, name);
     return -1;
   }
@@ -779,6 +718,7 @@ fs_unclaim (struct store_export *se)
   }
   e->locked = false;
   e->unlocked = true;
+  fs_fdcache_drop_owner (((struct fs_store *) e->base.store)->fds, e);
   nbdkit_debug ("fs: export '%s': unlocked %s (no connection)", e->name,
                 e->dir);
   return true;
@@ -790,7 +730,7 @@ fs_sync (struct store_export *se)
   struct fs_export *e = (struct fs_export *) se;
   int dir_fd = get_dir_fd (e);
 
-  return dir_fd == -1 ? 0 : sync_dir (e->dir, dir_fd);
+  return dir_fd == -1 ? 0 : store_fs_sync_dir (e->dir, dir_fd);
 }
 
 static void
@@ -798,6 +738,7 @@ fs_free (struct store *s)
 {
   struct fs_store *fs = (struct fs_store *) s;
 
+  fs_fdcache_free (fs->fds);
   free (fs->exports_dir);
   free (fs);
 }
@@ -830,8 +771,10 @@ store_fs_new (const char *data_dir)
     return NULL;
   }
   fs->base.ops = &fs_ops;
-  fs->exports_dir = path_join (data_dir, STORE_EXPORTS_DIR);
-  if (fs->exports_dir == NULL || mkdir_p (fs->exports_dir) == -1) {
+  fs->exports_dir = store_fs_path_join (data_dir, STORE_EXPORTS_DIR);
+  fs->fds = fs_fdcache_new (STORE_FS_CACHED_FDS);
+  if (fs->exports_dir == NULL || fs->fds == NULL ||
+      store_fs_mkdir_p (fs->exports_dir) == -1) {
     fs_free (&fs->base);
     return NULL;
   }

@@ -226,6 +226,10 @@ extern void store_free (struct store *s);
 /* Constructors.  Each reports its own errors and returns NULL on failure.
  * The S3 store's constructor is in store-s3.h.
  */
+/* The FS store keeps at most this many page files open for reading
+ * (store-fs-fdcache.c), besides one directory per open export.
+ */
+#define STORE_FS_CACHED_FDS 32
 extern struct store *store_fs_new (const char *data_dir);
 
 /* Helpers shared by both stores (store.c). */

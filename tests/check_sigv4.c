@@ -835,6 +835,49 @@ START_TEST (test_s3_put_object)
 }
 END_TEST
 
+/* The PUT example above signed as S3 signs UNSIGNED-PAYLOAD
+ * (payload-signing=unsigned): the same headers, UNSIGNED-PAYLOAD both as
+ * x-amz-content-sha256 and as the canonical request's last line.  AWS
+ * publishes no header-signed vector for it; the hash and signature here
+ * come from an independent implementation (Python's hashlib and hmac)
+ * of the same steps.
+ */
+START_TEST (test_s3_put_object_unsigned)
+{
+  const struct sigv4_pair headers[] = {
+    { "Host", S3_HOST },
+    { "Date", "Fri, 24 May 2013 00:00:00 GMT" },
+    { "x-amz-storage-class", "REDUCED_REDUNDANCY" },
+    { "x-amz-content-sha256", SIGV4_UNSIGNED_PAYLOAD },
+  };
+  const struct sigv4_request req = {
+    .mode = SIGV4_HEADER, .method = "PUT", .path = "/test%24file.text",
+    .headers = headers, .nheaders = 4,
+    .payload_hash = SIGV4_UNSIGNED_PAYLOAD,
+  };
+  struct sigv4_result res;
+
+  sign_s3 (&req, &res);
+  ck_assert_str_eq (res.canonical_request,
+                    "PUT\n/test%24file.text\n\n"
+                    "date:Fri, 24 May 2013 00:00:00 GMT\n"
+                    "host:" S3_HOST "\n"
+                    "x-amz-content-sha256:UNSIGNED-PAYLOAD\n"
+                    "x-amz-date:20130524T000000Z\n"
+                    "x-amz-storage-class:REDUCED_REDUNDANCY\n\n"
+                    "date;host;x-amz-content-sha256;x-amz-date;"
+                    "x-amz-storage-class\n"
+                    "UNSIGNED-PAYLOAD");
+  ck_assert_str_eq (res.string_to_sign,
+                    S3_STS_PREFIX "54d7700ff4231fe9464fdf78b5abd5f7"
+                    "0fcebbd7b27d809fc4199b2a3ebc2dcb");
+  ck_assert_str_eq (res.signature,
+                    "91c6efc02b5801e55e03b4a83a22d6b4"
+                    "f85a6010fa94d5a87f88e41c5ee1bf46");
+  sigv4_result_free (&res);
+}
+END_TEST
+
 /* The canonical request of the two GET / examples, with the canonical
  * query Q.
  */
@@ -1289,6 +1332,7 @@ sigv4_suite (void)
   tc = tcase_create ("s3-examples");
   tcase_add_test (tc, test_s3_get_object);
   tcase_add_test (tc, test_s3_put_object);
+  tcase_add_test (tc, test_s3_put_object_unsigned);
   tcase_add_test (tc, test_s3_get_lifecycle);
   tcase_add_test (tc, test_s3_list_objects);
   tcase_add_test (tc, test_s3_presigned_get);

@@ -43,6 +43,7 @@ for key in data-dir size page-size cache-size connections default-export \
            linger bucket \
            region endpoint \
            access-key secret-key session-token addressing tls-verify \
+           payload-signing \
            ca-file connect-timeout request-timeout retry-deadline \
            lease-timeout break-lease accept-unconditional; do
   grep -qE "(^|[^-a-z])$key=" help.txt ||

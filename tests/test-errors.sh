@@ -125,6 +125,8 @@ fi
 if [ "$STORE" = s3 ]; then
   # data-dir= is ignored with bucket=; the S3 keys are checked instead.
   bad_config 'addressing'      addressing=sideways
+  bad_config 'payload-signing=maybe: use auto, signed or unsigned' \
+    payload-signing=maybe
   bad_config 'tls-verify=perhaps: not a boolean' tls-verify=perhaps
   bad_config 'tls-verify=: not a boolean' tls-verify=
   bad_config 'break-lease= given twice' break-lease=false break-lease=no
