@@ -32,6 +32,9 @@ PACKAGES=(
   nbdkit nbdkit-plugin-dev libcurl4-openssl-dev libssl-dev libxml2-dev
   check
   perl                  # pod2man, podchecker
+  # the fuzz targets: clang, and libFuzzer with the sanitizer runtimes,
+  # which --no-install-recommends clang leaves out (make check needs both)
+  clang libclang-rt-14-dev
   # clients and tools the tests drive
   libnbd-bin            # nbdinfo, nbdcopy, nbdfuse
   python3-libnbd        # nbdsh

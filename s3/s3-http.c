@@ -4,7 +4,8 @@
  * the one retry loop, and s3_http_describe, the line that says why a
  * request failed.  What an outcome means (errno, whether to retry, the
  * backoff, the words for S3 error codes) is s3-error.c's, where a request
- * goes is s3-url.c's, and parsing Error bodies is s3-xml.c's.
+ * goes is s3-url.c's, parsing Error bodies is s3-xml.c's, and parsing
+ * the response headers it keeps (ETag, x-amz-meta-*) is s3-headers.c's.
  *
  * - The pool holds at most CONNECTIONS handles, created on demand and
  *   reused (curl_easy_reset keeps their live connections, so requests
@@ -26,7 +27,6 @@
 
 #include <config.h>
 
-#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -222,50 +222,8 @@ write_cb (char *ptr, size_t size, size_t nmemb, void *opaque)
   return n;
 }
 
-/* Copy header value V of LEN bytes, trimmed, into OUT of SIZE bytes;
- * false (OUT untouched) if it does not fit.
- */
-static bool
-header_value (const char *v, size_t len, char *out, size_t size)
-{
-  while (len > 0 && (*v == ' ' || *v == '\t')) {
-    v++;
-    len--;
-  }
-  while (len > 0 && isspace ((unsigned char) v[len - 1]))
-    len--;
-  if (len >= size)
-    return false;
-  memcpy (out, v, len);
-  out[len] = '\0';
-  return true;
-}
-
-/* Keep the response's x-amz-meta-NAME header (NAME lowered) in RESP. */
-static void
-keep_meta (struct s3_http_response *resp, const char *line, size_t n)
-{
-  const size_t skip = strlen ("x-amz-meta-");
-  const char *colon = memchr (line, ':', n);
-  size_t name_len;
-  struct s3_http_meta *m;
-
-  if (colon == NULL || resp->nmeta >= S3_HTTP_META_COUNT)
-    return;
-  name_len = colon - line - skip;
-  if (name_len == 0 || name_len >= sizeof m->name)
-    return;
-  m = &resp->meta[resp->nmeta];
-  for (size_t i = 0; i < name_len; ++i)
-    m->name[i] = tolower ((unsigned char) line[skip + i]);
-  m->name[name_len] = '\0';
-  if (header_value (colon + 1, n - (colon + 1 - line), m->value,
-                    sizeof m->value))
-    resp->nmeta++;
-}
-
-/* Keep the ETag and the user metadata of the response (names are
- * case-insensitive).
+/* Keep the ETag and the user metadata of the response
+ * (s3_http_header_line, s3-headers.c).
  */
 static size_t
 header_cb (char *ptr, size_t size, size_t nmemb, void *opaque)
@@ -273,10 +231,7 @@ header_cb (char *ptr, size_t size, size_t nmemb, void *opaque)
   struct xfer *x = opaque;
   size_t n = size * nmemb;
 
-  if (n > 5 && strncasecmp (ptr, "ETag:", 5) == 0)
-    header_value (ptr + 5, n - 5, x->resp->etag, sizeof x->resp->etag);
-  else if (n > 11 && strncasecmp (ptr, "x-amz-meta-", 11) == 0)
-    keep_meta (x->resp, ptr, n);
+  s3_http_header_line (x->resp, ptr, n);
   return n;
 }
 
@@ -290,15 +245,6 @@ const char *
 s3_http_bucket (const struct s3_http *h)
 {
   return h->cfg.bucket;
-}
-
-const char *
-s3_http_response_meta (const struct s3_http_response *resp, const char *name)
-{
-  for (unsigned i = 0; i < resp->nmeta; ++i)
-    if (strcmp (resp->meta[i].name, name) == 0)
-      return resp->meta[i].value;
-  return NULL;
 }
 
 static int

@@ -161,6 +161,15 @@ extern char *s3_http_describe (const struct s3_http *h,
                                const struct s3_http_response *resp,
                                char *buf, size_t len);
 
+/* Take one response header LINE of N bytes, as curl hands it over (not
+ * NUL-terminated, its CRLF included), into RESP: the ETag header into
+ * RESP->etag and x-amz-meta-NAME headers into RESP->meta; other headers,
+ * and ones whose name or value does not fit, are ignored.  Pure
+ * (s3-headers.c): the header callback's parser.
+ */
+extern void s3_http_header_line (struct s3_http_response *resp,
+                                 const char *line, size_t n);
+
 /* The value of user metadata NAME (lower case, without x-amz-meta-) in
  * RESP, or NULL if the response did not carry it.
  */

@@ -69,6 +69,10 @@ s3_url_target (const char *endpoint, const char *bucket,
   end = auth + alen;
   if (alen == 0 || (*end != '\0' && strcmp (end, "/") != 0))
     goto bad_endpoint;
+  /* The authority becomes the Host header: no byte that ends its line. */
+  for (size_t i = 0; i < alen; ++i)
+    if ((unsigned char) auth[i] < 0x20 || auth[i] == 0x7f)
+      goto bad_endpoint;
   /* The Host header leaves out the scheme's default port, as curl does. */
   hlen = alen;
   if (strcmp (scheme, "http") == 0 && alen > 3 &&

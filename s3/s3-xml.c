@@ -84,24 +84,36 @@ s3_xml_cleanup (void)
   pthread_mutex_unlock (&init_lock);
 }
 
-/* Copy SRC into DST (SIZE bytes) on one line: surrounding white space
- * trimmed, control characters replaced by spaces, cut at a UTF-8
- * character boundary if too long.
+/* White space or a control character: what copy_field trims. */
+static bool
+is_blank (char c)
+{
+  unsigned char u = c;
+
+  return u <= 0x20 || u == 0x7f;
+}
+
+/* Copy SRC into DST (SIZE bytes) on one line: control characters
+ * replaced by spaces, cut at a UTF-8 character boundary if too long, and
+ * surrounding white space (and control characters) trimmed, after the
+ * cut too.
  */
 static void
 copy_field (char *dst, size_t size, const char *src)
 {
   size_t start = 0, end = strlen (src), n;
 
-  while (start < end && text_is_space (src[start]))
+  while (start < end && is_blank (src[start]))
     start++;
-  while (end > start && text_is_space (src[end-1]))
+  while (end > start && is_blank (src[end-1]))
     end--;
   n = end - start;
   if (n >= size) {
     n = size - 1;
     /* Do not split a multi-byte character. */
     while (n > 0 && ((unsigned char) src[start + n] & 0xc0) == 0x80)
+      n--;
+    while (n > 0 && is_blank (src[start + n - 1]))
       n--;
   }
   for (size_t i = 0; i < n; ++i) {

@@ -3,14 +3,14 @@
  * The S3 store's ETag table (store-s3-etags.h): the ETag of every page an
  * open export knows to be stored, so that each page PUT or DELETE can be
  * conditional.  Open addressing with linear probing and backward-shift
- * deletion, grown at 3/4; an ETag of 32 hex digits (a single-part PUT's)
- * takes 16 bytes, any other form is kept as a string.  One mutex guards
+ * deletion, grown at 3/4; an ETag of 32 lower-case hex digits (a
+ * single-part PUT's) takes 16 bytes, any other form is kept as a string,
+ * so that every ETag reads back exactly as it was stored.  One mutex guards
  * the table; no call does I/O.
  */
 
 #include <config.h>
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,8 +22,8 @@
 #include "store-s3-etags.h"
 #include "text.h"
 
-/* The ETag of one stored page, without quotes: 32 hex digits (what a
- * single-part PUT gets) kept as 16 bytes, any other form as a string.
+/* The ETag of one stored page, without quotes: 32 lower-case hex digits
+ * (what a single-part PUT gets) kept as 16 bytes, any other form as a string.
  */
 struct etag_entry {
   uint32_t page;
@@ -57,7 +57,16 @@ s3_etag_bare (const char *etag, char out[S3_HTTP_ETAG_MAX])
   out[len] = '\0';
 }
 
-/* Parse BARE, 32 hex digits, into HEX.  true if it is that. */
+/* A lower-case hex digit: text_hex gives back only those, so an ETag
+ * with upper-case ones is kept as a string, as it was sent.
+ */
+static bool
+is_lower_hex (char c)
+{
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+/* Parse BARE, 32 lower-case hex digits, into HEX.  true if it is that. */
 static bool
 etag_parse_hex (const char *bare, uint8_t hex[16])
 {
@@ -66,8 +75,7 @@ etag_parse_hex (const char *bare, uint8_t hex[16])
   for (int i = 0; i < 16; ++i) {
     unsigned v;
 
-    if (!isxdigit ((unsigned char) bare[2*i]) ||
-        !isxdigit ((unsigned char) bare[2*i+1]) ||
+    if (!is_lower_hex (bare[2*i]) || !is_lower_hex (bare[2*i+1]) ||
         sscanf (bare + 2*i, "%2x", &v) != 1)
       return false;
     hex[i] = v;
@@ -183,6 +191,7 @@ s3_etags_remove (struct s3_etags *t, uint32_t page)
     if (((j - home) & mask) >= ((j - i) & mask)) {
       t->slots[i] = t->slots[j];
       t->slots[j].used = false;
+      t->slots[j].other = NULL;         /* I owns it now */
       i = j;
     }
   }

@@ -359,6 +359,9 @@ START_TEST (test_target_bad)
     "s3.local:9000", "ftp://s3.local", "http://", "http:///bkt",
     "http://s3.local/prefix", "http://user@s3.local", "http://s3.local?x",
     "HTTP//s3.local",
+    /* Control characters would end or split the Host header line. */
+    "http://s3.local\r", "http://s3.local\r\nX-Injected:1", "http://s3\x7f",
+    "https://s3.local:443\n/",
   };
   struct s3_url_target t;
   char msg[256];

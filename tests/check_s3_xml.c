@@ -284,6 +284,33 @@ START_TEST (test_error_long_fields)
 }
 END_TEST
 
+/* Each field is trimmed after control characters became spaces, and
+ * after a cut, so that it never starts or ends with white space.
+ * (Found by fuzz-xml-error: a DEL at the end of a Message, or a cut just
+ * after a space, left a trailing space.)
+ */
+START_TEST (test_error_trimmed_fields)
+{
+  static const char doc[] =
+    "<Error><Code>&#127;SlowDown&#9;&#127;</Code>"
+    "<Message>Please reduce your request rate.&#127;</Message>"
+    "<RequestId>" "0123456789012345678901234567890123456789"
+    "0123456789012345678901234567890123456789"
+    "0123456789012345678901234567890123456789012345 tail"
+    "</RequestId></Error>";
+  struct s3_error err;
+
+  ck_assert_int_eq (parse_error_n (doc, sizeof doc - 1, &err), 0);
+  ck_assert_str_eq (err.code, "SlowDown");
+  ck_assert_str_eq (err.message, "Please reduce your request rate.");
+  /* Cut at S3_ERROR_REQUEST_ID_MAX - 1 = 127 bytes, just after the
+   * space: 126 digits are left.
+   */
+  ck_assert_uint_eq (strlen (err.request_id), 126);
+  ck_assert_int_eq (err.request_id[125], '5');
+}
+END_TEST
+
 /* ---- ListBucketResult ---- */
 
 static const char list_page[] =
@@ -724,6 +751,7 @@ s3_xml_suite (void)
   tcase_add_test (errors, test_error_bad);
   tcase_add_test (errors, test_error_truncations);
   tcase_add_test (errors, test_error_long_fields);
+  tcase_add_test (errors, test_error_trimmed_fields);
   suite_add_tcase (s, errors);
 
   tcase_add_checked_fixture (lists, setup, NULL);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT
  *
  * Unit tests of store.c: the export name rule, the metadata format and the
- * page names that both stores share.
+ * page names that both stores share; and of the S3 store's ETag table
+ * (store-s3-etags.c), which keeps what it is given.
  */
 
 #include <config.h>
@@ -13,6 +14,7 @@
 #include <check.h>
 
 #include "store.h"
+#include "store-s3-etags.h"
 #include "check_suites.h"
 #include "nbdkit-stubs.h"
 
@@ -138,6 +140,74 @@ START_TEST (test_checksum_text)
 }
 END_TEST
 
+/* An ETag reads back as it was stored, bare, in either of the table's
+ * forms: 32 hex digits in 16 bytes, or a string.  (Found by
+ * fuzz-etag-table: upper-case hex came back in lower case, so an
+ * If-Match built from it could never match.)
+ */
+START_TEST (test_etags)
+{
+  static const char *const etags[] = {
+    "\"9e107d9d372bb6826bd81d3542a419d6\"",
+    "\"9E107D9D372BB6826BD81D3542A419D6\"",
+    "9e107D9D372bb6826bd81d3542a419d6",
+    "\"a3f5c1d2e4b6978812345678abcdef01-2\"",
+    "W/\"0815\"",
+    "",
+  };
+  struct s3_etags t;
+  char bare[S3_HTTP_ETAG_MAX], got[S3_HTTP_ETAG_MAX];
+
+  s3_etags_init (&t);
+  for (size_t i = 0; i < sizeof etags / sizeof etags[0]; ++i) {
+    ck_assert_int_eq (s3_etags_set (&t, i, etags[i]), 0);
+    s3_etag_bare (etags[i], bare);
+    ck_assert (s3_etags_get (&t, i, got));
+    ck_assert_str_eq (got, bare);
+  }
+  s3_etags_remove (&t, 1);
+  ck_assert (!s3_etags_get (&t, 1, got));
+  ck_assert (s3_etags_get (&t, 2, got));
+  ck_assert_str_eq (got, "9e107D9D372bb6826bd81d3542a419d6");
+  s3_etags_free (&t);
+}
+END_TEST
+
+/* Removing a page shifts the entries after it back into the hole; the
+ * entry left behind must not keep the string it handed on.  (Found by
+ * fuzz-etag-table: s3_etags_free freed it twice, and a page set into the
+ * old slot freed the string of the page that had moved.)
+ */
+START_TEST (test_etags_remove_shift)
+{
+  struct s3_etags t;
+  char want[S3_HTTP_ETAG_MAX], got[S3_HTTP_ETAG_MAX];
+  const uint32_t pages = 700;   /* below the first growth: collisions */
+
+  s3_etags_init (&t);
+  for (uint32_t p = 0; p < pages; ++p) {
+    snprintf (want, sizeof want, "\"%08" PRIx32 "-1\"", p);
+    ck_assert_int_eq (s3_etags_set (&t, p, want), 0);
+  }
+  for (uint32_t p = 0; p < pages; p += 2)
+    s3_etags_remove (&t, p);
+  for (uint32_t p = 0; p < pages; p += 2) {
+    snprintf (want, sizeof want, "new-%08" PRIx32 "-2", p);
+    ck_assert_int_eq (s3_etags_set (&t, p, want), 0);
+  }
+  for (uint32_t p = 0; p < pages; ++p) {
+    if (p % 2)
+      snprintf (want, sizeof want, "%08" PRIx32 "-1", p);
+    else
+      snprintf (want, sizeof want, "new-%08" PRIx32 "-2", p);
+    ck_assert (s3_etags_get (&t, p, got));
+    ck_assert_str_eq (got, want);
+  }
+  ck_assert_uint_eq (t.n, pages);
+  s3_etags_free (&t);
+}
+END_TEST
+
 Suite *
 store_suite (void)
 {
@@ -149,6 +219,8 @@ store_suite (void)
   tcase_add_test (tc, test_meta_damaged);
   tcase_add_test (tc, test_page_names);
   tcase_add_test (tc, test_checksum_text);
+  tcase_add_test (tc, test_etags);
+  tcase_add_test (tc, test_etags_remove_shift);
   suite_add_tcase (s, tc);
   return s;
 }
