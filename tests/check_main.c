@@ -28,6 +28,7 @@ main (void)
     text_suite,
     iszero_suite,
     zero_pages_suite,
+    aws_profile_suite,
   };
   SRunner *runner = srunner_create (NULL);
   int failed;

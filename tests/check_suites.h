@@ -19,5 +19,6 @@ extern Suite *escape_suite (void);
 extern Suite *text_suite (void);
 extern Suite *iszero_suite (void);
 extern Suite *zero_pages_suite (void);
+extern Suite *aws_profile_suite (void);
 
 #endif /* NBDS3_CHECK_SUITES_H */
