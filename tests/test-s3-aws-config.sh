@@ -45,6 +45,9 @@ profile_nbds3 ()
     "bucket=$s3_bucket" size=1M page-size=64k cache-size=4M
 }
 profile_nbds3
+# auto is path-style for this endpoint too: the log shows the profile's.
+grep -q "s3: addressing path from profile rgw" "$tmpdir/main.log" ||
+  fail "s3 addressing_style of profile rgw was not used"
 nbdsh -u "$(uri p)" -c 'h.pwrite(b"profile" * 9362, 0); h.flush()'
 stop_nbdkit main
 profile_nbds3
