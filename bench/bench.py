@@ -692,17 +692,17 @@ def build_report(ctx, results, footer):
         w = max(len(n) for n in names + ["target"]) + 1
         cols = COLUMNS
         L("%-*s" % (w, "target") +
-          "".join("%11s" % c[1].split("|")[0] for c in cols))
-        L("%-*s" % (w, "") + "".join("%11s" % c[1].split("|")[1]
+          "".join("%12s" % c[1].split("|")[0] for c in cols))
+        L("%-*s" % (w, "") + "".join("%12s" % c[1].split("|")[1]
                                      for c in cols))
-        L("%-*s" % (w, "") + "".join("%11s" % ("(%s)" % c[2]) for c in cols))
+        L("%-*s" % (w, "") + "".join("%12s" % ("(%s)" % c[2]) for c in cols))
         for n in names:
             row = "%-*s" % (w, n)
             spread = "%-*s" % (w, "  min-max")
             for key, _, unit in cols:
                 v = vals(results, p, n, key)
-                row += "%11s" % fmt(med(v), unit)
-                spread += "%11s" % fmt_spread(v, unit)
+                row += "%12s" % fmt(med(v), unit)
+                spread += "%12s" % fmt_spread(v, unit)
             L(row)
             if ctx.rounds > 1:
                 L(spread)
@@ -1052,7 +1052,7 @@ class Context:
 
     def chart_title(self):
         return ("nbds3 benchmark (%s, %d rounds, %s, medians; log scale "
-                "except RSS)" % ("quick" if self.quick else "full",
+                "except RSS and CPU)" % ("quick" if self.quick else "full",
                                  self.rounds, fmt_size(self.size)))
 
 
