@@ -46,7 +46,13 @@ COLUMNS = [
     ("copy_in", "nbdcopy|in", "MiB/s"),
     ("copy_out", "nbdcopy|out", "MiB/s"),
     ("rss", "peak|RSS", "MiB"),
+    ("cpu_write", "CPU|seq write", "s/GiB"),
+    ("cpu_read", "CPU|seq read", "s/GiB"),
 ]
+# nbdkit's user + system seconds per GiB moved, over the sequential fio
+# write (incl. its fsync) and the cold sequential read: CPU_COLUMNS[key]
+# is the column of the rate it goes with.
+CPU_COLUMNS = {"cpu_write": "seq_write", "cpu_read": "seq_read"}
 # Issue 12's zero-fill: MiB of zeros written and flushed.
 ZERO_FILL_MIB = 64
 
@@ -55,6 +61,8 @@ RAW_COLUMNS = [
     ("get_4m", "GET 4M", "MiB/s"),
     ("put_128k", "PUT 128k", "req/s"),
     ("get_128k", "GET 128k", "req/s"),
+    ("cpu_put_4m", "CPU PUT 4M", "s/GiB"),
+    ("cpu_get_4m", "CPU GET 4M", "s/GiB"),
 ]
 
 
@@ -135,6 +143,13 @@ class Daemon:
                 self.proc.wait()
         self.logf.close()
         return self.proc.returncode
+
+
+def cpu_secs(pid):
+    """User + system seconds of process PID so far (/proc/PID/stat)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def drop_page_cache(path):
@@ -292,8 +307,10 @@ class Nbds3Target(Target):
         if self.store == "fs":
             argv.append("data-dir=%s" % self.dir)
         else:
+            # As bench/s3raw signs: the CPU comparison is like for like.
             argv += ["bucket=%s" % self.ctx.bucket,
-                     "endpoint=%s" % self.ctx.endpoint]
+                     "endpoint=%s" % self.ctx.endpoint,
+                     "payload-signing=unsigned"]
         return argv
 
     def storage(self):
@@ -371,12 +388,18 @@ class Runner:
                              % (rw, target.name, job["error"]))
         return job
 
-    def seq(self, target, write):
+    def seq(self, target, write, res=None):
+        """MiB/s; with RES, also nbdkit's CPU-seconds per GiB in it."""
         rw = "write" if write else "read"
         extra = ["--size=%d" % self.ctx.size]
         if write:
             extra.append("--end_fsync=1")
+        pid = target.daemon.proc.pid
+        c0 = cpu_secs(pid)
         job = self.fio(target, rw, "1M", 8, extra)
+        if res is not None:
+            res["cpu_" + rw] = ((cpu_secs(pid) - c0) /
+                                (self.ctx.size / (1 << 30)))
         return job[rw]["bw_bytes"] / MiB
 
     def rand(self, target, write):
@@ -461,9 +484,9 @@ class Runner:
         ok = False
         target.start(tag)
         try:
-            res["seq_write"] = self.seq(target, True)
+            res["seq_write"] = self.seq(target, True, res)
             target.restart()
-            res["seq_read"] = self.seq(target, False)
+            res["seq_read"] = self.seq(target, False, res)
             res["rand_write"] = self.rand(target, True)
             res["flush"] = self.flush(target)
             target.restart()
@@ -548,18 +571,23 @@ class Runner:
                 ("put_128k", "PUT", 128 * 1024, n128k),
                 ("get_128k", "GET", 128 * 1024, n128k)):
             prefix = "raw-%s-%s" % (tag, fmt_size(size))
-            r = subprocess.run([self.ctx.s3raw, method, endpoint,
-                                self.ctx.bucket, prefix, str(size),
-                                str(count), str(self.ctx.connections)],
-                               env=self.ctx.env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
-            if r.returncode != 0:
-                raise BenchError("s3raw %s failed:\n%s" % (key, r.stdout))
-            kv = dict(w.split("=") for w in r.stdout.split()
+            proc = subprocess.Popen([self.ctx.s3raw, method, endpoint,
+                                     self.ctx.bucket, prefix, str(size),
+                                     str(count), str(self.ctx.connections)],
+                                    env=self.ctx.env, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, text=True)
+            stdout = proc.stdout.read()
+            _, status, ru = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            if proc.returncode != 0:
+                raise BenchError("s3raw %s failed:\n%s" % (key, stdout))
+            kv = dict(w.split("=") for w in stdout.split()
                       if "=" in w)
             secs = float(kv["secs"])
             if size == 4 * MiB:
                 res[key] = int(kv["bytes"]) / MiB / secs
+                res["cpu_" + key] = ((ru.ru_utime + ru.ru_stime) /
+                                     (int(kv["bytes"]) / (1 << 30)))
             else:
                 res[key] = int(kv["ops"]) / secs
         return res
@@ -642,6 +670,14 @@ def fmt(v, unit=""):
     return "%.2f" % v
 
 
+def fmt_spread(values, unit=""):
+    """"MIN-MAX" of the measured VALUES, or "-"."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return "-"
+    return "%s-%s" % (fmt(min(values), unit), fmt(max(values), unit))
+
+
 def build_report(ctx, results, footer):
     """results[pass][target] = list of per-round dicts; returns text."""
     lines = []
@@ -656,23 +692,28 @@ def build_report(ctx, results, footer):
         w = max(len(n) for n in names + ["target"]) + 1
         cols = COLUMNS
         L("%-*s" % (w, "target") +
-          "".join("%11s" % c[1].split("|")[0] for c in cols))
-        L("%-*s" % (w, "") + "".join("%11s" % c[1].split("|")[1]
+          "".join("%12s" % c[1].split("|")[0] for c in cols))
+        L("%-*s" % (w, "") + "".join("%12s" % c[1].split("|")[1]
                                      for c in cols))
-        L("%-*s" % (w, "") + "".join("%11s" % ("(%s)" % c[2]) for c in cols))
+        L("%-*s" % (w, "") + "".join("%12s" % ("(%s)" % c[2]) for c in cols))
         for n in names:
             row = "%-*s" % (w, n)
+            spread = "%-*s" % (w, "  min-max")
             for key, _, unit in cols:
-                row += "%11s" % fmt(med(r.get(key)
-                                        for r in results[p][n]), unit)
+                v = vals(results, p, n, key)
+                row += "%12s" % fmt(med(v), unit)
+                spread += "%12s" % fmt_spread(v, unit)
             L(row)
+            if ctx.rounds > 1:
+                L(spread)
         if "raw" in results[p]:
             L("")
-            L("S3 server ceiling (bench/s3raw, %d parallel requests):  "
-              % ctx.connections + "   ".join(
-                  "%s %s %s" % (c[1], fmt(med(r[c[0]] for r in
-                                              results[p]["raw"])), c[2])
-                  for c in RAW_COLUMNS))
+            L("S3 server ceiling (bench/s3raw, %d parallel requests), "
+              "medians [min-max]:" % ctx.connections)
+            for c in RAW_COLUMNS:
+                v = vals(results, p, "raw", c[0])
+                L("  %-11s %8s %-6s [%s]" % (c[1], fmt(med(v)), c[2],
+                                            fmt_spread(v, c[2]).strip()))
         mem = ctx.mem_results.get(p)
         if mem:
             L("")
@@ -692,7 +733,9 @@ def build_report(ctx, results, footer):
             L("  %-14s %d page objects stored, %d PUTs"
               % (n, r["zero_objects"], r["zero_puts"]))
         L("")
-    L("== targets of issue 4 (ratio = nbds3 / reference, medians) ==")
+    L("== targets of issues 4 and 12 (ratio = nbds3 / reference: median "
+      "of the per-round ratios [min-max]; a miss that a round met is "
+      "INCONCLUSIVE) ==")
     for line in target_lines(ctx, results):
         L(line)
     L("")
@@ -718,73 +761,111 @@ def pass_short(p):
     return "nodelay" if p == 0 else "delay"
 
 
+def vals(results, p, name, key):
+    """The per-round values of KEY for NAME in pass P (None where not
+    measured), in round order."""
+    if p not in results or name not in results[p]:
+        return []
+    return [r.get(key) for r in results[p][name]]
+
+
+def verdict(ratios, need, most):
+    """The median of the per-round RATIOS and its verdict against NEED
+    (an upper bound when MOST): a miss that some round's ratio would have
+    met is inconclusive, inside the run's spread."""
+    rm = statistics.median(ratios)
+    ok = (lambda r: r <= need) if most else (lambda r: r >= need)
+    if ok(rm):
+        return rm, "PASS"
+    return rm, "INCONCLUSIVE" if any(ok(r) for r in ratios) else "MISS"
+
+
 def target_lines(ctx, results):
+    """One line a target of issues 4 and 12: the median of the per-round
+    ratios (round i of the target over round i of its reference, run close
+    in time), their spread, and the raw client's parallelism where it is
+    the reference."""
     out = []
 
     def m(p, name, key):
-        if p not in results or name not in results[p]:
-            return None
-        return med(r.get(key) for r in results[p][name])
+        return med(vals(results, p, name, key))
 
-    def check(label, p, value, ref, need, refname, ceiling=None):
-        """CEILING: the server's raw rate for this workload, when REF is
-        a peer on the same server: then no target can beat CEILING / REF,
-        and the line says so when that is below NEED."""
-        if value is None or ref is None or ref == 0:
+    def check(label, p, name, key, rp, rname, rkey, need, refname,
+              ceiling=None, most=False):
+        """CEILING: the server's raw rate for this workload, when the
+        reference is a peer on the same server: then no target can beat
+        CEILING / REF, and the line says so when that is below NEED."""
+        pairs = [(v, r) for v, r in zip(vals(results, p, name, key),
+                                         vals(results, rp, rname, rkey))
+                 if v is not None and r]
+        if not pairs:
             out.append("  %-58s %-8s n/a (%s not measured)"
                        % (label, pass_short(p), refname))
             return
-        ratio = value / ref
-        line = ("  %-58s %-8s %6.2f  need >= %-4g %s"
-                % (label, pass_short(p), ratio, need,
-                   "PASS" if ratio >= need else "MISS"))
-        if ceiling is not None and ceiling / ref < need:
+        ratios = [v / r for v, r in pairs]
+        rm, word = verdict(ratios, need, most)
+        line = ("  %-58s %-8s %6.2f [%.2f-%.2f]  need %s %-4g %s"
+                % (label, pass_short(p), rm, min(ratios), max(ratios),
+                   "<=" if most else ">=", need, word))
+        if rname == "raw":
+            line += " (raw: %d parallel)" % ctx.connections
+        ref = m(rp, rname, rkey)
+        if ceiling is not None and ref and ceiling / ref < need:
             line += (" (the server's raw rate is %.2f x %s: unattainable "
                      "here)" % (ceiling / ref, refname))
         out.append(line)
 
+    s3_4m, s3_128k = "nbds3-s3-4M", "nbds3-s3-128k"
     for p in ctx.passes:
         if p not in results:
             continue
-        check("S3 seq write+flush 4M vs raw PUT 4M", p,
-              m(p, "nbds3-s3-4M", "seq_write"), m(p, "raw", "put_4m"), 0.9,
-              "raw")
-        check("S3 seq write+flush 4M vs nbdkit S3 plugin", p,
-              m(p, "nbds3-s3-4M", "seq_write"),
-              m(p, "nbdkit-S3-4M", "seq_write"), 5, "plugin",
+        check("S3 seq write+flush 4M vs raw PUT 4M", p, s3_4m, "seq_write",
+              p, "raw", "put_4m", 0.9, "raw")
+        check("S3 seq write+flush 4M vs nbdkit S3 plugin", p, s3_4m,
+              "seq_write", p, "nbdkit-S3-4M", "seq_write", 5, "plugin",
               m(p, "raw", "put_4m"))
-        check("S3 cold seq read 4M vs raw GET 4M", p,
-              m(p, "nbds3-s3-4M", "seq_read"), m(p, "raw", "get_4m"), 0.9,
-              "raw")
-        check("S3 cold seq read 4M vs nbdkit S3 plugin", p,
-              m(p, "nbds3-s3-4M", "seq_read"),
-              m(p, "nbdkit-S3-4M", "seq_read"), 2.5, "plugin",
+        check("S3 cold seq read 4M vs raw GET 4M", p, s3_4m, "seq_read",
+              p, "raw", "get_4m", 0.9, "raw")
+        check("S3 cold seq read 4M vs nbdkit S3 plugin", p, s3_4m,
+              "seq_read", p, "nbdkit-S3-4M", "seq_read", 2.5, "plugin",
               m(p, "raw", "get_4m"))
         check("S3 cold rand 4k read 128k IOPS vs raw GET 128k req/s", p,
-              m(p, "nbds3-s3-128k", "rand_read_cold"),
-              m(p, "raw", "get_128k"), 0.9, "raw")
+              s3_128k, "rand_read_cold", p, "raw", "get_128k", 0.9, "raw")
+        if p == 0:
+            check("S3 4M nbdkit CPU s/GiB seq write vs raw PUT 4M", p,
+                  s3_4m, "cpu_write", p, "raw", "cpu_put_4m", 2, "raw",
+                  most=True)
+            check("S3 4M nbdkit CPU s/GiB cold seq read vs raw GET 4M", p,
+                  s3_4m, "cpu_read", p, "raw", "cpu_get_4m", 2, "raw",
+                  most=True)
+        if p == 1:
+            for key, what in (("seq_write", "seq write+flush"),
+                              ("seq_read", "cold seq read"),
+                              ("rand_read_cold", "cold rand 4k read")):
+                check("S3 128k %s, %d ms added vs none" % (what,
+                                                           ctx.delay_ms),
+                      p, s3_128k, key, 0, s3_128k, key, 0.8, "no delay")
         for n in ctx.nbds3_names():
             if p == 1 and not n.startswith("nbds3-s3"):
                 continue
-            check("%s rand 4k write vs nbdkit memory" % n, p,
-                  m(p, n, "rand_write"), m(0, "nbdkit-memory", "rand_write"),
-                  0.7, "memory")
+            check("%s rand 4k write vs nbdkit memory" % n, p, n,
+                  "rand_write", 0, "nbdkit-memory", "rand_write", 0.7,
+                  "memory")
         for n in ctx.nbds3_names():
             if p == 1 and not n.startswith("nbds3-s3"):
                 continue
-            check("%s warm rand 4k read vs nbdkit memory" % n, p,
-                  m(p, n, "rand_read_warm"),
-                  m(0, "nbdkit-memory", "rand_read_warm"), 0.8, "memory")
+            check("%s warm rand 4k read vs nbdkit memory" % n, p, n,
+                  "rand_read_warm", 0, "nbdkit-memory", "rand_read_warm",
+                  0.8, "memory")
         if p == 0:
             for n in ctx.nbds3_names():
                 if not n.startswith("nbds3-fs"):
                     continue
-                check("%s seq write+flush vs nbdkit file" % n, p,
-                      m(p, n, "seq_write"), m(p, "nbdkit-file", "seq_write"),
-                      0.8, "file")
-                check("%s cold seq read vs nbdkit file" % n, p,
-                      m(p, n, "seq_read"), m(p, "nbdkit-file", "seq_read"),
-                      0.8, "file")
+                check("%s seq write+flush vs nbdkit file" % n, p, n,
+                      "seq_write", p, "nbdkit-file", "seq_write", 0.8,
+                      "file")
+                check("%s cold seq read vs nbdkit file" % n, p, n,
+                      "seq_read", p, "nbdkit-file", "seq_read", 0.8, "file")
         for n, r in ctx.mem_results.get(p, {}).items():
             limit = 256 + 64
             out.append("  %-58s %-8s %4.0f MiB need <= %d MiB %s"
@@ -848,13 +929,13 @@ def write_chart(ctx, results, png):
         has_delay = any(vals[1] for _, vals in rows)
         if rows:
             panels.append((path, "%s (%s)" % (title.replace("|", " "), unit),
-                       key == "rss",
+                       key == "rss" or key in CPU_COLUMNS,
                            has_delay))
     gp = os.path.join(dat_dir, "chart.gp")
     with open(gp, "w") as f:
-        f.write('set terminal pngcairo size 1600,1500 font "sans,9"\n')
+        f.write('set terminal pngcairo size 1600,1850 font "sans,9"\n')
         f.write('set output "%s"\n' % png)
-        f.write('set multiplot layout 4,2 title "%s"\n'
+        f.write('set multiplot layout 5,2 title "%s"\n'
                 % ctx.chart_title().replace('"', "'"))
         f.write("set style data histograms\n")
         f.write("set style histogram clustered gap 1\n")
@@ -953,6 +1034,12 @@ class Context:
                 "" if self.rounds == 1 else "s", fmt_size(self.size),
                 self.rand_secs, fmt_size(self.cache_size), self.connections),
             "S3 server: %s" % self.s3_desc,
+            "S3 signing: plain HTTP, UNSIGNED-PAYLOAD for both nbds3 "
+            "(payload-signing=unsigned) and bench/s3raw, so the CPU "
+            "columns compare like with like",
+            "CPU: nbdkit's user+system seconds per GiB over the fio seq "
+            "write (incl. fsync) and the cold seq read (/proc/PID/stat); "
+            "s3raw's from wait4",
             "latency: bench/delay-proxy (TCP proxy, %d ms before the first "
             "bytes of every response)" % self.delay_ms,
             "workloads: fio nbd engine (seq 1M QD8 incl. end_fsync; rand 4k "
@@ -965,7 +1052,7 @@ class Context:
 
     def chart_title(self):
         return ("nbds3 benchmark (%s, %d rounds, %s, medians; log scale "
-                "except RSS)" % ("quick" if self.quick else "full",
+                "except RSS and CPU)" % ("quick" if self.quick else "full",
                                  self.rounds, fmt_size(self.size)))
 
 

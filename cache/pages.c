@@ -160,11 +160,21 @@ pc_page_check (const struct page *p)
 }
 #endif /* !NDEBUG */
 
+/* A fresh page buffer, populated by the kernel at once: one mmap call
+ * instead of a trap per 4k on its first touch (1024 per 4M page), which
+ * cost nbdkit more system time than the data path itself (a cold 256 MiB
+ * read: 0.65 CPU-s, 0.56 populated).  Every buffer is filled whole before
+ * it is read, so nothing populated is wasted.  Transparent huge pages
+ * (MADV_HUGEPAGE) fault less still and helped reads as much, but made
+ * 256 MiB of writes cost 0.97 CPU-s instead of 0.64, so they are not
+ * asked for.  A buffer is unmapped only when the pool is full, which is
+ * rare: eviction hands buffers on through the pool.
+ */
 static void *
 buf_map (void)
 {
   void *buf = mmap (NULL, pc_page_size (), PROT_READ | PROT_WRITE,
-                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 
   return buf == MAP_FAILED ? NULL : buf;
 }

@@ -45,6 +45,13 @@ START_TEST (test_crc32c_vectors)
                          crc32c_portable (0, buf + off, len));
   ck_assert_uint_eq (crc32c (0, buf, sizeof buf),
                      crc32c_portable (0, buf, sizeof buf));
+  /* Around the lengths where the three interleaved streams start. */
+  for (size_t off = 0; off < 3; ++off)
+    for (size_t len = 3 * 8192 - 9; len < 3 * 8192 + 9; ++len)
+      ck_assert_uint_eq (crc32c (7, buf + off, len),
+                         crc32c_portable (7, buf + off, len));
+  ck_assert_uint_eq (crc32c (0, buf + 5, 6 * 8192 + 13),
+                     crc32c_portable (0, buf + 5, 6 * 8192 + 13));
   ck_assert_uint_eq (crc32c (crc32c (0, buf, 1000), buf + 1000,
                              sizeof buf - 1000),
                      crc32c (0, buf, sizeof buf));
