@@ -42,7 +42,7 @@ for key in data-dir size page-size cache-size connections default-export \
            store cache-wait-timeout shutdown-timeout stats-file max-exports \
            linger bucket \
            region endpoint \
-           access-key secret-key session-token addressing tls-verify \
+           access-key secret-key session-token imds-v1 addressing tls-verify \
            payload-signing \
            ca-file connect-timeout request-timeout retry-deadline \
            lease-timeout break-lease accept-unconditional; do
