@@ -78,6 +78,7 @@ extern struct s3_creds *s3_creds_new (struct s3_creds_source *src);
 extern struct s3_creds *s3_creds_ref (struct s3_creds *c);
 extern void s3_creds_unref (struct s3_creds *c);
 extern const char *s3_creds_name (const struct s3_creds *c);
+extern bool s3_creds_renewable (const struct s3_creds *c);
 
 /* The credentials to sign with now (one reference: s3_creds_value_put
  * it).  Temporary credentials are renewed from S3_CREDS_MARGIN

@@ -238,6 +238,12 @@ s3_creds_name (const struct s3_creds *c)
   return c->src->name;
 }
 
+bool
+s3_creds_renewable (const struct s3_creds *c)
+{
+  return c->src->renewable;
+}
+
 /* Whether V (current, lock held) may still sign at NOW. */
 static bool
 usable (const struct s3_creds *c, const struct s3_creds_value *v, time_t now)

@@ -140,7 +140,7 @@ s3_creds_read_token (const char *path, const char *what)
 {
   FILE *fp = fopen (path, "re");
   char *buf = calloc (1, S3_CREDS_FETCH_MAX + 1), *t;
-  size_t n;
+  size_t n, len;
 
   if (fp == NULL || buf == NULL) {
     nbdkit_error ("cannot read %s %s: %m", what, path);
@@ -149,13 +149,17 @@ s3_creds_read_token (const char *path, const char *what)
     free (buf);
     return NULL;
   }
-  n = fread (buf, 1, S3_CREDS_FETCH_MAX, fp);
+  n = len = fread (buf, 1, S3_CREDS_FETCH_MAX, fp);
   fclose (fp);
-  t = text_trim (buf);
+  /* Trimmed of white space, line ends included. */
+  while (n > 0 && text_is_space (buf[n - 1]))
+    buf[--n] = '\0';
+  for (t = buf; text_is_space (*t); ++t)
+    ;
   memmove (buf, t, strlen (t) + 1);
   if (*buf == '\0') {
     nbdkit_error ("%s %s is empty", what, path);
-    OPENSSL_cleanse (buf, n);
+    OPENSSL_cleanse (buf, len);
     free (buf);
     return NULL;
   }

@@ -145,7 +145,8 @@ imds_token (const struct http_source *h, char **header)
                   url, status);
     return -1;
   }
-  if (strpbrk (text_trim (body), "\r\n") ||
+  body[strcspn (body, "\r\n")] = '\0';   /* one line */
+  if (*text_trim (body) == '\0' ||
       asprintf (header, "X-aws-ec2-metadata-token: %s", text_trim (body))
       == -1) {
     *header = NULL;

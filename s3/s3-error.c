@@ -76,10 +76,16 @@ s3_error_classify (int curl_code, long status, const char *code, bool *retry)
 }
 
 bool
-s3_error_is_refused_token (long status, const char *code)
+s3_error_is_refused_token (long status, const char *code, bool temporary)
 {
   if (status != 400 && status != 403)
     return false;
+  /* radosgw (16.2, rgw s3 auth order = local, sts) answers an expired
+   * STS session 403 InvalidAccessKeyId: its access key is unknown to the
+   * local engine, and the STS engine's refusal is not reported.
+   */
+  if (temporary && status == 403 && strcmp (code, "InvalidAccessKeyId") == 0)
+    return true;
   return strcmp (code, "ExpiredToken") == 0 ||
     strcmp (code, "InvalidToken") == 0 ||
     strcmp (code, "TokenRefreshRequired") == 0;

@@ -466,6 +466,15 @@ s3_http_describe (const struct s3_http *h, const struct s3_http_request *req,
     snprintf (buf, len, "S3 %s %s: %s: %s%s", req->method, resource,
               curl_easy_strerror (resp->curl_code),
               resp->curl_msg[0] ? resp->curl_msg : "no details", tries);
+  else if (s3_error_is_refused_token (resp->status, resp->err.code,
+                                      resp->temporary_credentials))
+    snprintf (buf, len, "%s%s: the credentials came from %s, %s",
+              s3_error_describe (req->method, resource, resp->status,
+                                 &resp->err, line, sizeof line),
+              tries, s3_creds_name (h->cfg.creds),
+              s3_creds_renewable (h->cfg.creds)
+              ? "renewed once and refused again: check the source"
+              : "which cannot renew them: give new ones and restart nbdkit");
   else
     snprintf (buf, len, "%s%s",
               s3_error_describe (req->method, resource, resp->status,
@@ -542,6 +551,7 @@ s3_http_request (struct s3_http *h, const struct s3_http_request *req,
       break;
     }
     resp->attempts++;
+    resp->temporary_credentials = x.creds->session_token != NULL;
     cc = attempt (&x, &t, hash, connect_ms, timeout_ms);
     resp->curl_code = cc;
     memset (&resp->err, 0, sizeof resp->err);
@@ -566,8 +576,9 @@ s3_http_request (struct s3_http *h, const struct s3_http_request *req,
     /* Expired or revoked temporary credentials: renew them once and sign
      * again at once.
      */
-    if (!renewed && s3_error_is_refused_token (resp->status,
-                                               resp->err.code) &&
+    if (!renewed &&
+        s3_error_is_refused_token (resp->status, resp->err.code,
+                                   x.creds->session_token != NULL) &&
         s3_creds_refused (h->cfg.creds, x.creds)) {
       renewed = true;
       continue;

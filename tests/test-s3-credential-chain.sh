@@ -16,21 +16,10 @@
 STORE=s3
 source "$(dirname "$0")/functions.sh"
 
-store_setup
-[ "${S3_SERVER:-radosgw}" = radosgw ] ||
-  { echo "$0: SKIP: needs radosgw's STS"; exit 77; }
-role_arn=${S3_ROLE_ARN:-arn:aws:iam:::role/nbds3-test-role}
-export S3_ROLE_ARN=$role_arn
-# The store's keys without the credentials.
-STORE_KEYS=("bucket=$s3_bucket" "endpoint=$S3_ENDPOINT" "region=$S3_REGION")
-
-export HOME="$tmpdir/home" STS_PROCESS_LOG="$tmpdir/process.log"
-export AWS_EC2_METADATA_DISABLED=true
-unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE \
-      AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE AWS_ROLE_ARN \
-      AWS_WEB_IDENTITY_TOKEN_FILE AWS_CONTAINER_CREDENTIALS_RELATIVE_URI \
-      AWS_CONTAINER_CREDENTIALS_FULL_URI
-mkdir -p "$HOME/.aws"
+s3_creds_setup
+role_arn=$S3_ROLE_ARN
+STORE_KEYS+=("endpoint=$S3_ENDPOINT")
+export STS_PROCESS_LOG="$tmpdir/process.log"
 cat > "$HOME/.aws/config" <<EOF
 [profile process]
 credential_process = $srcdir/sts-assume-role.py
