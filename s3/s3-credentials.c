@@ -503,6 +503,7 @@ s3_credentials_resolve (struct s3_config *c)
   struct aws_profile *p = NULL;
   struct s3_creds_source *src = NULL;
   struct chain ch = { .c = c };
+  bool imds_failed = false;     /* the last resort, not configured */
   size_t i;
   int r = 0;
 
@@ -515,8 +516,10 @@ s3_credentials_resolve (struct s3_config *c)
     nbdkit_debug ("s3: credentials from %s", src->name);
     s3_creds_unref (c->creds);
     c->creds = s3_creds_new (src);
-    if (c->creds == NULL)
-      r = chain[i - 1] == from_imds ? 0 : -1;   /* the last resort */
+    if (c->creds == NULL) {
+      imds_failed = chain[i - 1] == from_imds;
+      r = imds_failed ? 0 : -1;
+    }
   }
   if (r == 0)
     nbdkit_error ("no S3 credentials: set access-key= and secret-key=, or "
@@ -524,8 +527,7 @@ s3_credentials_resolve (struct s3_config *c)
                   "profile [%s] keys, a role_arn or a credential_process "
                   "(~/.aws/credentials, ~/.aws/config)%s; the man page's "
                   "CREDENTIALS lists every source", aws_profile_name (p),
-                  i == sizeof chain / sizeof chain[0]
-                  ? "; the EC2 instance metadata service, tried last, "
+                  imds_failed ? "; the EC2 instance metadata service, tried last, "
                   "gave none (see above)" : "");
   aws_profile_free (p);
   if (r != 1)
