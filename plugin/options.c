@@ -26,6 +26,7 @@
 
 #include "options.h"
 #include "s3-credentials.h"
+#include "s3-settings.h"
 #include "startup.h"
 #include "store.h"
 #include "text.h"
@@ -90,6 +91,7 @@ static const struct key keys[] = {
   { "max-exports", NULL, KEY_UINT32, FIELD (max_exports), 1, 1 << 20 },
   { "linger", NULL, KEY_UINT32, FIELD (linger), 0, MAX_TIMEOUT },
   { "bucket", NULL, KEY_STRING, FIELD (s3.bucket), 0, 0 },
+  { "prefix", NULL, KEY_STRING, FIELD (s3.prefix), 0, 0 },
   { "region", NULL, KEY_STRING, FIELD (s3.region), 0, 0 },
   { "endpoint", "endpoint-url", KEY_STRING, FIELD (s3.endpoint),
     0, 0 },
@@ -102,6 +104,9 @@ static const struct key keys[] = {
   { "tls-verify", NULL, KEY_BOOL, FIELD (s3.tls_verify), 0, 0 },
   { "payload-signing", NULL, KEY_STRING, FIELD (payload_signing), 0, 0 },
   { "ca-file", NULL, KEY_PATH, FIELD (s3.ca_file), 0, 0 },
+  { "sse", NULL, KEY_STRING, FIELD (s3.sse), 0, 0 },
+  { "sse-kms-key-id", NULL, KEY_STRING, FIELD (s3.sse_kms_key_id), 0, 0 },
+  { "storage-class", NULL, KEY_STRING, FIELD (s3.storage_class), 0, 0 },
   { "connect-timeout", NULL, KEY_UINT32, FIELD (s3.connect_timeout),
     1, MAX_TIMEOUT },
   { "request-timeout", NULL, KEY_UINT32, FIELD (s3.request_timeout),
@@ -336,6 +341,7 @@ complete_s3_modes (void)
                   &p) == -1)
     return -1;
   config.s3.addressing = a;
+  config.s3.addressing_given = config.addressing != NULL;
   config.s3.payload_signing = p;
   return 0;
 }
@@ -356,7 +362,7 @@ complete_s3 (void)
       nbdkit_error ("bucket=: the name contains control characters");
       return -1;
     }
-  if (complete_s3_modes () == -1)
+  if (complete_s3_modes () == -1 || s3_settings_resolve (&config.s3) == -1)
     return -1;
   if (config.s3.lease_timeout <=
       2 * (config.s3.request_timeout + config.s3.connect_timeout)) {
@@ -387,7 +393,25 @@ complete_s3 (void)
   return 0;
 }
 
-/* store=DIR is data-dir=DIR, store=s3://BUCKET is bucket=BUCKET. */
+/* The PREFIX of store=s3://BUCKET/PREFIX: prefix=PREFIX. */
+static int
+complete_store_prefix (const char *prefix)
+{
+  if (config.s3.prefix) {
+    nbdkit_error ("store=%s and prefix=%s: give the prefix once",
+                  config.store, config.s3.prefix);
+    return -1;
+  }
+  if ((config.s3.prefix = strdup (prefix)) == NULL) {
+    nbdkit_error ("store=%s: %m", config.store);
+    return -1;
+  }
+  return 0;
+}
+
+/* store=DIR is data-dir=DIR, store=s3://BUCKET[/PREFIX] is bucket=BUCKET
+ * (and prefix=PREFIX).
+ */
 static int
 complete_store (void)
 {
@@ -404,16 +428,13 @@ complete_store (void)
   }
   v += 5;
   slash = strchr (v, '/');
-  if (slash && slash[1] != '\0') {
-    nbdkit_error ("store=%s: a key prefix is not supported yet; "
-                  "use s3://BUCKET", config.store);
-    return -1;
-  }
   if (slash == v || *v == '\0') {
-    nbdkit_error ("store=%s: no bucket name: use s3://BUCKET",
-                  config.store);
+    nbdkit_error ("store=%s: no bucket name: use s3://BUCKET or "
+                  "s3://BUCKET/PREFIX", config.store);
     return -1;
   }
+  if (slash && slash[1] != '\0' && complete_store_prefix (slash + 1) == -1)
+    return -1;
   config.s3.bucket = strndup (v, slash ? (size_t) (slash - v) : strlen (v));
   if (config.s3.bucket == NULL) {
     nbdkit_error ("store=%s: %m", config.store);

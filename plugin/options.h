@@ -50,17 +50,22 @@ extern void config_free (void);
   "cache-size=SIZE          Memory for page buffers (default 256M).\n" \
   "connections=N            Store requests in flight (default 8).\n" \
   "default-export=NAME      Export for an empty name (default 'default').\n" \
-  "store=DIR|s3://BUCKET    The store, also given as the one bare argument:\n" \
-  "                         data-dir=DIR, or bucket=BUCKET (the S3 store).\n" \
+  "store=DIR|s3://BUCKET[/PREFIX]  The store, also given as the one bare\n" \
+  "                         argument: data-dir=DIR, or bucket=BUCKET (the\n" \
+  "                         S3 store) and prefix=PREFIX.\n" \
   "cache-wait-timeout=SECS  How long a write waits for cache memory (60).\n" \
   "shutdown-timeout=SECS    Bound on the final write-back (60).\n" \
   "stats-file=PATH          Write statistics (JSON) here every second.\n" \
   "max-exports=N            Exports open at once, at most (default 128).\n" \
   "linger=SECS              Keep an unused export open this long (10).\n" \
   "bucket=NAME              Keep pages in this S3 bucket (the S3 store).\n" \
-  "region=REGION            S3 region (AWS_REGION, else us-east-1).\n" \
+  "prefix=PREFIX            Exports live under PREFIX/exports/ in the bucket.\n" \
+  "region=REGION            S3 region (AWS_REGION, AWS_DEFAULT_REGION, the\n" \
+  "                         profile's region, else us-east-1).\n" \
   "endpoint=URL             S3 server, http[s]://HOST[:PORT] (alias\n" \
-  "                         endpoint-url; AWS_ENDPOINT_URL; default AWS).\n" \
+  "                         endpoint-url; AWS_ENDPOINT_URL_S3,\n" \
+  "                         AWS_ENDPOINT_URL, the profile's endpoint_url;\n" \
+  "                         default AWS).\n" \
   "access-key=KEY           S3 access key id (AWS_ACCESS_KEY_ID, or\n" \
   "                         ~/.aws/credentials).  Like secret-key and\n" \
   "                         session-token it takes +FILE, -FD or - (read\n" \
@@ -71,11 +76,16 @@ extern void config_free (void);
   "imds-v1=BOOL             Let EC2 instance metadata credentials fall back\n" \
   "                         to IMDSv1 when the IMDSv2 token is refused.\n" \
   "addressing=auto|path|virtual  Bucket in the path or the host name\n" \
-  "                         (auto: path for endpoint=, virtual for AWS).\n" \
+  "                         (the profile's s3 addressing_style; auto: path\n" \
+  "                         for endpoint=, virtual for AWS).\n" \
   "tls-verify=BOOL          Verify the server's certificate (default true).\n" \
   "payload-signing=auto|signed|unsigned  Sign each body's SHA-256, or send\n" \
   "                         UNSIGNED-PAYLOAD (auto: unsigned over https only).\n" \
-  "ca-file=FILE             CA certificates to verify it with.\n" \
+  "ca-file=FILE             CA certificates to verify it with (AWS_CA_BUNDLE,\n" \
+  "                         the profile's ca_bundle).\n" \
+  "sse=AES256|aws:kms       Server-side encryption of the objects nbds3 PUTs.\n" \
+  "sse-kms-key-id=KEY       The KMS key for sse=aws:kms (default: S3's).\n" \
+  "storage-class=CLASS      S3 storage class of the pages (e.g. STANDARD_IA).\n" \
   "connect-timeout=SECS     S3 connection timeout per attempt (10).\n" \
   "request-timeout=SECS     S3 request timeout per attempt (60).\n" \
   "retry-deadline=SECS      Bound on one S3 request, retries included (120).\n" \

@@ -30,7 +30,12 @@ enum s3_payload_signing {
 
 struct s3_config {
   char *bucket;
+  char *prefix;                 /* NULL, or exports live under
+                                 * PREFIX/exports/ (no leading or trailing
+                                 * '/') */
   char *region;                 /* NULL until resolved */
+  bool region_given;            /* region= was given: a redirect to another
+                                 * region is an error, not followed */
   char *endpoint;               /* NULL: https://s3.REGION.amazonaws.com */
   char *access_key, *secret_key;        /* secrets */
   char *session_token;          /* a secret; NULL when there is none */
@@ -39,9 +44,18 @@ struct s3_config {
                                  * NULL: the keys above */
   bool imds_v1;                 /* instance metadata may use IMDSv1 */
   enum s3_addressing addressing;
+  bool addressing_given;        /* addressing= was given: the profile's
+                                 * s3.addressing_style does not apply */
   enum s3_payload_signing payload_signing;
   bool tls_verify;
   char *ca_file;                /* NULL: the system's CA bundle */
+  /* Sent with every PUT of an object (s3-http.c), never with GET, HEAD,
+   * DELETE or a listing.  NULL: not sent.
+   */
+  char *sse;                    /* x-amz-server-side-encryption: "AES256"
+                                 * or "aws:kms" */
+  char *sse_kms_key_id;         /* ...-aws-kms-key-id, only with aws:kms */
+  char *storage_class;          /* x-amz-storage-class */
   uint32_t connect_timeout;     /* seconds, per attempt */
   uint32_t request_timeout;     /* seconds, per attempt */
   uint32_t retry_deadline;      /* seconds: all attempts of one request */

@@ -39,6 +39,7 @@
 #include "debug.h"
 #include "s3-creds.h"
 #include "s3-credentials.h"
+#include "s3-settings.h"
 #include "text.h"
 
 #define DEFAULT_DURATION_S 3600
@@ -119,7 +120,7 @@ sts_endpoint (const struct chain *ch)
 
   if (v == NULL)
     v = aws_profile_get (ch->p, "sts.endpoint_url");
-  if (v == NULL)
+  if (v == NULL && !s3_settings_endpoint_is_aws (ch->c->endpoint))
     v = ch->c->endpoint;
   if (v)
     return strdup (v);
@@ -475,28 +476,6 @@ static int (*const chain[]) (struct chain *, struct s3_creds_source **) = {
   from_process, from_container, from_imds,
 };
 
-/* Until the settings resolution of the config files lands: the region
- * and endpoint from the environment when nothing set them.
- */
-static int
-default_region (struct s3_config *c)
-{
-  const char *v = env ("AWS_REGION");
-
-  if (c->region)
-    return 0;
-  if (v == NULL)
-    v = env ("AWS_DEFAULT_REGION");
-  c->region = strdup (v ? v : "us-east-1");
-  if (c->region == NULL ||
-      (c->endpoint == NULL && (v = env ("AWS_ENDPOINT_URL")) != NULL &&
-       (c->endpoint = strdup (v)) == NULL)) {
-    nbdkit_error ("s3: out of memory");
-    return -1;
-  }
-  return 0;
-}
-
 int
 s3_credentials_resolve (struct s3_config *c)
 {
@@ -507,7 +486,7 @@ s3_credentials_resolve (struct s3_config *c)
   size_t i;
   int r = 0;
 
-  if (default_region (c) == -1 || (p = aws_profile_load (NULL)) == NULL)
+  if ((p = aws_profile_load (NULL)) == NULL)
     return -1;
   ch.p = p;
   for (i = 0; r == 0 && i < sizeof chain / sizeof chain[0]; ++i)

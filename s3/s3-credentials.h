@@ -109,8 +109,8 @@ extern time_t s3_creds_margin (time_t obtained, time_t expiration);
  * credentials, instance metadata.  Sets C->creds (fetching the first
  * credentials) and clears C's key strings into it.  Keys given in C are
  * used as they are (both or neither: half a pair is an error, and so is
- * a session token without them).  Runs after the region and endpoint are
- * resolved.  Returns 0, or -1 after nbdkit_error.
+ * a session token without them).  Runs after s3_settings_resolve (the
+ * region and endpoint, for STS).  Returns 0, or -1 after nbdkit_error.
  */
 extern int s3_credentials_resolve (struct s3_config *c);
 

@@ -21,6 +21,7 @@
 #define S3_ERROR_CODE_MAX 64
 #define S3_ERROR_MESSAGE_MAX 512
 #define S3_ERROR_REQUEST_ID_MAX 128
+#define S3_ERROR_REGION_MAX 64
 
 /* A buffer of this size holds any s3_error_describe line whose METHOD and
  * RESOURCE together are at most 512 bytes.
@@ -41,6 +42,7 @@ struct s3_error {
   char code[S3_ERROR_CODE_MAX];              /* e.g. "NoSuchKey" */
   char message[S3_ERROR_MESSAGE_MAX];        /* radosgw often sends "" */
   char request_id[S3_ERROR_REQUEST_ID_MAX];
+  char region[S3_ERROR_REGION_MAX];          /* wrong-region errors */
 };
 
 /* The one mapping of an attempt's outcome: CURL_CODE (a CURLcode), the

@@ -72,6 +72,9 @@ s3_http_header_line (struct s3_http_response *resp, const char *line,
 {
   if (n > 5 && strncasecmp (line, "ETag:", 5) == 0)
     header_value (line + 5, n - 5, resp->etag, sizeof resp->etag);
+  else if (n > 20 && strncasecmp (line, "x-amz-bucket-region:", 20) == 0)
+    header_value (line + 20, n - 20, resp->bucket_region,
+                  sizeof resp->bucket_region);
   else if (n > 11 && strncasecmp (line, "x-amz-meta-", 11) == 0)
     keep_meta (resp, line, n);
 }

@@ -48,6 +48,7 @@
 #include "s3-credentials.h"
 #include "s3-error.h"
 #include "s3-http.h"
+#include "s3-settings.h"
 #include "s3-url.h"
 #include "s3-xml.h"
 #include "text.h"
@@ -66,6 +67,13 @@ struct s3_http {
   CURL **pool;                  /* npool idle handles */
   unsigned npool, ncreated;
   bool cancelled;               /* also read without the lock (atomic) */
+  /* A redirect to the bucket's region, followed once (follow_region):
+   * cfg.region and cfg.endpoint are then replaced (atomic stores; the
+   * old strings stay here until s3_http_free, as a request may still
+   * read them).  Guarded by lock.
+   */
+  bool followed;
+  char *old_region, *old_endpoint;
 };
 
 /* One request in progress. */
@@ -294,6 +302,33 @@ add_header (struct curl_slist *list, bool *ok, const char *fmt, ...)
   return l;
 }
 
+/* The x-amz-* headers of a PUT of an object that the client's settings
+ * ask for, into OUT (room for 3): SSE on every object, the storage class
+ * where REQ asks for it.  S3 takes them on PUT only.  Returns how many.
+ */
+static size_t
+object_headers (const struct s3_http *h, const struct s3_http_request *req,
+                struct sigv4_pair *out)
+{
+  size_t n = 0;
+
+  if (strcmp (req->method, "PUT") != 0 || req->key == NULL)
+    return 0;
+  if (h->cfg.sse)
+    out[n++] = (struct sigv4_pair) {
+      "x-amz-server-side-encryption", h->cfg.sse
+    };
+  if (h->cfg.sse_kms_key_id)
+    out[n++] = (struct sigv4_pair) {
+      "x-amz-server-side-encryption-aws-kms-key-id", h->cfg.sse_kms_key_id
+    };
+  if (h->cfg.storage_class && req->storage_class)
+    out[n++] = (struct sigv4_pair) {
+      "x-amz-storage-class", h->cfg.storage_class
+    };
+  return n;
+}
+
 /* Sign and perform one attempt of X to T.  Returns the CURLcode; a
  * failure to build the request is CURLE_OUT_OF_MEMORY.
  */
@@ -304,7 +339,7 @@ attempt (struct xfer *x, const struct s3_url_target *t,
   struct s3_http *h = x->h;
   const struct s3_http_request *req = x->req;
   char meta_names[S3_HTTP_META_COUNT][S3_HTTP_META_NAME_MAX + 16];
-  struct sigv4_pair signed_headers[2 + S3_HTTP_META_COUNT] = {
+  struct sigv4_pair signed_headers[2 + S3_HTTP_META_COUNT + 3] = {
     { "host", t->host },
     { "x-amz-content-sha256", payload_hash },
   };
@@ -329,6 +364,7 @@ attempt (struct xfer *x, const struct s3_url_target *t,
   x->resp->too_long = false;
   x->resp->curl_msg[0] = '\0';
   x->resp->etag[0] = '\0';
+  x->resp->bucket_region[0] = '\0';
   x->resp->nmeta = 0;
 
   for (size_t i = 0; i < req->nmeta && i < S3_HTTP_META_COUNT; ++i) {
@@ -338,6 +374,7 @@ attempt (struct xfer *x, const struct s3_url_target *t,
       meta_names[i], req->meta[i].value
     };
   }
+  sr.nheaders += object_headers (h, req, signed_headers + sr.nheaders);
   if (sigv4_sign (&sr, &creds, h->cfg.region, "s3", time (NULL), &sig) == -1)
     return CURLE_OUT_OF_MEMORY;
   if (asprintf (&url, "%s%s%s", t->url, *sig.query ? "?" : "",
@@ -415,6 +452,38 @@ attempt (struct xfer *x, const struct s3_url_target *t,
 
 /* ---- The retry loop ---- */
 
+/* After RESP's answer that the bucket lives in another region: switch H
+ * to that region, once, if it may (s3_settings_may_follow), rebuilding
+ * the AWS endpoint for it.  true if the request should be sent again.
+ */
+static bool
+follow_region (struct s3_http *h, const struct s3_http_response *resp)
+{
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&h->lock);
+  const char *region =
+    s3_settings_reported_region (&h->cfg, resp->status, resp->err.code,
+                                 resp->bucket_region, resp->err.region);
+  char *r = NULL, *e = NULL;
+
+  if (region == NULL)           /* none, or already switched to it */
+    return resp->status == 301 && h->followed;
+  if (h->followed || !s3_settings_may_follow (&h->cfg, region))
+    return false;
+  if ((r = strdup (region)) == NULL ||
+      asprintf (&e, AWS_ENDPOINT_FMT, region) == -1) {
+    free (r);
+    return false;
+  }
+  nbdkit_debug ("s3: bucket %s is in region %s, not %s: following, at %s",
+                h->cfg.bucket, r, h->cfg.region, e);
+  h->followed = true;
+  h->old_region = h->cfg.region;
+  h->old_endpoint = h->cfg.endpoint;
+  __atomic_store_n (&h->cfg.region, r, __ATOMIC_RELEASE);
+  __atomic_store_n (&h->cfg.endpoint, e, __ATOMIC_RELEASE);
+  return true;
+}
+
 /* Wait MS milliseconds unless cancelled first.  true if cancelled. */
 static bool
 wait_or_cancel (struct s3_http *h, unsigned ms)
@@ -428,11 +497,30 @@ wait_or_cancel (struct s3_http *h, unsigned ms)
   return h->cancelled;
 }
 
+/* Words naming the region S3 reported in RESP, into BUF, or "". */
+static const char *
+region_hint (const struct s3_http *h, const struct s3_http_response *resp,
+             char *buf, size_t len)
+{
+  const char *region =
+    s3_settings_reported_region (&h->cfg, resp->status, resp->err.code,
+                                 resp->bucket_region, resp->err.region);
+
+  if (region == NULL)
+    return "";
+  snprintf (buf, len, "; S3 says bucket %s is in region %s, not %s: set "
+            "region=%s%s", h->cfg.bucket, region, h->cfg.region, region,
+            s3_settings_endpoint_is_aws (h->cfg.endpoint) ? ""
+            : " and an endpoint= that serves it");
+  return buf;
+}
+
 char *
 s3_http_describe (const struct s3_http *h, const struct s3_http_request *req,
                   const struct s3_http_response *resp, char *buf, size_t len)
 {
   char resource[512], line[S3_ERROR_DESCRIBE_MAX], tries[96] = "";
+  char hint[256];
 
   if (req->key)
     snprintf (resource, sizeof resource, "%s", req->key);
@@ -476,10 +564,10 @@ s3_http_describe (const struct s3_http *h, const struct s3_http_request *req,
               ? "renewed once and refused again: check the source"
               : "which cannot renew them: give new ones and restart nbdkit");
   else
-    snprintf (buf, len, "%s%s",
-              s3_error_describe (req->method, resource, resp->status,
-                                 &resp->err, line, sizeof line),
-              tries);
+    snprintf (buf, len, "%s%s%s", s3_error_describe (req->method, resource,
+                                                     resp->status, &resp->err,
+                                                     line, sizeof line),
+              tries, region_hint (h, resp, hint, sizeof hint));
   return buf;
 }
 
@@ -501,6 +589,7 @@ s3_http_request (struct s3_http *h, const struct s3_http_request *req,
   const int64_t start = now_ms (), deadline = start + deadline_s * 1000LL;
   bool renewed = false;         /* after a refused token, once */
   int err = EIO, r = -1;
+  bool again = true;            /* one more try in the bucket's region */
 
   memset (resp, 0, sizeof *resp);
   if (__atomic_load_n (&h->cancelled, __ATOMIC_RELAXED)) {
@@ -508,8 +597,9 @@ s3_http_request (struct s3_http *h, const struct s3_http_request *req,
     errno = ESHUTDOWN;
     return -1;
   }
-  if (s3_url_target (h->cfg.endpoint, h->cfg.bucket, h->virtual_hosted,
-                     req->key, &t) == -1) {
+ send:
+  if (s3_url_target (__atomic_load_n (&h->cfg.endpoint, __ATOMIC_ACQUIRE),
+                     h->cfg.bucket, h->virtual_hosted, req->key, &t) == -1) {
     errno = EIO;
     return -1;
   }
@@ -600,6 +690,13 @@ s3_http_request (struct s3_http *h, const struct s3_http_request *req,
   resp->ms = now_ms () - start;
   pool_put (h, x.c);
   s3_creds_value_put (x.creds);
+  x.creds = NULL;
+  if (r == -1 && again && follow_region (h, resp)) {
+    again = false;
+    s3_url_target_free (&t);
+    memset (&t, 0, sizeof t);
+    goto send;
+  }
 
   if (r == -1 && !req->quiet && !resp->no_credentials &&
       !(err == EAGAIN && (req->if_match || req->if_none_match))) {
@@ -653,6 +750,8 @@ s3_http_free (struct s3_http *h)
   pthread_cond_destroy (&h->freed);
   pthread_cond_destroy (&h->wake);
   s3_config_free (&h->cfg);
+  free (h->old_region);
+  free (h->old_endpoint);
   free (h);
 }
 

@@ -73,6 +73,11 @@ struct s3_http_request {
    */
   const struct sigv4_pair *meta;
   size_t nmeta;
+  /* A PUT also sends the client's x-amz-storage-class (pages; small
+   * objects rewritten often, the lease and nbds3.meta, stay STANDARD).
+   * Every PUT of an object sends the client's SSE headers.
+   */
+  bool storage_class;
   bool missing_ok;              /* 404 NoSuchKey is an answer, not an error
                                  * (for HEAD, any 404: it has no body) */
   bool quiet;                   /* report nothing: the caller describes it */
@@ -103,6 +108,10 @@ struct s3_http_response {
     char value[S3_HTTP_META_VALUE_MAX];
   } meta[S3_HTTP_META_COUNT];
   unsigned nmeta;
+  /* The region S3 says the bucket is in (x-amz-bucket-region, else the
+   * Error body's Region), or "".
+   */
+  char bucket_region[S3_ERROR_REGION_MAX];
   bool too_long;                /* the body overflowed its buffer */
   bool cancelled;               /* s3_http_cancel ended the retries */
   bool past_not_after;          /* REQ->not_after ended the attempts */

@@ -261,6 +261,7 @@ error_from_root (xmlNodePtr root, struct s3_error *err)
       get_field (root, "Message", err->message, sizeof err->message) == -1 ||
       get_field (root, "RequestId", err->request_id,
                  sizeof err->request_id) == -1 ||
+      get_field (root, "Region", err->region, sizeof err->region) == -1 ||
       err->code[0] == '\0') {
     memset (err, 0, sizeof *err);
     return -1;

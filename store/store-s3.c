@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT
  *
  * The S3 page store: export NAME lives under the key prefix
- * exports/NAME/ of one bucket, as one object per stored page
- * (page-%08x.bin, always a full page) plus its metadata (nbds3.meta).
+ * [PREFIX/]exports/NAME/ of one bucket (PREFIX is prefix=), as one object
+ * per stored page (page-%08x.bin, always a full page) plus its metadata
+ * (nbds3.meta).  Every key, listing and probe object is under that root.
  * This file maps the store methods to S3 requests; s3-http.c sends them.
  *
  * Invariants:
@@ -98,6 +99,8 @@ struct s3_store {
   struct store base;
   struct s3_http *http;
   const char *bucket, *endpoint;        /* the client's, for messages */
+  char *root;                   /* exports/, or PREFIX/exports/ with
+                                 * prefix=: every key starts with it */
   /* How If-Match names an ETag: RFC 7232 quotes it (AWS), radosgw wants
    * bare hex.  Starts bare; flipped when the server refuses a condition
    * that names the object's current ETag.  Atomic.
@@ -122,7 +125,7 @@ struct s3_store {
 struct s3_export {
   struct store_export base;
   char *name;
-  char *prefix;                 /* exports/NAME/ */
+  char *prefix;                 /* ROOT/NAME/ (s3_store's root) */
   struct s3_etags etags;        /* of the pages known to be stored */
   bool fenced;                  /* a conflict was seen (atomic) */
   struct s3_lease *lease;       /* held while claimed (s3_claim) */
@@ -280,10 +283,9 @@ static int
 s3_ready (struct store *st)
 {
   struct s3_store *s = (struct s3_store *) st;
-  /* Within exports/, so a policy that allows listing only there works. */
+  /* Within the root, so a policy that allows listing only there works. */
   const struct sigv4_pair query[] = {
-    { "list-type", "2" }, { "max-keys", "1" },
-    { "prefix", STORE_EXPORTS_DIR "/" },
+    { "list-type", "2" }, { "max-keys", "1" }, { "prefix", s->root },
   };
   struct s3_http_request req = {
     .method = "GET", .query = query, .nquery = 3, .quiet = true,
@@ -333,20 +335,21 @@ struct exports_ctx {
   void *opaque;
 };
 
-/* A common prefix exports/NAME/ of the listing: report NAME if valid and
+/* A common prefix ROOT/NAME/ of the listing: report NAME if valid and
  * it has metadata.
  */
 static int
 export_prefix (void *opaque, const char *prefix)
 {
   struct exports_ctx *ctx = opaque;
-  const size_t skip = strlen (STORE_EXPORTS_DIR "/");
+  const size_t skip = strlen (ctx->s->root);
   CLEANUP_FREE char *name = NULL, *key = NULL;
   char meta[STORE_META_MAX];
   size_t len = strlen (prefix), got;
   int r;
 
-  if (len < skip + 2 || prefix[len - 1] != '/')
+  if (len < skip + 2 || prefix[len - 1] != '/' ||
+      strncmp (prefix, ctx->s->root, skip) != 0)
     return 0;
   name = strndup (prefix + skip, len - skip - 1);
   if (name == NULL || asprintf (&key, "%s" STORE_META_NAME, prefix) == -1) {
@@ -368,8 +371,7 @@ s3_list_exports (struct store *st, int (*fn) (void *opaque, const char *name),
 {
   struct exports_ctx ctx = { (struct s3_store *) st, fn, opaque };
 
-  return list_objects (ctx.s, STORE_EXPORTS_DIR "/", "/", NULL,
-                       export_prefix, &ctx);
+  return list_objects (ctx.s, ctx.s->root, "/", NULL, export_prefix, &ctx);
 }
 
 /* May a mutation of E start now?  0 and *NOT_AFTER (no attempt after
@@ -402,6 +404,12 @@ s3_close_export (struct store_export *se)
   free (e);
 }
 
+static const char *
+s3_root (struct store *st)
+{
+  return ((struct s3_store *) st)->root;
+}
+
 static struct store_export *
 s3_open_export (struct store *st, const char *name)
 {
@@ -415,7 +423,7 @@ s3_open_export (struct store *st, const char *name)
   s3_etags_init (&e->etags);
   e->name = strdup (name);
   if (e->name == NULL ||
-      asprintf (&e->prefix, STORE_EXPORTS_DIR "/%s/", name) == -1) {
+      asprintf (&e->prefix, "%s%s/", s3_root (st), name) == -1) {
     e->prefix = NULL;
     nbdkit_error ("s3: out of memory");
     s3_close_export (&e->base);
@@ -693,6 +701,7 @@ mutate_page (struct s3_export *e, uint32_t page, const char *method,
       .method = method, .key = key, .body = buf, .body_len = len,
       .missing_ok = !put, .meta = put ? meta : NULL,
       .nmeta = put ? (sum ? 2 : 1) : 0, .not_after = not_after,
+      .storage_class = put,
     };
     struct s3_http_response resp;
     char known[S3_HTTP_ETAG_MAX], quoted[S3_HTTP_ETAG_MAX + 2];
@@ -795,8 +804,7 @@ probe_once (struct s3_store *s)
   int r;
 
   if (s->probed == 0) {
-    if (asprintf (&key, STORE_EXPORTS_DIR "/.nbds3-probe-%s",
-                  s->writer) == -1) {
+    if (asprintf (&key, "%s.nbds3-probe-%s", s->root, s->writer) == -1) {
       key = NULL;
       nbdkit_error ("s3: out of memory");
       return -1;
@@ -841,6 +849,7 @@ s3_free (struct store *st)
   s3_leases_free (s->leases);
   s3_http_free (s->http);
   pthread_mutex_destroy (&s->probe_lock);
+  free (s->root);
   free (s);
   s3_http_global_cleanup ();
 }
@@ -907,6 +916,13 @@ store_s3_new (const struct s3_config *cfg)
   s->base.ops = &s3_ops;
   pthread_mutex_init (&s->probe_lock, NULL);
   s->accept_unconditional = cfg->accept_unconditional;
+  if (asprintf (&s->root, "%s%s" STORE_EXPORTS_DIR "/",
+                cfg->prefix ? cfg->prefix : "", cfg->prefix ? "/" : "") == -1) {
+    s->root = NULL;
+    nbdkit_error ("s3: out of memory");
+    s3_free (&s->base);
+    return NULL;
+  }
   if (new_writer_token (s) == -1 || (s->http = s3_http_new (cfg)) == NULL ||
       (s->leases = s3_leases_new (cfg, s->writer, &s->quote_etags)) == NULL) {
     s3_free (&s->base);

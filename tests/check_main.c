@@ -29,6 +29,7 @@ main (void)
     iszero_suite,
     zero_pages_suite,
     aws_profile_suite,
+    s3_settings_suite,
   };
   SRunner *runner = srunner_create (NULL);
   int failed;

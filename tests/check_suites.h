@@ -20,5 +20,6 @@ extern Suite *text_suite (void);
 extern Suite *iszero_suite (void);
 extern Suite *zero_pages_suite (void);
 extern Suite *aws_profile_suite (void);
+extern Suite *s3_settings_suite (void);
 
 #endif /* NBDS3_CHECK_SUITES_H */

@@ -17,7 +17,8 @@ Rules come from a file of JSON lines (--rules), re-read on every request
 so that a test can add rules while it runs.  Blank lines and lines
 starting with '#' are ignored.  A rule is an object:
 
-  fault    empty-list | no-such-key | flip-bit | fail-status (required)
+  fault    empty-list | no-such-key | flip-bit | fail-status |
+           wrong-region (required)
   method   the request method it applies to (default: any)
   path     a substring of the request target (path and query), or
   regex    a regular expression searched in it; the target is tried as
@@ -29,6 +30,8 @@ starting with '#' are ignored.  A rule is an object:
   byte, bit                 flip-bit only: which bit of the body to flip
            (default: bit 0 of the middle byte; byte counts modulo the
            body's length)
+  region                    wrong-region only: the bucket's region it
+           reports (default eu-west-1)
 
 The faults:
   empty-list   a ListObjectsV2 (GET with list-type=2) is answered here
@@ -37,12 +40,19 @@ The faults:
                404 without a body);
   flip-bit     forwarded; one bit of the response body is flipped, the
                length kept (a response without a body does not use it up);
-  fail-status  answered here with STATUS and an S3 Error CODE.
+  fail-status  answered here with STATUS and an S3 Error CODE;
+  wrong-region answered here as AWS answers a request for a bucket of
+               another region: 301 PermanentRedirect with the header
+               x-amz-bucket-region: REGION, and an Error body naming an
+               Endpoint (a host that does not resolve: a client must
+               never follow it).
 
 The first rule that matches and has uses left applies.  Each fault
 applied is one line in the log (--log, default stderr):
   fault-proxy: fault ID KIND METHOD TARGET (use N of TIMES)
-and with --log-requests every request is a line too.
+and with --log-requests every request is a line too (with --log-headers
+ending in " headers: NAME,NAME,...", the request's header names in lower
+case).
 
 It listens on 127.0.0.1 on a free port, printed on stdout or written to
 --port-file once it listens, and exits after --max-seconds (default 600)
@@ -63,7 +73,8 @@ from xml.sax.saxutils import escape
 
 MAX_HEAD = 64 * 1024
 S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
-FAULTS = ("empty-list", "no-such-key", "flip-bit", "fail-status")
+FAULTS = ("empty-list", "no-such-key", "flip-bit", "fail-status",
+          "wrong-region")
 DEFAULT_CODES = {500: "InternalError", 503: "SlowDown"}
 
 
@@ -156,8 +167,8 @@ def set_body(msg, body):
 
 
 def response(status, body=b"", head_only=False, close=False,
-             content_type="application/xml"):
-    """The bytes of a response made here."""
+             content_type="application/xml", headers=()):
+    """The bytes of a response made here, with the extra HEADERS lines."""
     lines = [
         "HTTP/1.1 %d %s" % (status, http.HTTPStatus(status).phrase),
         "Content-Type: %s" % content_type,
@@ -165,7 +176,7 @@ def response(status, body=b"", head_only=False, close=False,
         "x-amz-request-id: fault-proxy-%s" % uuid.uuid4().hex[:16],
         "Server: fault-proxy",
         "Connection: %s" % ("close" if close else "keep-alive"),
-    ]
+    ] + list(headers)
     head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
     return head if head_only else head + body
 
@@ -175,6 +186,16 @@ def s3_error(code, message, resource):
             '<Message>%s</Message><Resource>%s</Resource>'
             '<RequestId>fault-proxy</RequestId></Error>'
             % (escape(code), escape(message), escape(resource))
+            ).encode("utf-8")
+
+
+def wrong_region(region, path):
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n<Error>'
+            '<Code>PermanentRedirect</Code><Message>The bucket you are '
+            'attempting to access must be addressed using the specified '
+            'endpoint.</Message><Endpoint>s3.%s.fault-proxy.invalid'
+            '</Endpoint><Resource>%s</Resource><RequestId>fault-proxy'
+            '</RequestId></Error>' % (escape(region), escape(path))
             ).encode("utf-8")
 
 
@@ -271,11 +292,12 @@ class Rules:
 
 
 class Proxy:
-    def __init__(self, upstream, rules, log, log_requests):
+    def __init__(self, upstream, rules, log, log_requests, log_headers=False):
         self.upstream = upstream        # (host, port)
         self.rules = rules
         self.log = log
         self.log_requests = log_requests
+        self.log_headers = log_headers
 
     async def serve(self, creader, cwriter):
         up = None
@@ -331,9 +353,13 @@ class Proxy:
             resp = response(status, s3_error(
                 code, found[1].get("message", "fault-proxy: " + code), path),
                 head_only)
+        elif kind == "wrong-region":
+            region = found[1].get("region", "eu-west-1")
+            resp = response(301, wrong_region(region, path), head_only,
+                            headers=["x-amz-bucket-region: %s" % region])
         if resp is not None:
             self.rules.use(*found, method, target)
-            self.log_request(method, target, "%s (fault)" % kind)
+            self.log_request(method, target, "%s (fault)" % kind, req)
             return up, resp
 
         up, resp = await self.forward(req, up, head_only)
@@ -345,7 +371,8 @@ class Proxy:
             self.rules.use(*found, method, target)
         self.log_request(method, target, "%s %s (%d bytes)"
                          % (resp.start[1], "flipped" if kind == "flip-bit"
-                            and resp.body else "forwarded", len(resp.body)))
+                            and resp.body else "forwarded", len(resp.body)),
+                         req)
         return up, resp
 
     async def forward(self, req, up, head_only):
@@ -382,9 +409,12 @@ class Proxy:
             up = None
         return up, resp
 
-    def log_request(self, method, target, what):
+    def log_request(self, method, target, what, req):
         if self.log_requests:
-            self.log("%s %s -> %s" % (method, target, what))
+            names = ""
+            if self.log_headers:
+                names = " headers: " + ",".join(sorted(req.headers))
+            self.log("%s %s -> %s%s" % (method, target, what, names))
 
 
 def loopback(url):
@@ -403,7 +433,7 @@ async def main(args):
         print("fault-proxy: " + line, file=log_file, flush=True)
 
     proxy = Proxy(loopback(args.upstream), Rules(args.rules, log), log,
-                  args.log_requests)
+                  args.log_requests, args.log_headers)
     server = await asyncio.start_server(proxy.serve, "127.0.0.1", args.port,
                                         limit=MAX_HEAD)
     port = server.sockets[0].getsockname()[1]
@@ -430,6 +460,8 @@ def parse_args():
                    help="port to listen on (default: a free one)")
     p.add_argument("--port-file", help="write the port here, not stdout")
     p.add_argument("--log", help="log file (default: stderr)")
+    p.add_argument("--log-headers", action="store_true",
+                   help="with --log-requests: name each request's headers")
     p.add_argument("--log-requests", action="store_true",
                    help="log every request, not only faults")
     p.add_argument("--max-seconds", type=int, default=600,

@@ -59,6 +59,7 @@ Environment:
   S3_START_TIMEOUT=SEC    readiness timeout (default 60)
   S3_STOP_TIMEOUT=SEC     SIGTERM grace before SIGKILL (default 5)
   RGW_OBJECTSTORE=memstore|bluestore   OSD store (default memstore)
+  RGW_STORAGE_CLASS=NAME  also a storage class NAME (e.g. STANDARD_IA)
   RGW_MEMSTORE_SIZE=SIZE  memstore capacity (default 512M; radosgw hangs,
                           rather than fails, when it is full)
   RGW_BLUESTORE_SIZE=SIZE size of bluestore's sparse file (default 8G)
@@ -212,6 +213,9 @@ wait_ready ()
 
 # ---- radosgw ----
 
+# The test KMS key of radosgw's "testing" backend: 32 bytes, base64.
+SSE_TEST_KEY=bmJkczMtdGVzdC1rZXktMzItYnl0ZXMtbG9uZyEhISE=
+
 write_ceph_conf ()
 {
   local dir=$1 fsid=$2 mon_port=$3 rgw_port=$4 store=$5 store_bytes=$6
@@ -274,6 +278,11 @@ rgw data = $dir/rgw
 rgw s3 auth use sts = true
 rgw sts key = nbds3stskey00000
 rgw s3 auth order = local, sts
+# SSE for the tests (test-s3-sse.sh): over plain http, with the "testing"
+# KMS backend and a fixed key (never for real data).
+rgw crypt require ssl = false
+rgw crypt s3 kms backend = testing
+rgw crypt s3 kms encryption keys = testkey-1=$SSE_TEST_KEY
 EOF
 }
 
@@ -364,6 +373,22 @@ start_rgw ()
     start_failed "$dir" "radosgw-admin user create"
   make_role "$dir"
   times+=", user $(secs_since "$t")"
+
+  # RGW_STORAGE_CLASS=NAME: a second storage class in the same data
+  # pool (test-s3-sse.sh's storage-class=); radosgw reads it when it
+  # starts.  Opt-in: it costs about a second.
+  t=$(now_ms)
+  [[ -z ${RGW_STORAGE_CLASS:-} ]] || { timeout 30 radosgw-admin -c "$conf" zonegroup placement add \
+    --rgw-zonegroup default --placement-id default-placement \
+    --storage-class "$RGW_STORAGE_CLASS" \
+    < /dev/null >> "$dir/log/setup.log" 2>&1 &&
+  timeout 30 radosgw-admin -c "$conf" zone placement add \
+    --rgw-zone default --placement-id default-placement \
+    --storage-class "$RGW_STORAGE_CLASS" \
+    --data-pool default.rgw.buckets.data \
+    < /dev/null >> "$dir/log/setup.log" 2>&1 ||
+    start_failed "$dir" "radosgw-admin placement add"
+  times+=", storage class $(secs_since "$t")"; }
 
   t=$(now_ms)
   timeout 30 radosgw -c "$conf" -n client.rgw \

@@ -40,11 +40,12 @@ nbdkit "$NBDS3_PLUGIN" --help >help.txt 2>&1 ||
   fail "nbdkit PLUGIN --help failed"
 for key in data-dir size page-size cache-size connections default-export \
            store cache-wait-timeout shutdown-timeout stats-file max-exports \
-           linger bucket \
+           linger bucket prefix \
            region endpoint \
            access-key secret-key session-token imds-v1 addressing tls-verify \
            payload-signing \
-           ca-file connect-timeout request-timeout retry-deadline \
+           ca-file sse sse-kms-key-id storage-class \
+           connect-timeout request-timeout retry-deadline \
            lease-timeout break-lease accept-unconditional; do
   grep -qE "(^|[^-a-z])$key=" help.txt ||
     fail "nbdkit $NBDS3_PLUGIN --help does not mention $key="

@@ -3,7 +3,8 @@
 #
 # store=, nbdkit's magic key: the one bare argument.  A directory (here
 # relative) is the FS store there, made absolute; s3://BUCKET/PREFIX is
-# refused; store= with data-dir= or bucket= is refused.  FS only.
+# prefix=PREFIX (refused with prefix= too, or when PREFIX is not a valid
+# prefix); store= with data-dir= or bucket= is refused.  FS only.
 
 source "$(dirname "$0")/functions.sh"
 
@@ -36,7 +37,8 @@ refused ()
   info "refused: $* -> $(grep -E -- "$pattern" refused.log | head -1)"
 }
 
-refused 'key prefix is not supported yet; use s3://BUCKET' s3://b/prefix
+refused 'give the prefix once' s3://b/p prefix=q
+refused 'prefix=\.\./x: not a key prefix' s3://b/../x
 refused 'no bucket name' s3://
 refused 'data-dir= or bucket=, not both' bare-store data-dir="$tmpdir/d"
 refused 'data-dir= or bucket=, not both' store=s3://b data-dir="$tmpdir/d"
