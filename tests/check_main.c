@@ -30,6 +30,7 @@ main (void)
     zero_pages_suite,
     aws_profile_suite,
     s3_settings_suite,
+    s3_creds_suite,
   };
   SRunner *runner = srunner_create (NULL);
   int failed;
