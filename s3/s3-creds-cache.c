@@ -2,8 +2,9 @@
  *
  * The credentials cache (s3-credentials.h): the one current set of
  * credentials of a source, shared by every S3 client of the plugin, and
- * its renewal.  Also struct s3_creds_value's references and the static
- * source (fixed keys).
+ * its renewal.  Also struct s3_creds_value's references, a value made
+ * from a credentials JSON document (credential_process, container,
+ * IMDS), and the static source (fixed keys).
  *
  * Invariants:
  * - CURRENT is never NULL after s3_creds_new; a value is immutable, and
