@@ -191,12 +191,41 @@ count ()
   echo "${n:-0}"
 }
 
+# The radosgw the S3 tests share (tests/functions.sh uses the server
+# S3_ENDPOINT names): 2G of memstore, and the second storage class that
+# tests/test-s3-sse.sh writes to.
+SHARED_S3=_check-rgw
+start_shared_s3 ()
+{
+  tests/s3-server.sh stop "$SHARED_S3" >/dev/null 2>&1 || :
+  rm -rf "$SHARED_S3"
+  RGW_MEMSTORE_SIZE=2G RGW_STORAGE_CLASS=STANDARD_IA \
+    tests/s3-server.sh start-rgw "$SHARED_S3" >"$SHARED_S3.env" ||
+    die "cannot start the shared radosgw for the tests (see above)"
+  set -a
+  # shellcheck disable=SC1090
+  . "./$SHARED_S3.env"
+  set +a
+  trap stop_shared_s3 EXIT
+}
+
+stop_shared_s3 ()
+{
+  tests/s3-server.sh stop "$SHARED_S3" >/dev/null 2>&1 || :
+  unset S3_ENDPOINT S3_ACCESS_KEY S3_SECRET_KEY S3_REGION S3_PIDS \
+    S3_SERVER S3_DIR
+  trap - EXIT
+}
+
 check ()
 {
   local passed=0 failed=0 skipped=0 rc log asan=_build-asan target before
 
   # 1. The test suite, in place; then a part of it with nbdkit under
-  # valgrind (its own log).
+  # valgrind (its own log).  The S3 tests that need no server of their
+  # own share one radosgw (each in its own bucket, deleted at its end),
+  # which saves a cluster start per test.
+  start_shared_s3
   for target in check check-valgrind; do
     log=test-suite.log
     [ "$target" = check-valgrind ] && log=test-suite-valgrind.log
@@ -214,6 +243,7 @@ check ()
       failed=$((failed + 1))
     fi
   done
+  stop_shared_s3
 
   # 2. The unit tests again under ASan and UBSan.  Automake refuses a
   # VPATH build of a source tree configured in place, so this builds a

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "clock.h"
+#include "inflight.h"
 #include "list.h"
 #include "pagecache.h"
 #include "pageindex.h"
@@ -148,8 +149,8 @@ struct pagecache_state {
   uint64_t attempt_seq;         /* counts mutations started */
   pthread_t *workers;
   unsigned nworkers, nstarted;
-  unsigned read_reserve;        /* request slots write-back leaves free
-                                   while reads are waiting */
+  struct inflight_plan plan;    /* requests in flight, the read
+                                   reserve, the read-ahead depth */
   void (*make_room) (void);     /* called by pc_buf_get before it waits
                                    for memory (set by writeback.c) */
   bool stopping;

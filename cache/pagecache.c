@@ -376,7 +376,8 @@ read_part (struct pc_export *e, uint32_t index, uint32_t off, uint32_t n,
   }
 }
 
-/* Detect a sequential reader and fetch the pages ahead of it.  A reader
+/* Detect a sequential reader and fetch the pages ahead of it, as far as
+ * the plan's read-ahead depth (inflight.h) reaches.  A reader
  * with several requests in flight sees them complete out of order, so a
  * read that starts within one window of where the stream has got to
  * continues it; anything further away starts a new stream.
@@ -384,11 +385,9 @@ read_part (struct pc_export *e, uint32_t index, uint32_t off, uint32_t n,
 static void
 read_ahead (struct pc_export *e, uint32_t first, uint32_t last)
 {
-  uint64_t window = cache.cfg.budget / pc_page_size () / 4;
+  uint64_t window = cache.plan.readahead_pages;
   bool continues;
 
-  if (window > 4 * cache.nworkers)
-    window = 4 * cache.nworkers;
   continues = first + window >= e->ra_next && first <= e->ra_next + window;
   if (continues) {
     e->ra_streak++;

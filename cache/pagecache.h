@@ -16,7 +16,10 @@
 struct pagecache_config {
   uint32_t page_size;           /* bytes per page, a power of two */
   uint64_t budget;              /* bytes of page buffers, at most */
-  unsigned connections;         /* store requests in flight, at most */
+  unsigned connections;         /* store requests in flight, at most
+                                   (0: auto); see inflight.h */
+  uint64_t inflight_bytes;      /* bytes in flight aimed at (0: a
+                                   quarter of budget) */
   unsigned wait_timeout;        /* seconds a writer waits for memory */
   unsigned shutdown_timeout;    /* seconds for the final write-back */
   const char *stats_file;       /* absolute path of the statistics file

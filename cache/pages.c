@@ -103,7 +103,7 @@ counters_check (void)
   assert (cache.used <= cache.cfg.budget);
   assert (cache.npool <= cache.pool_max);
   assert (cache.used >= (uint64_t) cache.npool * pc_page_size ());
-  assert (cache.requests <= cache.cfg.connections);
+  assert (cache.requests <= cache.plan.requests);
   assert (cache.nmutating <= cache.nworkers);
 }
 

@@ -29,13 +29,13 @@
 #include "text.h"
 
 /* Every store request, a foreground fetch or a worker's, takes one of
- * the `connections` slots (mutation_limit leaves a share of them to reads
- * while reads wait).
+ * the plan's request slots (mutation_limit leaves a share of them to
+ * reads while reads wait).
  */
 static void
 request_begin (void)
 {
-  while (cache.requests >= cache.cfg.connections)
+  while (cache.requests >= cache.plan.requests)
     pthread_cond_wait (&cache.request_done, &cache.lock);
   cache.requests++;
 }
@@ -103,7 +103,7 @@ mutation_limit (void)
 {
   bool reads_wait = cache.nreading > 0 || !list_empty (&cache.fetches);
 
-  return cache.nworkers - (reads_wait ? cache.read_reserve : 0);
+  return cache.nworkers - (reads_wait ? cache.plan.read_reserve : 0);
 }
 
 /* Queue a dirty page for a worker to write back. */
@@ -443,17 +443,23 @@ make_room (void)
   pc_schedule_background (true);
 }
 
-/* Set up write-back after pc_pages_init: the workers (not started yet),
- * the read reserve and the make_room hook.  0 or -1.
+/* Set up write-back after pc_pages_init: the plan of requests in flight
+ * (inflight.h), one worker thread per request (not started yet: the
+ * store calls block, and an idle worker costs a stack and a wait), and
+ * the make_room hook.  While reads wait, write-back leaves the plan's
+ * read reserve to them; otherwise it may use every request.  0 or -1.
  */
 int
 pc_writeback_init (void)
 {
-  /* While reads wait, write-back leaves a quarter of the requests (at
-   * least one) to them; otherwise it may use all of them.
-   */
-  cache.nworkers = cache.cfg.connections;
-  cache.read_reserve = cache.nworkers / 4 ? cache.nworkers / 4 : 1;
+  inflight_plan (cache.cfg.page_size, cache.cfg.budget,
+                 cache.cfg.inflight_bytes, cache.cfg.connections,
+                 &cache.plan);
+  cache.nworkers = cache.plan.requests;
+  nbdkit_debug ("cache: %u requests in flight (%" PRIu64 " bytes aimed "
+                "at), %u kept for reads, read-ahead %" PRIu64 " pages",
+                cache.plan.requests, cache.plan.target_bytes,
+                cache.plan.read_reserve, cache.plan.readahead_pages);
   cache.workers = calloc (cache.nworkers, sizeof (pthread_t));
   if (cache.workers == NULL) {
     nbdkit_error ("cache: out of memory");

@@ -114,7 +114,7 @@ fit_file_limit (void)
 {
   struct rlimit rl;
   uint64_t reserve = FD_RESERVE + store_reserve ();
-  uint64_t need = (uint64_t) config.max_exports + config.connections +
+  uint64_t need = (uint64_t) config.max_exports + config.requests +
     reserve;
 
   if (getrlimit (RLIMIT_NOFILE, &rl) == -1)
@@ -129,15 +129,16 @@ fit_file_limit (void)
   if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
     return 0;
   if (config.max_exports_given ||
-      rl.rlim_cur < config.connections + reserve + 1) {
-    nbdkit_error ("max-exports=%" PRIu32 " and connections=%" PRIu32
-                  " need about %" PRIu64 " file descriptors, but the "
+      rl.rlim_cur < config.requests + reserve + 1) {
+    nbdkit_error ("max-exports=%" PRIu32 " and %" PRIu32 " requests in "
+                  "flight (connections=, inflight-bytes=) need about %"
+                  PRIu64 " file descriptors, but the "
                   "limit (ulimit -n) is %llu: raise the limit, or lower "
-                  "max-exports", config.max_exports, config.connections,
+                  "max-exports", config.max_exports, config.requests,
                   need, (unsigned long long) rl.rlim_cur);
     return -1;
   }
-  config.max_exports = rl.rlim_cur - config.connections - reserve;
+  config.max_exports = rl.rlim_cur - config.requests - reserve;
   nbdkit_debug ("max-exports lowered to %" PRIu32 " to fit ulimit -n %llu",
                 config.max_exports, (unsigned long long) rl.rlim_cur);
   return 0;
@@ -149,7 +150,8 @@ nbds3_get_ready (void)
   struct pagecache_config cc = {
     .page_size = config.page_size,
     .budget = config.cache_size,
-    .connections = config.connections,
+    .connections = config.requests,
+    .inflight_bytes = config.inflight_bytes,
     .wait_timeout = config.cache_wait_timeout,
     .shutdown_timeout = config.shutdown_timeout,
     .stats_file = config.stats_file,

@@ -24,6 +24,7 @@
 
 #include <nbdkit-plugin.h>
 
+#include "inflight.h"
 #include "options.h"
 #include "s3-credentials.h"
 #include "s3-settings.h"
@@ -40,7 +41,7 @@ struct nbds3_config config = {
   .size = UINT64_C (1) << 30,
   .page_size = 4 << 20,
   .cache_size = 256 << 20,
-  .connections = 8,
+  .connections = 0,             /* auto */
   .cache_wait_timeout = 60,
   .shutdown_timeout = 60,
   .max_exports = 128,
@@ -56,6 +57,7 @@ struct nbds3_config config = {
 
 enum key_type {
   KEY_SIZE, KEY_UINT32, KEY_STRING, KEY_PATH,
+  KEY_COUNT,                    /* KEY_UINT32, or auto (0) */
   KEY_BOOL,
   KEY_SECRET,                   /* nbdkit_read_password; wiped when freed;
                                  * a literal value is warned about */
@@ -79,8 +81,10 @@ static const struct key keys[] = {
   { "page-size", "chunk-size", KEY_SIZE, FIELD (page_size),
     MIN_PAGE_SIZE, MAX_PAGE_SIZE },
   { "cache-size", NULL, KEY_SIZE, FIELD (cache_size), 1, INT64_MAX },
-  { "connections", NULL, KEY_UINT32, FIELD (connections),
+  { "connections", NULL, KEY_COUNT, FIELD (connections),
     1, MAX_CONNECTIONS },
+  { "inflight-bytes", NULL, KEY_SIZE, FIELD (inflight_bytes),
+    MIN_PAGE_SIZE, INT64_MAX },
   { "default-export", NULL, KEY_STRING, FIELD (default_export), 0, 0 },
   { "store", NULL, KEY_STRING, FIELD (store), 0, 0 },
   { "cache-wait-timeout", NULL, KEY_UINT32, FIELD (cache_wait_timeout),
@@ -145,9 +149,14 @@ find_key (const char *name)
 static int
 parse_number (const struct key *k, const char *value, uint64_t *v)
 {
-  bool size = k->type == KEY_SIZE;
-  int r = size ? text_parse_size (value, v) : text_parse_decimal (value, v);
+  bool size = k->type == KEY_SIZE, count = k->type == KEY_COUNT;
+  int r;
 
+  if (count && strcmp (value, "auto") == 0) {
+    *v = 0;
+    return 0;
+  }
+  r = size ? text_parse_size (value, v) : text_parse_decimal (value, v);
   if (r == 0 && *v >= k->min && *v <= k->max)
     return 0;
   if (r == -1 && errno != ERANGE) {
@@ -158,13 +167,13 @@ parse_number (const struct key *k, const char *value, uint64_t *v)
                     " and %" PRIu64 " bytes", k->name, value, k->min, k->max);
     else
       nbdkit_error ("%s=%s: not a number: use decimal digits only (no sign, "
-                    "spaces or 0x), between %" PRIu64 " and %" PRIu64,
-                    k->name, value, k->min, k->max);
+                    "spaces or 0x), between %" PRIu64 " and %" PRIu64 "%s",
+                    k->name, value, k->min, k->max, count ? ", or auto" : "");
     return -1;
   }
   nbdkit_error ("%s=%s: out of range: must be between %" PRIu64 " and %"
                 PRIu64 "%s", k->name, value, k->min, k->max,
-                size ? " bytes" : "");
+                size ? " bytes" : count ? ", or auto" : "");
   return -1;
 }
 
@@ -269,6 +278,7 @@ config_set (const char *key, const char *value)
   switch (k->type) {
   case KEY_SIZE:
   case KEY_UINT32:
+  case KEY_COUNT:
     return set_number (k, value, field);
   case KEY_BOOL: {
     int b = text_parse_bool (value);
@@ -465,11 +475,48 @@ warn_literal_secrets (void)
                     keys[i].name, secret_env (&keys[i]));
 }
 
+/* The requests in flight (inflight.h): the byte target must hold one
+ * page, and the cache the pages in flight, a writer's copy of each and
+ * four more.  Sets config.requests.
+ */
+static int
+complete_inflight (void)
+{
+  struct inflight_plan plan;
+  uint64_t min_cache;
+
+  if (config.inflight_bytes && config.inflight_bytes < config.page_size) {
+    nbdkit_error ("inflight-bytes=%" PRIu64 " is less than one page of "
+                  "page-size=%" PRIu64 ": give at least page-size",
+                  config.inflight_bytes, config.page_size);
+    return -1;
+  }
+  inflight_plan (config.page_size, config.cache_size, config.inflight_bytes,
+                 config.connections, &plan);
+  min_cache = inflight_min_cache (config.page_size, plan.requests);
+  if (config.cache_size >= min_cache) {
+    config.requests = plan.requests;
+    return 0;
+  }
+  if (config.inflight_bytes)
+    nbdkit_error ("inflight-bytes=%" PRIu64 " is too large for cache-size=%"
+                  PRIu64 " and page-size=%" PRIu64 ": %u requests in flight "
+                  "need cache-size at least %" PRIu64 " (page-size * (2 * "
+                  "requests + 4)); give at most (cache-size - 4 * page-size) "
+                  "/ 2, or leave it out (a quarter of cache-size)",
+                  config.inflight_bytes, config.cache_size, config.page_size,
+                  plan.requests, min_cache);
+  else
+    nbdkit_error ("cache-size=%" PRIu64 " is too small for page-size=%"
+                  PRIu64 ": it must be at least %" PRIu64 " (page-size * 6: "
+                  "one request in flight, a writer's copy and four pages)",
+                  config.cache_size, config.page_size, min_cache);
+  return -1;
+}
+
 int
 config_complete (void)
 {
-  uint64_t min_cache;
-
   if (config.store && complete_store () == -1)
     return -1;
   if (config.s3.bucket == NULL && s3_key_given) {
@@ -488,15 +535,8 @@ config_complete (void)
                   config.page_size);
     return -1;
   }
-  min_cache = config.page_size * (2 * config.connections + 4);
-  if (config.cache_size < min_cache) {
-    nbdkit_error ("cache-size=%" PRIu64 " is too small for page-size=%"
-                  PRIu64 " and connections=%" PRIu32 ": it must be at least "
-                  "%" PRIu64 " (page-size * (2 * connections + 4))",
-                  config.cache_size, config.page_size, config.connections,
-                  min_cache);
+  if (complete_inflight () == -1)
     return -1;
-  }
   if (config.default_export == NULL &&
       (config.default_export = strdup ("default")) == NULL)
     goto nomem;
@@ -509,7 +549,7 @@ config_complete (void)
   if (config.data_dir == NULL &&
       (config.data_dir = nbdkit_absolute_path ("data")) == NULL)
     return -1;
-  config.s3.connections = config.connections;
+  config.s3.connections = config.requests;
   if (config.s3.bucket && complete_s3 () == -1)
     return -1;
   warn_literal_secrets ();

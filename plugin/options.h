@@ -18,7 +18,12 @@ struct nbds3_config {
   bool size_given;              /* size= given, not the default */
   uint64_t page_size;
   uint64_t cache_size;
-  uint32_t connections;
+  uint32_t connections;         /* requests in flight, at most (0: auto) */
+  uint64_t inflight_bytes;      /* bytes in flight aimed at (0: a quarter
+                                   of cache_size) */
+  uint32_t requests;            /* requests in flight, at most, by the
+                                   rule of inflight.h: set in
+                                   config_complete */
   char *default_export;
   char *store;                  /* DIR or s3://BUCKET: data_dir or s3.bucket */
   uint32_t cache_wait_timeout;  /* seconds */
@@ -28,8 +33,8 @@ struct nbds3_config {
   bool max_exports_given;       /* ... given, not the default */
   uint32_t linger;              /* seconds an unused export stays open */
 
-  /* The S3 store, used when s3.bucket is set.  s3.connections is the
-   * connections above, set in config_complete.
+  /* The S3 store, used when s3.bucket is set.  s3.connections is
+   * requests above, set in config_complete.
    */
   struct s3_config s3;          /* secrets wiped when freed */
   char *addressing;             /* "auto", "path" or "virtual": s3.addressing */
@@ -48,7 +53,10 @@ extern void config_free (void);
   "size=SIZE                Size of a new export (default 1G).\n" \
   "page-size=SIZE           Page size, 4k..64M, a power of two (default 4M).\n" \
   "cache-size=SIZE          Memory for page buffers (default 256M).\n" \
-  "connections=N            Store requests in flight (default 8).\n" \
+  "connections=N|auto       Store requests in flight, at most (default\n" \
+  "                         auto: as many as inflight-bytes allows, <= 64).\n" \
+  "inflight-bytes=SIZE      Bytes of store requests in flight aimed at\n" \
+  "                         (default a quarter of cache-size).\n" \
   "default-export=NAME      Export for an empty name (default 'default').\n" \
   "store=DIR|s3://BUCKET[/PREFIX]  The store, also given as the one bare\n" \
   "                         argument: data-dir=DIR, or bucket=BUCKET (the\n" \

@@ -28,6 +28,7 @@ main (void)
     text_suite,
     iszero_suite,
     zero_pages_suite,
+    inflight_suite,
     aws_profile_suite,
     s3_settings_suite,
     s3_creds_suite,

@@ -19,6 +19,7 @@ extern Suite *escape_suite (void);
 extern Suite *text_suite (void);
 extern Suite *iszero_suite (void);
 extern Suite *zero_pages_suite (void);
+extern Suite *inflight_suite (void);
 extern Suite *aws_profile_suite (void);
 extern Suite *s3_settings_suite (void);
 extern Suite *s3_creds_suite (void);

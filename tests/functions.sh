@@ -113,6 +113,11 @@ _cleanup ()
     rc=1
   fi
 
+  # (Once every nbdkit has stopped; kept with KEEP_TMP=1.)
+  if [ -n "${_s3_shared_bucket:-}" ] && [ "${KEEP_TMP:-0}" != 1 ]; then
+    _s3_client rmbucket "$_s3_shared_bucket" >/dev/null 2>&1
+  fi
+
   if [ "$rc" -ne 0 ]; then
     echo "$test_name: failed (exit $rc) with STORE=$STORE" >&2
     for name in "${_nbdkit_instances[@]}"; do
@@ -462,6 +467,9 @@ _s3_setup ()
   s3_bucket="t-$(echo "${test_name#test-}" | tr -c 'a-z0-9\n' '-')-$$"
   _s3_client mkbucket "$s3_bucket" >/dev/null ||
     fail "could not create bucket $s3_bucket at $S3_ENDPOINT"
+  # On a server shared by a whole run, _cleanup deletes the bucket, to
+  # leave room for the next tests (memstore holds everything in memory).
+  [ -n "${s3_dir:-}" ] || _s3_shared_bucket="$s3_bucket"
   # The secret through nbdkit's password syntax, so it is in no log.
   (umask 077 && printf '%s' "$S3_SECRET_KEY" >"$tmpdir/s3-secret")
   STORE_KEYS=("bucket=$s3_bucket" "endpoint=$S3_ENDPOINT"

@@ -108,6 +108,19 @@ def cmd_ls(args):
     return 0
 
 
+def cmd_rmbucket(args):
+    """Delete every object of the bucket, then the bucket."""
+    client = make_client()
+    paginator = client.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=args.name):
+        keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+        if keys:
+            client.delete_objects(Bucket=args.name,
+                                  Delete={"Objects": keys, "Quiet": True})
+    client.delete_bucket(Bucket=args.name)
+    return 0
+
+
 def main():
     parser = argparse.ArgumentParser(
         prog="s3-client.py",
@@ -121,6 +134,9 @@ def main():
     p = sub.add_parser("mkbucket", help="create a bucket")
     p.add_argument("name")
     p.set_defaults(func=cmd_mkbucket)
+    p = sub.add_parser("rmbucket", help="delete a bucket and its objects")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_rmbucket)
     p = sub.add_parser("ls", help="list buckets, or the objects of a bucket")
     p.add_argument("bucket", nargs="?")
     p.set_defaults(func=cmd_ls)

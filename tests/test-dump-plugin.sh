@@ -38,7 +38,8 @@ done
 # Every key is documented in --help.
 nbdkit "$NBDS3_PLUGIN" --help >help.txt 2>&1 ||
   fail "nbdkit PLUGIN --help failed"
-for key in data-dir size page-size cache-size connections default-export \
+for key in data-dir size page-size cache-size connections inflight-bytes \
+           default-export \
            store cache-wait-timeout shutdown-timeout stats-file max-exports \
            linger bucket prefix \
            region endpoint \

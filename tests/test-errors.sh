@@ -65,6 +65,10 @@ bad_config ()
 timeout 60 nbdkit -f -U - "$NBDS3_PLUGIN" "${STORE_KEYS[@]}" \
   size=16M page-size=64k cache-size=4M connections=2 --run 'exit 0' ||
   fail "nbdkit does not start with a good config"
+timeout 60 nbdkit -f -U - "$NBDS3_PLUGIN" "${STORE_KEYS[@]}" \
+  size=16M page-size=64k cache-size=4M connections=auto \
+  inflight-bytes=1M --run 'exit 0' ||
+  fail "nbdkit does not start with a good config"
 
 bad_config 'no-such-key'   no-such-key=1
 bad_config 'page-size'     page-size=3000
@@ -83,6 +87,16 @@ BAD_NOFILE=100 bad_config 'max-exports=500 .*ulimit -n\) is 100' max-exports=500
 bad_config 'connections'   connections=0
 bad_config 'connections'   connections=257
 bad_config 'connections'   connections=many
+bad_config 'connections=Auto: not a number.*or auto' connections=Auto
+bad_config 'inflight-bytes=1k: out of range' inflight-bytes=1k
+bad_config 'inflight-bytes=lots: not a size' inflight-bytes=lots
+bad_config 'inflight-bytes=65536 is less than one page' \
+  inflight-bytes=64k page-size=128k
+bad_config 'inflight-bytes=3145728 is too large for cache-size=4194304' \
+  inflight-bytes=3M page-size=64k cache-size=4M
+bad_config 'cache-size=65536 is too small for page-size=16384' \
+  cache-size=64k page-size=16k
+bad_config 'inflight-bytes= given twice' inflight-bytes=1M inflight-bytes=1M
 # Numbers are decimal digits only; sizes take one of nbdkit's suffixes.
 bad_config 'connections=abc: not a number' connections=abc
 bad_config 'connections=: not a number' connections=
