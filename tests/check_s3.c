@@ -114,6 +114,20 @@ START_TEST (test_is_tls)
 }
 END_TEST
 
+START_TEST (test_refused_token)
+{
+  ck_assert (s3_error_is_refused_token (400, "ExpiredToken", false));
+  ck_assert (s3_error_is_refused_token (403, "InvalidToken", true));
+  ck_assert (s3_error_is_refused_token (400, "TokenRefreshRequired", true));
+  /* radosgw's answer to an expired STS session: only with a token. */
+  ck_assert (s3_error_is_refused_token (403, "InvalidAccessKeyId", true));
+  ck_assert (!s3_error_is_refused_token (403, "InvalidAccessKeyId", false));
+  ck_assert (!s3_error_is_refused_token (403, "AccessDenied", true));
+  ck_assert (!s3_error_is_refused_token (500, "ExpiredToken", true));
+  ck_assert (!s3_error_is_refused_token (400, "", true));
+}
+END_TEST
+
 /* ---- s3_error_backoff_ms ---- */
 
 START_TEST (test_backoff)
@@ -751,6 +765,7 @@ s3_suite (void)
   tcase_add_loop_test (er, test_classify, 0,
                        sizeof outcomes / sizeof outcomes[0]);
   tcase_add_test (er, test_is_tls);
+  tcase_add_test (er, test_refused_token);
   tcase_add_test (er, test_backoff);
   tcase_add_test (er, test_explain);
   tcase_add_test (er, test_text);
