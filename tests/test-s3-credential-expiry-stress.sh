@@ -40,9 +40,10 @@ print("4 pages written, flushed and read back")
 round
 echo "waiting $wait_s s for the real expiry (900 s) of the credentials"
 sleep "$wait_s"
+echo "the wait is over: writing again with the expired credentials"
 round
 log=$(nbdkit_log main)
-grep -E 's3: [A-Z]+ .*: 403 InvalidAccessKeyId' "$log" | head -n 1
+grep -E 's3: [A-Z]+ .*: 403 [A-Za-z]+' "$log" | head -n 1 || :
 grep -q 'the server refused the credentials from container credentials' \
   "$log" || fail "the credentials were not refused: did they not expire?"
 grep -q 'credentials renewed from container credentials' "$log" ||
