@@ -212,8 +212,8 @@ start_shared_s3 ()
 stop_shared_s3 ()
 {
   tests/s3-server.sh stop "$SHARED_S3" >/dev/null 2>&1 || :
-  unset S3_ENDPOINT S3_ACCESS_KEY S3_SECRET_KEY S3_REGION S3_PIDS \
-    S3_SERVER S3_DIR
+  unset S3_ENDPOINT S3_ACCESS_KEY S3_SECRET_KEY S3_REGION S3_ROLE_ARN \
+    S3_PIDS S3_SERVER S3_DIR
   trap - EXIT
 }
 

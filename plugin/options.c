@@ -103,6 +103,7 @@ static const struct key keys[] = {
   { "secret-key", NULL, KEY_SECRET, FIELD (s3.secret_key), 0, 0 },
   { "session-token", NULL, KEY_SECRET, FIELD (s3.session_token),
     0, 0 },
+  { "imds-v1", NULL, KEY_BOOL, FIELD (s3.imds_v1), 0, 0 },
   { "addressing", NULL, KEY_STRING, FIELD (addressing), 0, 0 },
   { "tls-verify", NULL, KEY_BOOL, FIELD (s3.tls_verify), 0, 0 },
   { "payload-signing", NULL, KEY_STRING, FIELD (payload_signing), 0, 0 },

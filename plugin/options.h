@@ -81,6 +81,8 @@ extern void config_free (void);
   "                         - must come from a file or the environment.\n" \
   "secret-key=SECRET        S3 secret access key (AWS_SECRET_ACCESS_KEY).\n" \
   "session-token=TOKEN      S3 session token (AWS_SESSION_TOKEN).\n" \
+  "imds-v1=BOOL             Let EC2 instance metadata credentials fall back\n" \
+  "                         to IMDSv1 when the IMDSv2 token is refused.\n" \
   "addressing=auto|path|virtual  Bucket in the path or the host name\n" \
   "                         (the profile's s3 addressing_style; auto: path\n" \
   "                         for endpoint=, virtual for AWS).\n" \

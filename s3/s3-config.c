@@ -12,6 +12,7 @@
 #include <nbdkit-plugin.h>
 
 #include "s3-config.h"
+#include "s3-credentials.h"
 #include "text.h"
 
 static bool
@@ -43,9 +44,11 @@ s3_config_copy (struct s3_config *dst, const struct s3_config *src)
     copy_str (&dst->storage_class, src->storage_class);
   if (!ok) {
     nbdkit_error ("s3: out of memory");
+    dst->creds = NULL;
     s3_config_free (dst);
     return -1;
   }
+  s3_creds_ref (dst->creds);
   return 0;
 }
 
@@ -59,6 +62,8 @@ s3_config_free (struct s3_config *c)
   free (c->region);
   free (c->endpoint);
   free (c->ca_file);
+  s3_creds_unref (c->creds);
+  c->creds = NULL;
   c->access_key = c->secret_key = c->session_token = NULL;
   c->bucket = c->region = c->endpoint = c->ca_file = NULL;
   free (c->prefix);

@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct s3_creds;
+
 enum s3_addressing {
   S3_ADDRESSING_AUTO,           /* path-style for a custom endpoint,
                                  * virtual-hosted for AWS */
@@ -37,6 +39,10 @@ struct s3_config {
   char *endpoint;               /* NULL: https://s3.REGION.amazonaws.com */
   char *access_key, *secret_key;        /* secrets */
   char *session_token;          /* a secret; NULL when there is none */
+  struct s3_creds *creds;       /* the credential chain's choice
+                                 * (s3-credentials.h), shared by copies;
+                                 * NULL: the keys above */
+  bool imds_v1;                 /* instance metadata may use IMDSv1 */
   enum s3_addressing addressing;
   bool addressing_given;        /* addressing= was given: the profile's
                                  * s3.addressing_style does not apply */

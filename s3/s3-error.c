@@ -76,6 +76,22 @@ s3_error_classify (int curl_code, long status, const char *code, bool *retry)
 }
 
 bool
+s3_error_is_refused_token (long status, const char *code, bool temporary)
+{
+  if (status != 400 && status != 403)
+    return false;
+  /* radosgw (16.2, rgw s3 auth order = local, sts) answers an expired
+   * STS session 403 InvalidAccessKeyId: its access key is unknown to the
+   * local engine, and the STS engine's refusal is not reported.
+   */
+  if (temporary && status == 403 && strcmp (code, "InvalidAccessKeyId") == 0)
+    return true;
+  return strcmp (code, "ExpiredToken") == 0 ||
+    strcmp (code, "InvalidToken") == 0 ||
+    strcmp (code, "TokenRefreshRequired") == 0;
+}
+
+bool
 s3_error_is_tls (int curl_code)
 {
   switch ((CURLcode) curl_code) {
@@ -130,8 +146,11 @@ static const struct explanation {
     "the object is larger than the server accepts: use a smaller "
     "page-size=" },
   { "ExpiredToken",
-    "the session token has expired: renew the temporary credentials "
-    "(session-token=)" },
+    "the session token has expired: credentials from a renewable source "
+    "(a role, web identity, credential_process, container, instance "
+    "metadata) were renewed once and refused again; static ones "
+    "(session-token=, AWS_SESSION_TOKEN, aws_session_token) need new ones "
+    "and a restart" },
   { "IncompleteBody",
     "the server received less data than the request announced: a network "
     "or proxy problem" },
@@ -150,7 +169,9 @@ static const struct explanation {
   { "InvalidRange",
     "the requested byte range lies outside the object" },
   { "InvalidToken",
-    "the session token is malformed or not valid: check session-token=" },
+    "the session token is malformed or not valid: check session-token=, "
+    "AWS_SESSION_TOKEN or aws_session_token (renewable credentials were "
+    "renewed once and refused again)" },
   { "KeyTooLongError",
     "the object key is longer than the server allows: use a shorter "
     "export name" },
@@ -199,8 +220,9 @@ static const struct explanation {
     "the bucket is temporarily served elsewhere (a new bucket, or the "
     "wrong region): check region= and endpoint=" },
   { "TokenRefreshRequired",
-    "the session token must be refreshed: renew the temporary credentials "
-    "(session-token=)" },
+    "the session token must be refreshed: renewable credentials were "
+    "renewed once and refused again; static ones (session-token=, "
+    "AWS_SESSION_TOKEN, aws_session_token) need new ones and a restart" },
   { "UserSuspended",
     "the user account is suspended on the server" },
   { "XAmzContentSHA256Mismatch",

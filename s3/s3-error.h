@@ -64,6 +64,16 @@ extern int s3_error_classify (int curl_code, long status, const char *code,
  */
 extern unsigned s3_error_backoff_ms (unsigned attempt, uint32_t random);
 
+/* true if STATUS and the S3 error CODE say the session token was refused
+ * as expired or invalid (ExpiredToken, InvalidToken,
+ * TokenRefreshRequired; and, for TEMPORARY credentials -- with a session
+ * token -- 403 InvalidAccessKeyId, radosgw's answer to an expired STS
+ * session): renewable credentials are renewed and the request signed
+ * again, once.
+ */
+extern bool s3_error_is_refused_token (long status, const char *code,
+                                       bool temporary);
+
 /* true if the CURLcode CURL_CODE is a TLS failure (handshake,
  * certificate, CA file), for advice about ca-file= and tls-verify=.
  */

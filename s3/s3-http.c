@@ -45,6 +45,7 @@
 #include "cleanup.h"
 #include "clock.h"
 #include "debug.h"
+#include "s3-credentials.h"
 #include "s3-error.h"
 #include "s3-http.h"
 #include "s3-settings.h"
@@ -80,6 +81,7 @@ struct xfer {
   struct s3_http *h;
   const struct s3_http_request *req;
   struct s3_http_response *resp;
+  struct s3_creds_value *creds; /* what this attempt is signed with */
   CURL *c;
   size_t sent;                  /* upload position */
   char *errbody;                /* error body of this attempt */
@@ -347,7 +349,7 @@ attempt (struct xfer *x, const struct s3_url_target *t,
     .headers = signed_headers, .nheaders = 2, .payload_hash = payload_hash,
   };
   struct sigv4_credentials creds = {
-    h->cfg.access_key, h->cfg.secret_key, h->cfg.session_token,
+    x->creds->access_key, x->creds->secret_key, x->creds->session_token,
   };
   struct sigv4_result sig;
   struct curl_slist *headers = NULL;
@@ -385,8 +387,9 @@ attempt (struct xfer *x, const struct s3_url_target *t,
                         payload_hash);
   headers = add_header (headers, &ok, "x-amz-date: %s", sig.amz_date);
   headers = add_header (headers, &ok, "Authorization: %s", sig.authorization);
-  if (h->cfg.session_token)
-    headers = add_header (headers, &ok, "x-amz-security-token: %s", h->cfg.session_token);
+  if (creds.session_token)
+    headers = add_header (headers, &ok, "x-amz-security-token: %s",
+                          creds.session_token);
   headers = add_header (headers, &ok, "Expect:");
   for (size_t i = 2; i < sr.nheaders; ++i)
     headers = add_header (headers, &ok, "%s: %s", signed_headers[i].name,
@@ -551,6 +554,15 @@ s3_http_describe (const struct s3_http *h, const struct s3_http_request *req,
     snprintf (buf, len, "S3 %s %s: %s: %s%s", req->method, resource,
               curl_easy_strerror (resp->curl_code),
               resp->curl_msg[0] ? resp->curl_msg : "no details", tries);
+  else if (s3_error_is_refused_token (resp->status, resp->err.code,
+                                      resp->temporary_credentials))
+    snprintf (buf, len, "%s%s: the credentials came from %s, %s",
+              s3_error_describe (req->method, resource, resp->status,
+                                 &resp->err, line, sizeof line),
+              tries, s3_creds_name (h->cfg.creds),
+              s3_creds_renewable (h->cfg.creds)
+              ? "renewed once and refused again: check the source"
+              : "which cannot renew them: give new ones and restart nbdkit");
   else
     snprintf (buf, len, "%s%s%s", s3_error_describe (req->method, resource,
                                                      resp->status, &resp->err,
@@ -575,6 +587,7 @@ s3_http_request (struct s3_http *h, const struct s3_http_request *req,
   struct s3_url_target t = { 0 };
   char hash[SIGV4_HEX_SIZE] = EMPTY_SHA256;
   const int64_t start = now_ms (), deadline = start + deadline_s * 1000LL;
+  bool renewed = false;         /* after a refused token, once */
   int err = EIO, r = -1;
   bool again = true;            /* one more try in the bucket's region */
 
@@ -620,7 +633,15 @@ s3_http_request (struct s3_http *h, const struct s3_http_request *req,
       err = EIO;
       break;
     }
+    /* The credentials to sign with, renewed when due (s3-creds-cache.c). */
+    s3_creds_value_put (x.creds);
+    if ((x.creds = s3_creds_get (h->cfg.creds)) == NULL) {
+      err = EIO;
+      resp->no_credentials = true;
+      break;
+    }
     resp->attempts++;
+    resp->temporary_credentials = x.creds->session_token != NULL;
     cc = attempt (&x, &t, hash, connect_ms, timeout_ms);
     resp->curl_code = cc;
     memset (&resp->err, 0, sizeof resp->err);
@@ -642,6 +663,16 @@ s3_http_request (struct s3_http *h, const struct s3_http_request *req,
       r = 0;
       break;
     }
+    /* Expired or revoked temporary credentials: renew them once and sign
+     * again at once.
+     */
+    if (!renewed &&
+        s3_error_is_refused_token (resp->status, resp->err.code,
+                                   x.creds->session_token != NULL) &&
+        s3_creds_refused (h->cfg.creds, x.creds)) {
+      renewed = true;
+      continue;
+    }
     if (!retry || (max_attempts && resp->attempts >= max_attempts))
       break;
     wait_ms = s3_error_backoff_ms (resp->attempts, jitter ());
@@ -658,6 +689,8 @@ s3_http_request (struct s3_http *h, const struct s3_http_request *req,
   }
   resp->ms = now_ms () - start;
   pool_put (h, x.c);
+  s3_creds_value_put (x.creds);
+  x.creds = NULL;
   if (r == -1 && again && follow_region (h, resp)) {
     again = false;
     s3_url_target_free (&t);
@@ -665,7 +698,7 @@ s3_http_request (struct s3_http *h, const struct s3_http_request *req,
     goto send;
   }
 
-  if (r == -1 && !req->quiet &&
+  if (r == -1 && !req->quiet && !resp->no_credentials &&
       !(err == EAGAIN && (req->if_match || req->if_none_match))) {
     char msg[S3_HTTP_DESCRIBE_MAX];
 
@@ -770,6 +803,18 @@ s3_http_new (const struct s3_config *cfg)
   clock_cond_init (&h->wake);
   if (s3_config_copy (&h->cfg, cfg) == -1)
     goto err;
+  if (h->cfg.creds == NULL) {
+    struct s3_creds_source *src;
+
+    if (h->cfg.access_key == NULL || h->cfg.secret_key == NULL) {
+      nbdkit_error ("s3: no credentials");
+      goto err;
+    }
+    src = s3_creds_static ("access-key= and secret-key=", h->cfg.access_key,
+                           h->cfg.secret_key, h->cfg.session_token);
+    if (src == NULL || (h->cfg.creds = s3_creds_new (src)) == NULL)
+      goto err;
+  }
   h->virtual_hosted = virtual_hosted (cfg);
   if (h->cfg.connections < 1)
     h->cfg.connections = 1;

@@ -115,6 +115,8 @@ struct s3_http_response {
   bool too_long;                /* the body overflowed its buffer */
   bool cancelled;               /* s3_http_cancel ended the retries */
   bool past_not_after;          /* REQ->not_after ended the attempts */
+  bool no_credentials;          /* none could be had (reported) */
+  bool temporary_credentials;   /* the last attempt's had a session token */
   unsigned attempts;
   unsigned ms;                  /* all attempts, waits included */
 };

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT
  *
  * The XML part of the S3 client: turns S3 Error bodies into struct
- * s3_error (s3-error.c has the words for them) and ListObjectsV2 pages
- * into struct s3_list_result.  It owns all use of libxml2 in nbds3 and
+ * s3_error (s3-error.c has the words for them), ListObjectsV2 pages
+ * into struct s3_list_result, and STS answers into struct
+ * s3_sts_credentials (libxml2 keeps no wiped copy of their secrets: the
+ * document is freed at once).  It owns all use of libxml2 in nbds3 and
  * nothing else: no curl, no I/O, no clock.
  *
  * Invariants:
@@ -520,4 +522,81 @@ s3_xml_list_free (struct s3_list_result *res)
   free (res->next_token);
   memset (res, 0, sizeof *res);
   res->key_count = -1;
+}
+
+/* ---- STS answers ---- */
+
+void
+s3_xml_sts_free (struct s3_sts_credentials *creds)
+{
+  free (creds->access_key_id);
+  text_secret_free (creds->secret_access_key);
+  text_secret_free (creds->session_token);
+  free (creds->expiration);
+  memset (creds, 0, sizeof *creds);
+}
+
+/* The text of PARENT's child NAME into *DST; -1 if absent or out of
+ * memory.
+ */
+static int
+sts_field (xmlNodePtr parent, const char *name, char **dst)
+{
+  xmlNodePtr n = child (parent, name);
+
+  char *t;
+
+  if (n == NULL || (*dst = text_of (n)) == NULL)
+    return -1;
+  t = text_trim (*dst);
+  memmove (*dst, t, strlen (t) + 1);
+  return **dst ? 0 : -1;
+}
+
+/* The Credentials element of an STS answer ROOT, or NULL. */
+static xmlNodePtr
+sts_credentials (xmlNodePtr root)
+{
+  const char *name = (const char *) root->name;
+  size_t n = strlen (name);
+  char result[128];
+
+  if (root->type != XML_ELEMENT_NODE || n < 8 || n > 100 ||
+      strcmp (name + n - 8, "Response") != 0)
+    return NULL;
+  snprintf (result, sizeof result, "%.*sResult", (int) (n - 8), name);
+  root = child (root, result);
+  return root ? child (root, "Credentials") : NULL;
+}
+
+int
+s3_xml_parse_sts (const char *body, size_t len,
+                  struct s3_sts_credentials *creds, struct s3_error *err)
+{
+  xmlDocPtr doc = NULL;
+  xmlNodePtr root, c, e;
+  char why[256];
+  int r = -1;
+
+  memset (creds, 0, sizeof *creds);
+  memset (err, 0, sizeof *err);
+  doc = parse_document (body, len, why, sizeof why);
+  if (doc == NULL)
+    return -1;
+  root = xmlDocGetRootElement (doc);
+  if (is_element (root, "ErrorResponse") &&
+      (e = child (root, "Error")) != NULL)
+    error_from_root (e, err);
+  else if (is_element (root, "Error"))
+    error_from_root (root, err);
+  else if ((c = sts_credentials (root)) != NULL &&
+           sts_field (c, "AccessKeyId", &creds->access_key_id) == 0 &&
+           sts_field (c, "SecretAccessKey", &creds->secret_access_key) == 0 &&
+           sts_field (c, "SessionToken", &creds->session_token) == 0 &&
+           sts_field (c, "Expiration", &creds->expiration) == 0)
+    r = 0;
+  if (r == -1)
+    s3_xml_sts_free (creds);
+  xmlFreeDoc (doc);
+  return r;
 }

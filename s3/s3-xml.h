@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT
  *
  * The XML part of nbds3's S3 client (libxml2): S3 Error bodies into
- * struct s3_error (whose readable words are s3-error.h's), and
- * ListObjectsV2 ListBucketResult pages.  No curl, no I/O, no clock: bytes
+ * struct s3_error (whose readable words are s3-error.h's),
+ * ListObjectsV2 ListBucketResult pages, and STS AssumeRole* answers (the
+ * credential chain's, s3-creds-sts.c).  No curl, no I/O, no clock: bytes
  * in, structs out.
  *
  * Documents are parsed without network access, without loading or
@@ -100,5 +101,25 @@ extern int s3_xml_parse_list (const char *body, size_t len,
  * be NULL.
  */
 extern void s3_xml_list_free (struct s3_list_result *res);
+
+/* The Credentials of an STS AssumeRole or AssumeRoleWithWebIdentity
+ * answer; each string allocated (the secret and the token are wiped by
+ * s3_xml_sts_free).
+ */
+struct s3_sts_credentials {
+  char *access_key_id, *secret_access_key, *session_token, *expiration;
+};
+
+/* Parse an STS answer of LEN bytes: an <ActionResponse> whose
+ * <ActionResult> holds <Credentials> with AccessKeyId, SecretAccessKey,
+ * SessionToken and Expiration (all four required).  0 and CREDS filled;
+ * or -1 with CREDS empty and ERR filled from an STS ErrorResponse (or an
+ * S3 Error) when the body is one, else ERR's code empty.  Quiet: the
+ * caller reports.
+ */
+extern int s3_xml_parse_sts (const char *body, size_t len,
+                             struct s3_sts_credentials *creds,
+                             struct s3_error *err);
+extern void s3_xml_sts_free (struct s3_sts_credentials *creds);
 
 #endif /* NBDS3_S3_XML_H */

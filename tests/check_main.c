@@ -31,6 +31,7 @@ main (void)
     inflight_suite,
     aws_profile_suite,
     s3_settings_suite,
+    s3_creds_suite,
   };
   SRunner *runner = srunner_create (NULL);
   int failed;

@@ -22,5 +22,6 @@ extern Suite *zero_pages_suite (void);
 extern Suite *inflight_suite (void);
 extern Suite *aws_profile_suite (void);
 extern Suite *s3_settings_suite (void);
+extern Suite *s3_creds_suite (void);
 
 #endif /* NBDS3_CHECK_SUITES_H */

@@ -771,3 +771,47 @@ nbdsh_py ()
 {
   nbdsh -u "$1" -c "$2"
 }
+
+# ---- The credential chain -------------------------------------------------
+
+# s3_creds_setup: for the credential-chain tests (radosgw's STS only).
+# STORE_KEYS without the credentials (the static ones stay in
+# S3_STATIC_KEYS), a HOME of the test's own, no AWS_* variable of the
+# caller, instance metadata off (tests turn it on), S3_ROLE_ARN exported.
+s3_creds_setup ()
+{
+  store_setup
+  [ "${S3_SERVER:-radosgw}" = radosgw ] ||
+    { echo "$test_name: SKIP: needs radosgw's STS"; exit 77; }
+  export S3_ROLE_ARN=${S3_ROLE_ARN:-arn:aws:iam:::role/nbds3-test-role}
+  S3_STATIC_KEYS=("${STORE_KEYS[@]}")
+  STORE_KEYS=("bucket=$s3_bucket" "region=$S3_REGION")
+  export HOME="$tmpdir/home" AWS_EC2_METADATA_DISABLED=true
+  mkdir -p "$HOME/.aws"
+  unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN \
+        AWS_PROFILE AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE \
+        AWS_ROLE_ARN AWS_ROLE_SESSION_NAME AWS_WEB_IDENTITY_TOKEN_FILE \
+        AWS_CONTAINER_CREDENTIALS_RELATIVE_URI \
+        AWS_CONTAINER_CREDENTIALS_FULL_URI \
+        AWS_CONTAINER_AUTHORIZATION_TOKEN \
+        AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE \
+        AWS_EC2_METADATA_SERVICE_ENDPOINT AWS_ENDPOINT_URL \
+        AWS_ENDPOINT_URL_STS AWS_ENDPOINT_URL_S3
+}
+
+# start_cred_server NAME [OPTION...]: tests/cred-server.py (the loopback
+# stand-in for IMDS, container credentials and web identity) with its
+# log in $tmpdir/NAME.log; its URL ("http://127.0.0.1:PORT") in
+# CRED_SERVER.
+start_cred_server ()
+{
+  local name=$1
+  shift
+  "$srcdir/cred-server.py" --port-file "$tmpdir/$name.port" \
+    --log "$tmpdir/$name.log" --max-seconds 1800 "$@" \
+    </dev/null >/dev/null 2>"$tmpdir/$name.err" &
+  on_cleanup "kill $! 2>/dev/null"
+  wait_for 10 test -s "$tmpdir/$name.port" ||
+    fail "the credential server did not start: $(cat "$tmpdir/$name.err")"
+  CRED_SERVER="http://127.0.0.1:$(cat "$tmpdir/$name.port")"
+}

@@ -27,6 +27,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # Fixed test credentials (not secret: they exist only on loopback).
 ACCESS_KEY=${S3_TEST_ACCESS_KEY:-nbds3test}
 SECRET_KEY=${S3_TEST_SECRET_KEY:-nbds3testsecret000000000000000000000000}
+ROLE_NAME=nbds3-test-role
 REGION=us-east-1
 
 # Debian's python3 has python3-boto3; a python3 earlier in PATH may not.
@@ -175,6 +176,7 @@ S3_ENDPOINT='http://127.0.0.1:$port'
 S3_ACCESS_KEY='$ACCESS_KEY'
 S3_SECRET_KEY='$SECRET_KEY'
 S3_REGION='$REGION'
+S3_ROLE_ARN='arn:aws:iam:::role/$ROLE_NAME'
 S3_PIDS='$pids'
 S3_SERVER='$server'
 S3_DIR='$dir'
@@ -268,12 +270,40 @@ pid file = $dir/run/\$name.pid
 # tcp_nodelay: without it every small GET waits ~40 ms for a delayed ACK.
 rgw frontends = beast endpoint=127.0.0.1:$rgw_port tcp_nodelay=1
 rgw data = $dir/rgw
+# STS (AssumeRole) for the credential-chain tests: temporary credentials
+# for the role in \$S3_ROLE_ARN.  The key encrypts session tokens.  The
+# local engine first: with STS first (the default order), a bad signature
+# or an unknown key is answered AccessDenied instead of
+# SignatureDoesNotMatch or InvalidAccessKeyId (test-s3-refusals.sh).
+rgw s3 auth use sts = true
+rgw sts key = nbds3stskey00000
+rgw s3 auth order = local, sts
 # SSE for the tests (test-s3-sse.sh): over plain http, with the "testing"
 # KMS backend and a fixed key (never for real data).
 rgw crypt require ssl = false
 rgw crypt s3 kms backend = testing
 rgw crypt s3 kms encryption keys = testkey-1=$SSE_TEST_KEY
 EOF
+}
+
+# The STS role the test user may assume (AssumeRole): it allows s3:*.
+make_role ()
+{
+  local dir=$1 conf=$1/ceph.conf log=$1/log/radosgw-admin.log
+  local trust='{"Version":"2012-10-17","Statement":[{"Effect":"Allow",'
+  trust+='"Principal":{"AWS":["arn:aws:iam:::user/nbds3test"]},'
+  trust+='"Action":["sts:AssumeRole"]}]}'
+  local policy='{"Version":"2012-10-17","Statement":[{"Effect":"Allow",'
+  policy+='"Action":["s3:*"],"Resource":["arn:aws:s3:::*"]}]}'
+  timeout 60 radosgw-admin -c "$conf" caps add --uid nbds3test \
+    --caps "roles=*" < /dev/null > /dev/null 2>> "$log" &&
+  timeout 60 radosgw-admin -c "$conf" role create --role-name "$ROLE_NAME" \
+    --assume-role-policy-doc "$trust" \
+    < /dev/null > "$dir/role.json" 2>> "$log" &&
+  timeout 60 radosgw-admin -c "$conf" role-policy put \
+    --role-name "$ROLE_NAME" --policy-name nbds3-s3 --policy-doc "$policy" \
+    < /dev/null >> "$dir/role.json" 2>> "$log" ||
+    start_failed "$dir" "radosgw-admin role create"
 }
 
 start_rgw ()
@@ -341,6 +371,7 @@ start_rgw ()
     --access-key "$ACCESS_KEY" --secret-key "$SECRET_KEY" \
     < /dev/null > "$dir/user.json" 2>> "$dir/log/radosgw-admin.log" ||
     start_failed "$dir" "radosgw-admin user create"
+  make_role "$dir"
   times+=", user $(secs_since "$t")"
 
   # RGW_STORAGE_CLASS=NAME: a second storage class in the same data

@@ -43,7 +43,7 @@ for key in data-dir size page-size cache-size connections inflight-bytes \
            store cache-wait-timeout shutdown-timeout stats-file max-exports \
            linger bucket prefix \
            region endpoint \
-           access-key secret-key session-token addressing tls-verify \
+           access-key secret-key session-token imds-v1 addressing tls-verify \
            payload-signing \
            ca-file sse sse-kms-key-id storage-class \
            connect-timeout request-timeout retry-deadline \
