@@ -1029,7 +1029,8 @@ class Context:
                 os.cpu_count(), cpu, platform.release(),
                 nbdkit_version(self.env)),
             "mode: %s; %d round%s (targets alternate each round), %s of "
-            "data, random phases %d s, nbds3 cache-size=%s connections=%d" % (
+            "data, random phases %d s, nbds3 cache-size=%s "
+            "(connections=auto), bench/s3raw %d parallel" % (
                 "quick" if self.quick else "full", self.rounds,
                 "" if self.rounds == 1 else "s", fmt_size(self.size),
                 self.rand_secs, fmt_size(self.cache_size), self.connections),
