@@ -41,6 +41,7 @@ PACKAGES=(
   qemu-utils fio e2fsprogs fuse3
   valgrind              # make check-valgrind
   procps util-linux curl ca-certificates
+  strace                # tests/test-fs-mkdir-sync.sh
   # S3 servers and the comparison plugin
   ceph-mon ceph-osd radosgw ceph-common
   python3-boto3 nbdkit-plugin-python
