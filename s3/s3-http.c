@@ -248,7 +248,7 @@ header_cb (char *ptr, size_t size, size_t nmemb, void *opaque)
 const char *
 s3_http_endpoint (const struct s3_http *h)
 {
-  return h->cfg.endpoint;
+  return __atomic_load_n (&h->cfg.endpoint, __ATOMIC_ACQUIRE);
 }
 
 const char *
@@ -375,7 +375,10 @@ attempt (struct xfer *x, const struct s3_url_target *t,
     };
   }
   sr.nheaders += object_headers (h, req, signed_headers + sr.nheaders);
-  if (sigv4_sign (&sr, &creds, h->cfg.region, "s3", time (NULL), &sig) == -1)
+  /* (follow_region may switch the region: an atomic load.) */
+  if (sigv4_sign (&sr, &creds, __atomic_load_n (&h->cfg.region,
+                                                __ATOMIC_ACQUIRE),
+                  "s3", time (NULL), &sig) == -1)
     return CURLE_OUT_OF_MEMORY;
   if (asprintf (&url, "%s%s%s", t->url, *sig.query ? "?" : "",
                 sig.query) == -1) {
