@@ -578,7 +578,7 @@ static int
 export_create (struct export *e)
 {
   struct store_meta meta = {
-    .version = STORE_META_VERSION,
+    .version = STORE_META_VERSION_PLAIN,
     .size = e->size,
     .page_size = config.page_size,
     .checksums = true,

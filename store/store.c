@@ -59,18 +59,51 @@ store_export_name_valid (const char *name)
   return true;
 }
 
+/* Does META have a field that needs format 3? */
+static bool
+meta_needs_v3 (const struct store_meta *meta)
+{
+  return meta->base[0] || meta->read_only || meta->snapshot_of[0];
+}
+
 size_t
 store_meta_format (const struct store_meta *meta, char *buf)
 {
-  int n = snprintf (buf, STORE_META_MAX,
-                    "# nbds3 export metadata: do not edit\n"
-                    "version=%" PRIu32 "\n"
-                    "size=%" PRIu64 "\n"
-                    "page-size=%" PRIu32 "\n"
-                    "%s",
-                    meta->version, meta->size, meta->page_size,
-                    meta->checksums ? "checksums=required\n" : "");
+  uint32_t version = meta->version;
+  int n;
+
+  if (meta_needs_v3 (meta) && version < 3)
+    version = 3;
+  n = snprintf (buf, STORE_META_MAX,
+                "# nbds3 export metadata: do not edit\n"
+                "version=%" PRIu32 "\n"
+                "size=%" PRIu64 "\n"
+                "page-size=%" PRIu32 "\n"
+                "%s%s%s%s%s%s%s",
+                version, meta->size, meta->page_size,
+                meta->checksums ? "checksums=required\n" : "",
+                meta->base[0] ? "base=" : "", meta->base,
+                meta->base[0] ? "\n" : "",
+                meta->read_only ? "read-only=true\n" : "",
+                meta->snapshot_of[0] ? "snapshot-of=" : "",
+                meta->snapshot_of);
+  if (meta->snapshot_of[0] && n < STORE_META_MAX - 1) {
+    buf[n++] = '\n';
+    buf[n] = '\0';
+  }
   return (size_t) n;
+}
+
+/* Copy the export name VALUE into OUT (STORE_EXPORT_NAME_MAX + 1
+ * bytes).  false if it is not a valid export name.
+ */
+static bool
+meta_name (const char *value, char *out)
+{
+  if (!store_export_name_valid (value))
+    return false;
+  strcpy (out, value);
+  return true;
 }
 
 int
@@ -90,6 +123,8 @@ store_meta_parse (const char *text, size_t len, struct store_meta *meta,
   memcpy (copy, text, len);
   copy[len] = '\0';
   meta->checksums = false;
+  meta->base[0] = meta->snapshot_of[0] = '\0';
+  meta->read_only = false;
 
   for (line = strtok_r (copy, "\n", &save); line;
        line = strtok_r (NULL, "\n", &save)) {
@@ -103,6 +138,22 @@ store_meta_parse (const char *text, size_t len, struct store_meta *meta,
     *eq = '\0';
     if (strcmp (line, "checksums") == 0) {
       meta->checksums = strcmp (text_trim (eq + 1), "required") == 0;
+      continue;
+    }
+    if (strcmp (line, "base") == 0) {
+      if (!meta_name (eq + 1, meta->base))
+        goto bad;
+      continue;
+    }
+    if (strcmp (line, "snapshot-of") == 0) {
+      if (!meta_name (eq + 1, meta->snapshot_of))
+        goto bad;
+      continue;
+    }
+    if (strcmp (line, "read-only") == 0) {
+      if (strcmp (eq + 1, "true") != 0 && strcmp (eq + 1, "false") != 0)
+        goto bad;
+      meta->read_only = strcmp (eq + 1, "true") == 0;
       continue;
     }
     if (text_parse_u64 (eq + 1, &v) == -1)
@@ -127,6 +178,12 @@ store_meta_parse (const char *text, size_t len, struct store_meta *meta,
     nbdkit_error ("%s: metadata format version %" PRIu32 " is not supported "
                   "by this nbds3 (it reads versions 1 to %d): upgrade nbds3",
                   where, meta->version, STORE_META_VERSION);
+    return -1;
+  }
+  if (meta_needs_v3 (meta) && meta->version < 3) {
+    nbdkit_error ("%s: metadata of format %" PRIu32 " has base=, "
+                  "read-only= or snapshot-of=, which need format 3",
+                  where, meta->version);
     return -1;
   }
   if (meta->page_size == 0 || (meta->page_size & (meta->page_size - 1))) {

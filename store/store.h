@@ -36,10 +36,14 @@
 #define STORE_EXPORT_NAME_MAX 200
 
 /* Format 2 adds checksums=required; format 1 (exports made before
- * checksums) is still read.
+ * checksums) is still read.  Format 3 adds base=, read-only= and
+ * snapshot-of=; it is written only for an export that has one of them
+ * (a clone or a snapshot), so that an older nbds3 refuses to serve it
+ * rather than ignore its base.  An export with none keeps format 2.
  */
-#define STORE_META_VERSION 2
-#define STORE_META_MAX 512      /* bytes of metadata text, at most */
+#define STORE_META_VERSION 3
+#define STORE_META_VERSION_PLAIN 2
+#define STORE_META_MAX 1024     /* bytes of metadata text, at most */
 
 /* What nbds3.meta records about an export. */
 struct store_meta {
@@ -48,6 +52,13 @@ struct store_meta {
   uint32_t page_size;           /* bytes per page, a power of two */
   bool checksums;               /* every page carries a checksum: one
                                  * without it is damaged */
+  /* Format 3.  "" when absent. */
+  char base[STORE_EXPORT_NAME_MAX + 1];  /* a clone's base: pages the
+                                          * export does not hold read
+                                          * from it */
+  bool read_only;               /* a snapshot: never written */
+  char snapshot_of[STORE_EXPORT_NAME_MAX + 1];  /* the export a snapshot
+                                                 * was taken of */
 };
 
 /* A page's checksum, kept by the store beside the page (S3: user
@@ -237,8 +248,9 @@ extern struct store *store_fs_new (const char *data_dir);
 /* true if NAME is a valid export name (see above). */
 extern bool store_export_name_valid (const char *name);
 
-/* Format META as text into BUF (STORE_META_MAX bytes).  Returns the
- * length.
+/* Format META as text into BUF (STORE_META_MAX bytes), as format
+ * META->version, or 3 if it is lower and META has a format 3 field.
+ * Returns the length.
  */
 extern size_t store_meta_format (const struct store_meta *meta, char *buf);
 

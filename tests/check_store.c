@@ -78,6 +78,42 @@ START_TEST (test_meta_round_trip)
 }
 END_TEST
 
+/* A clone's or a snapshot's fields need format 3; a plain export keeps
+ * format 2, as before clones.
+ */
+START_TEST (test_meta_v3_fields)
+{
+  struct store_meta in = {
+    .version = STORE_META_VERSION_PLAIN, .size = 1 << 20,
+    .page_size = 4096, .checksums = true, .base = "golden",
+  };
+  struct store_meta out;
+  char buf[STORE_META_MAX];
+  size_t len = store_meta_format (&in, buf);
+
+  ck_assert_int_eq (store_meta_parse (buf, len, &out, "test"), 0);
+  ck_assert_uint_eq (out.version, 3);
+  ck_assert_str_eq (out.base, "golden");
+  ck_assert (!out.read_only);
+  ck_assert_str_eq (out.snapshot_of, "");
+
+  memset (&in.base, 0, sizeof in.base);
+  in.read_only = true;
+  strcpy (in.snapshot_of, "vm-1");
+  len = store_meta_format (&in, buf);
+  ck_assert_int_eq (store_meta_parse (buf, len, &out, "test"), 0);
+  ck_assert_uint_eq (out.version, 3);
+  ck_assert_str_eq (out.base, "");
+  ck_assert (out.read_only);
+  ck_assert_str_eq (out.snapshot_of, "vm-1");
+
+  in.read_only = false;
+  in.snapshot_of[0] = '\0';
+  len = store_meta_format (&in, buf);
+  ck_assert (strstr (buf, "version=2\n") != NULL);
+}
+END_TEST
+
 START_TEST (test_meta_damaged)
 {
   static const char *const bad[] = {
@@ -86,7 +122,10 @@ START_TEST (test_meta_damaged)
     "version=1\nsize=10\npage-size=4097\n",        /* not a power of two */
     "version=1\nsize=-1\npage-size=4096\n",
     "version=1\nsize=12x\npage-size=4096\n",
-    "version=3\nsize=10\npage-size=4096\n",        /* future format */
+    "version=4\nsize=10\npage-size=4096\n",        /* future format */
+    "version=2\nsize=10\npage-size=4096\nbase=b\n", /* base needs 3 */
+    "version=3\nsize=10\npage-size=4096\nbase=a/b\n", /* invalid name */
+    "version=3\nsize=10\npage-size=4096\nread-only=yes\n",
     "version=0\nsize=10\npage-size=4096\n",
     "garbage",
   };
@@ -216,6 +255,7 @@ store_suite (void)
 
   tcase_add_test (tc, test_export_names);
   tcase_add_test (tc, test_meta_round_trip);
+  tcase_add_test (tc, test_meta_v3_fields);
   tcase_add_test (tc, test_meta_damaged);
   tcase_add_test (tc, test_page_names);
   tcase_add_test (tc, test_checksum_text);

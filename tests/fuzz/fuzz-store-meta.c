@@ -48,6 +48,9 @@ check_meta (const uint8_t *data, size_t size)
   FUZZ_CHECK (again.size == meta.size);
   FUZZ_CHECK (again.page_size == meta.page_size);
   FUZZ_CHECK (again.checksums == meta.checksums);
+  FUZZ_CHECK (strcmp (again.base, meta.base) == 0);
+  FUZZ_CHECK (again.read_only == meta.read_only);
+  FUZZ_CHECK (strcmp (again.snapshot_of, meta.snapshot_of) == 0);
 }
 
 static void
