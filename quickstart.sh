@@ -210,6 +210,22 @@ start_shared_s3 ()
   trap stop_shared_s3 EXIT
 }
 
+# After failures: was the shared radosgw the cause?  Its health, free
+# space and the end of its monitor's and gateway's logs.
+shared_s3_report ()
+{
+  local log
+  echo "quickstart.sh: the shared radosgw after the failures:" >&2
+  timeout 20 ceph -c "$SHARED_S3/ceph.conf" --connect-timeout 10 \
+    health detail >&2 2>&1 || echo "(ceph health: no answer)" >&2
+  df -h "$SHARED_S3" >&2 || :
+  for log in "$SHARED_S3"/log/mon.*.log "$SHARED_S3"/log/client.rgw*.log; do
+    [ -f "$log" ] || continue
+    echo "---- last lines of $log ----" >&2
+    tail -n 15 "$log" >&2
+  done
+}
+
 stop_shared_s3 ()
 {
   tests/s3-server.sh stop "$SHARED_S3" >/dev/null 2>&1 || :
@@ -244,6 +260,7 @@ check ()
       failed=$((failed + 1))
     fi
   done
+  [ "$failed" -gt 0 ] && shared_s3_report
   stop_shared_s3
 
   # 2. The unit tests again under ASan and UBSan.  Automake refuses a

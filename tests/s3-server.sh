@@ -255,6 +255,12 @@ bluestore block create = true
 bluestore fsck on mkfs = false
 client mount timeout = 30
 osd mon shutdown timeout = 1
+# The monitor shuts itself down when its file system has less than
+# mon_data_avail_crit (5%) free, and radosgw then hangs every request:
+# on a full CI disk that stopped a whole suite half way.  The data here
+# is a test's, so never stop for space; and say nothing below 30%.
+mon data avail crit = 0
+mon data avail warn = 0
 
 [mon]
 admin socket = $dir/run/\$name.asok
@@ -270,6 +276,10 @@ pid file = $dir/run/\$name.pid
 # tcp_nodelay: without it every small GET waits ~40 ms for a delayed ACK.
 rgw frontends = beast endpoint=127.0.0.1:$rgw_port tcp_nodelay=1
 rgw data = $dir/rgw
+# Deleted objects' tails are garbage collected after 2 hours by default:
+# a shared server that outlives many tests' buckets frees them at once.
+rgw gc obj min wait = 0
+rgw gc processor period = 30
 # STS (AssumeRole) for the credential-chain tests: temporary credentials
 # for the role in \$S3_ROLE_ARN.  The key encrypts session tokens.  The
 # local engine first: with STS first (the default order), a bad signature
