@@ -285,3 +285,81 @@ store_free (struct store *s)
 {
   s->ops->free (s);
 }
+
+/* ---- Named objects ---- */
+
+/* Is NAME valid and does E's store have named objects?  Reports why
+ * not.
+ */
+static bool
+objects_usable (const struct store_export *e, const char *name, void *method)
+{
+  if (method == NULL) {
+    nbdkit_error ("the %s store keeps no named objects", store_name (e->store));
+    errno = ENOTSUP;
+    return false;
+  }
+  if (name && !store_object_name_valid (name)) {
+    nbdkit_error ("export '%s': '%s' is not a valid object name",
+                  e->name, name);
+    errno = EINVAL;
+    return false;
+  }
+  return true;
+}
+
+int
+store_list_objects (struct store_export *e,
+                    int (*fn) (void *opaque, const char *name, uint64_t size),
+                    void *opaque)
+{
+  TRACE_START;
+  int r;
+
+  if (!objects_usable (e, NULL, e->store->ops->list_objects))
+    return -1;
+  r = e->store->ops->list_objects (e, fn, opaque);
+  TRACE ("list_objects", e, NO_PAGE, r);
+  return r;
+}
+
+int
+store_put_object (struct store_export *e, const char *name, const void *buf,
+                  size_t len, bool exclusive)
+{
+  TRACE_START;
+  int r;
+
+  if (!objects_usable (e, name, e->store->ops->put_object))
+    return -1;
+  r = e->store->ops->put_object (e, name, buf, len, exclusive);
+  TRACE ("put_object", e, NO_PAGE, r);
+  return r;
+}
+
+int
+store_get_object (struct store_export *e, const char *name, void *buf,
+                  size_t cap, size_t *len)
+{
+  TRACE_START;
+  int r;
+
+  if (!objects_usable (e, name, e->store->ops->get_object))
+    return -1;
+  r = e->store->ops->get_object (e, name, buf, cap, len);
+  TRACE ("get_object", e, NO_PAGE, r);
+  return r;
+}
+
+int
+store_remove_object (struct store_export *e, const char *name)
+{
+  TRACE_START;
+  int r;
+
+  if (!objects_usable (e, name, e->store->ops->remove_object))
+    return -1;
+  r = e->store->ops->remove_object (e, name);
+  TRACE ("remove_object", e, NO_PAGE, r);
+  return r;
+}

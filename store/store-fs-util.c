@@ -118,8 +118,8 @@ store_fs_sync_dir (const char *path, int fd)
  * its entry survives a power loss.  0 (also if it existed), or -1 after
  * nbdkit_error.
  */
-static int
-mkdir_durable (const char *path)
+int
+store_fs_mkdir_durable (const char *path)
 {
   const char *slash = strrchr (path, '/');
   CLEANUP_FREE char *parent = NULL;
@@ -168,7 +168,7 @@ store_fs_mkdir_p (const char *path)
     if (c != '/' && c != '\0')
       continue;
     *p = '\0';
-    if (mkdir_durable (copy) == -1)
+    if (store_fs_mkdir_durable (copy) == -1)
       return -1;
     if (c == '\0')
       return 0;

@@ -34,6 +34,11 @@ extern DIR *store_fs_open_dir_stream (int fd);
 /* fsync the directory PATH, open as FD.  0, or -1 after nbdkit_error. */
 extern int store_fs_sync_dir (const char *path, int fd);
 
+/* Create the directory PATH, and if it is new fsync its parent.  0 (also
+ * if it existed), or -1 after nbdkit_error.
+ */
+extern int store_fs_mkdir_durable (const char *path);
+
 /* Create PATH and its missing parents (mkdir -p), each durably.  An
  * existing last component is accepted whatever its type: ready() checks
  * it properly.

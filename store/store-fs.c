@@ -61,6 +61,7 @@
 #include "cleanup.h"
 #include "store.h"
 #include "store-fs-fdcache.h"
+#include "store-fs-objects.h"
 #include "store-fs-util.h"
 
 #define TMP_INFIX ".tmp."
@@ -743,6 +744,38 @@ fs_free (struct store *s)
   free (fs);
 }
 
+/* ---- Named objects (store-fs-objects.c) ---- */
+
+static int
+fs_list_objects (struct store_export *se,
+                 int (*fn) (void *opaque, const char *name, uint64_t size),
+                 void *opaque)
+{
+  return store_fs_list_objects (((struct fs_export *) se)->dir, fn, opaque);
+}
+
+static int
+fs_put_object (struct store_export *se, const char *name, const void *buf,
+               size_t len, bool exclusive)
+{
+  return store_fs_put_object (((struct fs_export *) se)->dir, name, buf, len,
+                              exclusive);
+}
+
+static int
+fs_get_object (struct store_export *se, const char *name, void *buf,
+               size_t cap, size_t *len)
+{
+  return store_fs_get_object (((struct fs_export *) se)->dir, name, buf, cap,
+                              len);
+}
+
+static int
+fs_remove_object (struct store_export *se, const char *name)
+{
+  return store_fs_remove_object (((struct fs_export *) se)->dir, name);
+}
+
 static const struct store_ops fs_ops = {
   .name = "fs",
   .ready = fs_ready,
@@ -759,6 +792,10 @@ static const struct store_ops fs_ops = {
   .close_export = fs_close_export,
   .free = fs_free,
   .sync = fs_sync,
+  .list_objects = fs_list_objects,
+  .put_object = fs_put_object,
+  .get_object = fs_get_object,
+  .remove_object = fs_remove_object,
 };
 
 struct store *

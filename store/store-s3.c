@@ -867,6 +867,84 @@ s3_cancel (struct store *st)
   s3_leases_halt (s->leases);
 }
 
+/* ---- Named objects ---- */
+
+struct objects_ctx {
+  size_t skip;                  /* strlen of the export's prefix */
+  int (*fn) (void *opaque, const char *name, uint64_t size);
+  void *opaque;
+};
+
+static int
+named_object (void *opaque, const struct s3_list_object *obj)
+{
+  struct objects_ctx *ctx = opaque;
+
+  if (strlen (obj->key) <= ctx->skip)
+    return 0;
+  return ctx->fn (ctx->opaque, obj->key + ctx->skip, obj->size);
+}
+
+static int
+s3_list_objects (struct store_export *se,
+                 int (*fn) (void *opaque, const char *name, uint64_t size),
+                 void *opaque)
+{
+  struct s3_export *e = (struct s3_export *) se;
+  struct objects_ctx ctx = { strlen (e->prefix), fn, opaque };
+
+  return list_objects ((struct s3_store *) e->base.store, e->prefix, NULL,
+                       named_object, NULL, &ctx);
+}
+
+static int
+s3_put_object (struct store_export *se, const char *name, const void *buf,
+               size_t len, bool exclusive)
+{
+  struct s3_export *e = (struct s3_export *) se;
+  CLEANUP_FREE char *key = export_key (e, name);
+
+  if (key == NULL)
+    return -1;
+  if (put_object ((struct s3_store *) e->base.store, key, buf, len,
+                  exclusive, 0) == 0)
+    return 0;
+  if (errno == EAGAIN)
+    errno = EEXIST;
+  return -1;
+}
+
+static int
+s3_get_object (struct store_export *se, const char *name, void *buf,
+               size_t cap, size_t *len)
+{
+  struct s3_export *e = (struct s3_export *) se;
+  CLEANUP_FREE char *key = export_key (e, name);
+
+  if (key == NULL)
+    return -1;
+  return get_object ((struct s3_store *) e->base.store, key, buf, cap, len,
+                     NULL, NULL);
+}
+
+static int
+s3_remove_object (struct store_export *se, const char *name)
+{
+  struct s3_export *e = (struct s3_export *) se;
+  CLEANUP_FREE char *key = export_key (e, name);
+  struct s3_http_request req = { .method = "DELETE", .missing_ok = true };
+  struct s3_http_response resp;
+  int r;
+
+  if (key == NULL)
+    return -1;
+  req.key = key;
+  r = s3_http_request (((struct s3_store *) e->base.store)->http, &req,
+                       &resp);
+  free (resp.body);
+  return r;
+}
+
 static const struct store_ops s3_ops = {
   .name = "s3",
   .ready = s3_ready,
@@ -882,6 +960,10 @@ static const struct store_ops s3_ops = {
   .free = s3_free,
   .cancel = s3_cancel,
   .claim = s3_claim,
+  .list_objects = s3_list_objects,
+  .put_object = s3_put_object,
+  .get_object = s3_get_object,
+  .remove_object = s3_remove_object,
 };
 
 /* This process's writer token: random, so that no other process or

@@ -229,6 +229,32 @@ store_checksum_parse (const char *text, size_t len,
   return true;
 }
 
+/* One component of an object name: a valid export name, up to LEN
+ * bytes of NAME.
+ */
+static bool
+object_component_valid (const char *name, size_t len)
+{
+  char part[STORE_EXPORT_NAME_MAX + 1];
+
+  if (len == 0 || len > STORE_EXPORT_NAME_MAX)
+    return false;
+  memcpy (part, name, len);
+  part[len] = '\0';
+  return store_export_name_valid (part);
+}
+
+bool
+store_object_name_valid (const char *name)
+{
+  const char *slash = strchr (name, '/');
+
+  if (slash == NULL)
+    return object_component_valid (name, strlen (name));
+  return object_component_valid (name, slash - name) &&
+    object_component_valid (slash + 1, strlen (slash + 1));
+}
+
 bool
 store_page_name_parse (const char *name, uint32_t *page)
 {

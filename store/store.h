@@ -183,6 +183,41 @@ struct store_ops {
    * lease).
    */
   bool (*unclaim) (struct store_export *e);
+
+  /* Named objects: what an export holds besides its pages and metadata,
+   * for the tool and snapshots (clone back-references "clones/<clone>",
+   * snapshot requests), under the export's directory or key prefix.  A
+   * NAME is relative to the export: one or two components, each a valid
+   * export name or a store file name, split by one '/'.  None needs the
+   * guard: they are how a process that does not hold it talks to the one
+   * that does.  May be NULL.
+   *
+   * list_objects calls FN for everything stored under the export (pages,
+   * metadata, lease, temporary files, named objects; FS: one level of
+   * subdirectories), with its size in bytes, in no particular order.
+   * 0 or -1.
+   */
+  int (*list_objects) (struct store_export *e,
+                       int (*fn) (void *opaque, const char *name,
+                                  uint64_t size),
+                       void *opaque);
+
+  /* Store LEN bytes of BUF as NAME, durably.  With EXCLUSIVE only if
+   * NAME does not exist: else -1 with errno EEXIST, not reported.  FS:
+   * the export's directory must exist (errno ENOENT, not reported,
+   * otherwise).  0 or -1.
+   */
+  int (*put_object) (struct store_export *e, const char *name,
+                     const void *buf, size_t len, bool exclusive);
+
+  /* Read NAME into BUF of CAP bytes (a longer object is an error).  1 and
+   * *LEN if found, 0 if not, -1 on error.
+   */
+  int (*get_object) (struct store_export *e, const char *name,
+                     void *buf, size_t cap, size_t *len);
+
+  /* Remove NAME, durably; one that is not stored is no error.  0 or -1. */
+  int (*remove_object) (struct store_export *e, const char *name);
 };
 
 struct store {
@@ -233,6 +268,18 @@ extern void store_cancel (struct store *s);
 extern int store_claim (struct store_export *e);
 extern bool store_unclaim (struct store_export *e);
 extern void store_free (struct store *s);
+/* The named objects (ENOTSUP after nbdkit_error for a store without
+ * them).
+ */
+extern int store_list_objects (struct store_export *e,
+                               int (*fn) (void *opaque, const char *name,
+                                          uint64_t size),
+                               void *opaque);
+extern int store_put_object (struct store_export *e, const char *name,
+                             const void *buf, size_t len, bool exclusive);
+extern int store_get_object (struct store_export *e, const char *name,
+                             void *buf, size_t cap, size_t *len);
+extern int store_remove_object (struct store_export *e, const char *name);
 
 /* Constructors.  Each reports its own errors and returns NULL on failure.
  * The S3 store's constructor is in store-s3.h.
@@ -269,6 +316,9 @@ extern void store_checksum_format (const struct store_checksum *sum,
                                    char text[STORE_CHECKSUM_TEXT_LEN + 1]);
 extern bool store_checksum_parse (const char *text, size_t len,
                                   struct store_checksum *sum);
+
+/* true if NAME is a valid named object name (see list_objects). */
+extern bool store_object_name_valid (const char *name);
 
 /* Parse a page object or file name "page-%08x.bin".  Returns true and sets
  * *PAGE if NAME is exactly such a name.

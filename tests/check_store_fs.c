@@ -573,6 +573,63 @@ START_TEST (test_lock_late)
 }
 END_TEST
 
+/* Named objects: exclusive create, replace, read, list (one level of
+ * subdirectories), remove; and nothing on an export that does not exist.
+ */
+struct seen { int clones, meta, other; uint64_t clone_size; };
+
+static int
+count_object (void *opaque, const char *name, uint64_t size)
+{
+  struct seen *seen = opaque;
+
+  if (strcmp (name, "clones/c1") == 0) {
+    seen->clones++;
+    seen->clone_size = size;
+  }
+  else if (strcmp (name, STORE_META_NAME) == 0)
+    seen->meta++;
+  else
+    seen->other++;
+  return 0;
+}
+
+START_TEST (test_named_objects)
+{
+  struct store_export *e = store_open_export (st, "none");
+  struct seen seen = { 0 };
+  char buf[16];
+  size_t len;
+
+  ck_assert_int_eq (store_put_object (e, "x", "a", 1, false), -1);
+  ck_assert_int_eq (errno, ENOENT);
+  ck_assert_int_eq (store_get_object (e, "x", buf, sizeof buf, &len), 0);
+  store_close_export (e);
+
+  e = create_export (st, "base");
+  ck_assert_int_eq (store_put_object (e, "clones/c1", "one", 3, true), 0);
+  ck_assert_int_eq (store_put_object (e, "clones/c1", "two", 3, true), -1);
+  ck_assert_int_eq (errno, EEXIST);
+  ck_assert_int_eq (store_get_object (e, "clones/c1", buf, sizeof buf, &len),
+                    1);
+  ck_assert_uint_eq (len, 3);
+  ck_assert (memcmp (buf, "one", 3) == 0);
+  ck_assert_int_eq (store_put_object (e, "clones/c1", "three", 5, false), 0);
+  ck_assert_int_eq (store_get_object (e, "clones/c1", buf, 4, &len), -1);
+  ck_assert_int_eq (store_list_objects (e, count_object, &seen), 0);
+  ck_assert_int_eq (seen.clones, 1);
+  ck_assert_uint_eq (seen.clone_size, 5);
+  ck_assert_int_eq (seen.meta, 1);
+  ck_assert_int_eq (seen.other, 0);     /* no temporary file left */
+  ck_assert_int_eq (store_put_object (e, "../x", "a", 1, false), -1);
+  ck_assert_int_eq (errno, EINVAL);
+  ck_assert_int_eq (store_remove_object (e, "clones/c1"), 0);
+  ck_assert_int_eq (store_remove_object (e, "clones/c1"), 0);
+  ck_assert (!exists ("data/exports/base/clones/c1"));
+  store_close_export (e);
+}
+END_TEST
+
 START_TEST (test_write_failure)
 {
   struct store_export *e = create_export (st, "disk");
@@ -694,6 +751,7 @@ store_fs_suite (void)
   tcase_add_test (tc, test_lock_existing);
   tcase_add_test (tc, test_unclaim);
   tcase_add_test (tc, test_lock_late);
+  tcase_add_test (tc, test_named_objects);
   tcase_add_test (tc, test_write_failure);
   tcase_add_test (tc, test_write_before_meta);
   tcase_add_test (tc, test_concurrent_reads);
