@@ -185,6 +185,29 @@ take_point (struct take *t, unsigned timeout_ms)
   return 0;
 }
 
+/* When the tool had the point, and (for tests) a wait before the copy:
+ * see store-snap.h.
+ */
+static void
+point_known (struct take *t)
+{
+  const char *delay = getenv ("NBDS3_SNAP_TEST_COPY_DELAY_MS");
+  struct timespec now;
+
+  clock_gettime (CLOCK_REALTIME, &now);
+  t->rep->point_known_at = now.tv_sec * INT64_C (1000) +
+    now.tv_nsec / NS_PER_MS;
+  if (delay && atoi (delay) > 0) {
+    struct timespec ts = {
+      atoi (delay) / 1000, (atoi (delay) % 1000) * NS_PER_MS,
+    };
+
+    nbdkit_debug ("snapshot '%s': waiting %s ms before the copy (test)",
+                  t->name, delay);
+    nanosleep (&ts, NULL);
+  }
+}
+
 /* ---- copy ---- */
 
 static void *
@@ -282,9 +305,11 @@ store_snap_take (struct store *s, const char *export, const char *name,
   int r = -1, err;
 
   memset (rep, 0, sizeof *rep);
-  if (open_exports (&t) == 0 && take_point (&t, timeout_ms) == 0 &&
-      copy_all (&t) == 0 && finish (&t) == 0)
-    r = 0;
+  if (open_exports (&t) == 0 && take_point (&t, timeout_ms) == 0) {
+    point_known (&t);
+    if (copy_all (&t) == 0 && finish (&t) == 0)
+      r = 0;
+  }
   err = errno;
   withdraw (&t);
   if (r == -1 && t.dst_ours)

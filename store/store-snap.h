@@ -80,12 +80,18 @@ struct store_snap_report {
                                  * overwrote or deleted them */
   int64_t point_ms;             /* how long mutations were held off */
   int64_t wait_ms;              /* from the request to the point record */
+  int64_t point_known_at;       /* when the tool had the point record:
+                                 * Unix time in ms (the point was taken
+                                 * before) */
   int64_t total_ms;
 };
 
 /* Make NAME a read-only snapshot of the export EXPORT of store S (see the
  * top of store-snap.c), waiting at most TIMEOUT_MS for a server that
  * holds EXPORT to record the point.  NAME's metadata is written last.
+ * For tests, the environment variable NBDS3_SNAP_TEST_COPY_DELAY_MS
+ * makes it wait that long between the point and the copy, so that a
+ * server writes the export meanwhile.
  * 0 and *REP, or -1 after nbdkit_error (EEXIST: NAME exists, or another
  * snapshot of EXPORT is being taken; ENOENT: EXPORT does not exist;
  * ETIMEDOUT: the holder did not answer).
