@@ -262,6 +262,35 @@ START_TEST (test_take_removes_leftovers)
 }
 END_TEST
 
+/* A snapshot of a clone keeps its base and copies its tombstones. */
+START_TEST (test_take_clone)
+{
+  struct store_meta clone = meta4k;
+  struct store_export *e = store_open_export (st, "c");
+  struct store_snap_report rep;
+  struct store_meta m;
+  unsigned char buf[PAGE];
+
+  clone.version = STORE_META_VERSION;
+  snprintf (clone.base, sizeof clone.base, "gold");
+  ck_assert_int_eq (store_write_meta (e, &clone), 0);
+  memset (buf, 'a', sizeof buf);
+  ck_assert_int_eq (store_write_page (e, 1, buf, PAGE), 0);
+  ck_assert_int_eq (store_put_object (e, "page-00000003.zero", "", 0, false),
+                    0);
+  store_close_export (e);
+  ck_assert_int_eq (store_snap_take (st, "c", "c1", 1000, &rep), 0);
+  ck_assert_uint_eq (rep.pages, 1);
+  ck_assert_uint_eq (rep.tombstones, 1);
+  ck_assert (access (path ("data/exports/c1/page-00000003.zero"), F_OK) == 0);
+  e = store_open_export (st, "c1");
+  ck_assert_int_eq (store_read_meta (e, &m), 1);
+  ck_assert_str_eq (m.base, "gold");
+  ck_assert_str_eq (m.snapshot_of, "c");
+  store_close_export (e);
+}
+END_TEST
+
 /* ---- The holder side ---- */
 
 START_TEST (test_copy_before_write)
@@ -330,6 +359,7 @@ snapshot_suite (void)
   tcase_add_test (fs, test_point_round_trip);
   tcase_add_test (fs, test_take_quiescent);
   tcase_add_test (fs, test_take_removes_leftovers);
+  tcase_add_test (fs, test_take_clone);
   tcase_add_test (fs, test_copy_before_write);
   suite_add_tcase (s, fs);
   return s;
