@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <nbdkit-plugin.h>
 
@@ -191,21 +192,18 @@ take_point (struct take *t, unsigned timeout_ms)
 static void
 point_known (struct take *t)
 {
-  const char *delay = getenv ("NBDS3_SNAP_TEST_COPY_DELAY_MS");
-  struct timespec now;
+  const char *go = getenv ("NBDS3_SNAP_TEST_COPY_AFTER");
+  struct timespec now, tick = { 0, 50 * NS_PER_MS };
 
   clock_gettime (CLOCK_REALTIME, &now);
   t->rep->point_known_at = now.tv_sec * INT64_C (1000) +
     now.tv_nsec / NS_PER_MS;
-  if (delay && atoi (delay) > 0) {
-    struct timespec ts = {
-      atoi (delay) / 1000, (atoi (delay) % 1000) * NS_PER_MS,
-    };
-
-    nbdkit_debug ("snapshot '%s': waiting %s ms before the copy (test)",
-                  t->name, delay);
-    nanosleep (&ts, NULL);
-  }
+  if (go == NULL)
+    return;
+  nbdkit_debug ("snapshot '%s': waiting for %s before the copy (test)",
+                t->name, go);
+  for (int i = 0; i < 20 * 120 && access (go, F_OK) != 0; ++i)
+    nanosleep (&tick, NULL);
 }
 
 /* ---- copy ---- */

@@ -89,9 +89,9 @@ struct store_snap_report {
 /* Make NAME a read-only snapshot of the export EXPORT of store S (see the
  * top of store-snap.c), waiting at most TIMEOUT_MS for a server that
  * holds EXPORT to record the point.  NAME's metadata is written last.
- * For tests, the environment variable NBDS3_SNAP_TEST_COPY_DELAY_MS
- * makes it wait that long between the point and the copy, so that a
- * server writes the export meanwhile.
+ * For tests, the environment variable NBDS3_SNAP_TEST_COPY_AFTER=FILE
+ * makes it wait between the point and the copy until FILE exists (two
+ * minutes at most), so that a server writes the export meanwhile.
  * 0 and *REP, or -1 after nbdkit_error (EEXIST: NAME exists, or another
  * snapshot of EXPORT is being taken; ENOENT: EXPORT does not exist;
  * ETIMEDOUT: the holder did not answer).

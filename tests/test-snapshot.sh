@@ -12,9 +12,10 @@
 #      generation-stamped pages (tests/snapshot-pages.py) is
 #      crash-consistent: no page torn or missing, every round flushed
 #      before the request is there, no round that started after the tool
-#      had the point, at most two consecutive rounds.  The tool waits 1 s
-#      between the point and its copy, so the server rewrites every page
-#      meanwhile and has to copy each one before (copy-before-write).
+#      had the point, at most two consecutive rounds.  The tool's copy is
+#      held back (NBDS3_SNAP_TEST_COPY_AFTER) until the workload has
+#      rewritten every page twice since the point, so the server must
+#      copy each one before (copy-before-write).
 #   4. The same with the server killed (kill -9) and restarted between
 #      the point and the tool's copy: the new server resumes
 #      copy-before-write from nbds3.snappoint.
@@ -155,26 +156,49 @@ check_snapshot ()
   stop_nbdkit ro
 }
 
+point_recorded ()
+{
+  store_object w nbds3.snappoint >/dev/null 2>&1
+}
+
+# run_tool NAME: nbds3 snapshot w NAME in the background (pid in $tool),
+# its copy held back until $tmpdir/go-NAME exists.
+run_tool ()
+{
+  NBDS3_SNAP_TEST_COPY_AFTER="$tmpdir/go-$1" \
+    nbds3_tool --json snapshot w "$1" >"$tmpdir/$1.json" \
+    2>"$tmpdir/$1.err" &
+  tool=$!
+  bg_pid $tool
+}
+
 log="$tmpdir/rounds-w"
 start_writer "$log" 1
 wait_for 60 rounds_at_least "$log" 3 || fail "the workload does not run"
 request=$(now_ms)
-NBDS3_SNAP_TEST_COPY_DELAY_MS=1000 nbds3_tool --json snapshot w ws \
-  >"$tmpdir/w.json" || fail "nbds3 snapshot of a busy export failed"
+run_tool ws
+wait_for 60 point_recorded || fail "the server recorded no point"
+# Every page is rewritten after the point, before the tool copies.
+after=$(rounds "$log")
+wait_for 60 rounds_at_least "$log" $((after + 2)) ||
+  fail "the workload stopped"
+touch "$tmpdir/go-ws"
+wait $tool ||
+  fail "nbds3 snapshot of a busy export failed: $(cat "$tmpdir/ws.err")"
 after=$(rounds "$log")
 wait_for 60 rounds_at_least "$log" $((after + 2)) ||
   fail "the workload stopped"
 touch "$tmpdir/stop"
 wait $writer || fail "the workload failed: $(cat "$tmpdir/writer.log")"
 rm -f "$tmpdir/stop"
-cat "$tmpdir/w.json"
-python3 - "$tmpdir/w.json" <<'EOF' || fail "snapshot report: $(cat "$tmpdir/w.json")"
+cat "$tmpdir/ws.json"
+check_snapshot ws "$log" $request "$tmpdir/ws.json"
+python3 - "$tmpdir/ws.json" <<'EOF' || fail "snapshot report: $(cat "$tmpdir/ws.json")"
 import json, sys
 r = json.load(open(sys.argv[1]))
 assert r["held"] is True, r
 assert r["copied-by-holder"] > 0, r
 EOF
-check_snapshot ws "$log" $request "$tmpdir/w.json"
 info "3. a snapshot under a write-and-flush workload is crash-consistent"
 
 # ---- 4. the server restarted between the point and the copy ----
@@ -191,25 +215,22 @@ touch "$tmpdir/stop"
 wait $writer || fail "the workload failed: $(cat "$tmpdir/writer.log")"
 rm -f "$tmpdir/stop"
 request=$(now_ms)
-NBDS3_SNAP_TEST_COPY_DELAY_MS=5000 nbds3_tool --json snapshot w wk \
-  >"$tmpdir/k.json" 2>"$tmpdir/k.err" &
-tool=$!
-bg_pid $tool
-point_recorded ()
-{
-  store_object w nbds3.snappoint >/dev/null 2>&1
-}
-wait_for 30 point_recorded || fail "the server recorded no point"
+run_tool wk
+wait_for 60 point_recorded || fail "the server recorded no point"
 kill9_nbdkit
 release_client idle
 start_nbds3 "${KEYS[@]}" ${TAKEOVER_KEYS[@]+"${TAKEOVER_KEYS[@]}"}
 start_writer "$log" $(($(tail -n 1 "$log" | cut -d' ' -f1) + 1))
+after=$(rounds "$log")
+wait_for 60 rounds_at_least "$log" $((after + 2)) ||
+  fail "the workload does not run on the restarted server"
+touch "$tmpdir/go-wk"
 wait $tool ||
-  fail "nbds3 snapshot failed across a restart: $(cat "$tmpdir/k.err")"
+  fail "nbds3 snapshot failed across a restart: $(cat "$tmpdir/wk.err")"
 touch "$tmpdir/stop"
 wait $writer || fail "the workload failed: $(cat "$tmpdir/writer.log")"
-cat "$tmpdir/k.json"
+cat "$tmpdir/wk.json"
 grep -q "wk' of export 'w': resumed from its" "$tmpdir/main.log" ||
   fail "the restarted server did not resume copy-before-write"
-check_snapshot wk "$log" $request "$tmpdir/k.json"
+check_snapshot wk "$log" $request "$tmpdir/wk.json"
 info "4. a server killed between the point and the copy: still consistent"
