@@ -54,6 +54,12 @@
  * - Every page PUT stores the page's checksum (store.h) in its user
  *   metadata, x-amz-meta-nbds3-crc32c; a GET returns it for
  *   store_read_page to check.
+ * - A snapshot's copy of a page (s3_copy_object) is a server-side
+ *   CopyObject under the snapshot's own key, conditional on the source's
+ *   ETag at the snapshot's point (x-amz-copy-source-if-match and radosgw's
+ *   x-amz-copy-if-match: radosgw 16 honours only the latter), never on the
+ *   destination; a 200 with an <Error> body is a failure, and every copy
+ *   is checked with a HEAD (its size and checksum metadata).
  * - One writer per export: s3_claim (before the first write) probes once
  *   that the server honours conditional writes, then takes the export's
  *   lease (store-s3-lease.c).  Every mutation checks the lease first and
