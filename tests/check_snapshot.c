@@ -291,6 +291,25 @@ START_TEST (test_take_clone)
 }
 END_TEST
 
+/* A holder that does not answer: the tool gives up after its timeout
+ * and withdraws its request.
+ */
+START_TEST (test_take_no_answer)
+{
+  struct store_export *e = make_export ("n", 1, 'a');
+  struct store_snap_report rep;
+
+  /* E holds the export's lock, and nothing in this process answers. */
+  ck_assert_int_eq (store_claim (e), 0);
+  ck_assert_int_eq (store_snap_take (st, "n", "n1", 300, &rep), -1);
+  ck_assert_int_eq (errno, ETIMEDOUT);
+  ck_assert (rep.holder);
+  ck_assert (access (path ("data/exports/n/" STORE_SNAP_REQUEST), F_OK) != 0);
+  ck_assert (access (path ("data/exports/n1/" STORE_META_NAME), F_OK) != 0);
+  store_close_export (e);
+}
+END_TEST
+
 /* ---- The holder side ---- */
 
 START_TEST (test_copy_before_write)
@@ -360,6 +379,7 @@ snapshot_suite (void)
   tcase_add_test (fs, test_take_quiescent);
   tcase_add_test (fs, test_take_removes_leftovers);
   tcase_add_test (fs, test_take_clone);
+  tcase_add_test (fs, test_take_no_answer);
   tcase_add_test (fs, test_copy_before_write);
   suite_add_tcase (s, fs);
   return s;
