@@ -141,12 +141,36 @@ disarm (struct store_snap *sn)
 
 /* ---- Answering a request ---- */
 
+/* The snapshot REQ names, opened, if it may be one: not E itself nor
+ * an export (a request the tool did not write).  NULL after
+ * nbdkit_error.
+ */
+static struct store_export *
+open_dst (struct store_snap *sn, const struct snap_request *req)
+{
+  struct store_export *dst = NULL;
+  struct store_meta meta;
+  int r = -1;
+
+  if (strcmp (req->name, sn->e->name) != 0 &&
+      (dst = store_open_export (sn->e->store, req->name)) != NULL &&
+      (r = store_read_meta (dst, &meta)) == 0)
+    return dst;
+  if (r == 1 || (dst == NULL && strcmp (req->name, sn->e->name) == 0))
+    nbdkit_error ("export '%s': " STORE_SNAP_REQUEST " asks for a snapshot "
+                  "into '%s', which is an export: not answered", sn->e->name,
+                  req->name);
+  if (dst)
+    store_close_export (dst);
+  return NULL;
+}
+
 /* Record the point for REQ, write it and arm.  0 or -1. */
 static int
 answer (struct store_snap *sn, const struct snap_request *req)
 {
   struct snap_point *pt = calloc (1, sizeof *pt);
-  struct store_export *dst = store_open_export (sn->e->store, req->name);
+  struct store_export *dst = open_dst (sn, req);
   int64_t t0 = clock_now_ns ();
   int r = -1;
 
@@ -234,7 +258,8 @@ read_shape (struct store_snap *sn)
 /* Look at E's request once and act on it (poll_lock held): disarm when
  * it is gone or another, resume an earlier holder's point that answers
  * it, or answer it.  With AT_CLAIM (before any mutation) a stale point
- * record is removed too.  0 or -1.
+ * record is removed too.  0, or -1 when it cannot tell whether a point
+ * is to be resumed (the request or the record unreadable).
  */
 static int
 poll_request (struct store_snap *sn, bool at_claim)
@@ -254,7 +279,11 @@ poll_request (struct store_snap *sn, bool at_claim)
   armed = resume (sn, &req);
   if (armed != 0)
     return armed == -1 ? -1 : 0;
-  return answer (sn, &req);
+  /* Unanswered, the request times out: no point, nothing to keep. */
+  if (answer (sn, &req) == -1)
+    nbdkit_debug ("export '%s': snapshot request for '%s' not answered "
+                  "(see above); trying again later", sn->e->name, req.name);
+  return 0;
 }
 
 /* ---- The watcher thread ---- */

@@ -363,6 +363,29 @@ START_TEST (test_copy_before_write)
 }
 END_TEST
 
+/* A request that names an export (the tool never writes one) is not
+ * answered: nothing is copied over that export.
+ */
+START_TEST (test_request_into_export)
+{
+  struct store_export *e = make_export ("r", 2, 'a');
+  struct store_export *other = make_export ("other", 2, 'o');
+  struct snap_request req;
+  unsigned char buf[PAGE];
+
+  store_close_export (other);
+  store_snap_serve (60000);
+  ck_assert_int_eq (snap_request_new ("other", &req), 0);
+  ck_assert_int_eq (snap_request_put (e, &req), 0);
+  ck_assert_int_eq (store_claim (e), 0);
+  ck_assert (access (path ("data/exports/r/" STORE_SNAP_POINT), F_OK) != 0);
+  memset (buf, 'y', sizeof buf);
+  ck_assert_int_eq (store_write_page (e, 0, buf, PAGE), 0);
+  ck_assert (page_is ("other", 0, 'o'));
+  store_close_export (e);
+}
+END_TEST
+
 Suite *
 snapshot_suite (void)
 {
@@ -381,6 +404,7 @@ snapshot_suite (void)
   tcase_add_test (fs, test_take_clone);
   tcase_add_test (fs, test_take_no_answer);
   tcase_add_test (fs, test_copy_before_write);
+  tcase_add_test (fs, test_request_into_export);
   suite_add_tcase (s, fs);
   return s;
 }
