@@ -37,6 +37,7 @@
 #include "list.h"
 #include "options.h"
 #include "pagecache.h"
+#include "startup.h"
 #include "store-chain.h"
 #include "store-s3.h"
 #include "store.h"
@@ -90,7 +91,10 @@ nbds3_config (const char *key, const char *value)
 static int
 nbds3_config_complete (void)
 {
-  return config_complete ();
+  if (config_complete () == -1)
+    return -1;
+  startup_warn_nbdkit_version ();
+  return 0;
 }
 
 /* Descriptors needed besides one per open export and one per store

@@ -8,8 +8,9 @@
  * accepted.  Checks that involve more than one key run in
  * config_complete, which also fills in defaults that depend on the
  * process (the absolute data directory) and, once the config is good,
- * prints the start-up warnings: a secret given literally, an nbdkit with
- * a known bug (startup.h).
+ * warns of a secret given literally.  The nbds3 tool (tool/) parses its
+ * store keys with this file too, so nothing here is the server's alone:
+ * the server's own start-up warning (startup.h) is nbds3.c's.
  */
 
 #include <config.h>
@@ -28,7 +29,6 @@
 #include "options.h"
 #include "s3-credentials.h"
 #include "s3-settings.h"
-#include "startup.h"
 #include "store.h"
 #include "text.h"
 
@@ -553,7 +553,6 @@ config_complete (void)
   if (config.s3.bucket && complete_s3 () == -1)
     return -1;
   warn_literal_secrets ();
-  startup_warn_nbdkit_version ();
   return 0;
 
  nomem:

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# The layers, from the bottom: common -> s3 -> store -> cache -> plugin.
+# The layers, from the bottom: common -> s3 -> store -> cache -> plugin,
+# and tool/ (the nbds3 command-line tool) at the plugin's level: it may
+# use plugin/ (the key parser), and nothing below uses it.
 # Every #include "..." of a file in a layer's folder must name a header of
 # a folder that layer may use (as Makefile.am's per-target CPPFLAGS also
 # say), never a path with "/" or "..", and never a header that exists in
@@ -18,10 +20,11 @@ declare -A may_use=(
   [store]="common s3 store"
   [cache]="common store cache"
   [plugin]="common s3 store cache plugin"
+  [tool]="common s3 store cache plugin tool"
 )
 bad=0 checked=0
 
-for layer in common s3 store cache plugin; do
+for layer in common s3 store cache plugin tool; do
   [ -d "$layer" ] || { echo "test-layers: no folder $layer/" >&2; exit 1; }
   for file in "$layer"/*.[ch]; do
     while IFS= read -r header; do
@@ -32,7 +35,7 @@ for layer in common s3 store cache plugin; do
              bad=1; continue ;;
       esac
       home=""
-      for d in common s3 store cache plugin; do
+      for d in common s3 store cache plugin tool; do
         [ -f "$d/$header" ] && home="$d"
       done
       if [ -z "$home" ]; then
