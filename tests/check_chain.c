@@ -23,9 +23,11 @@
 
 #include <check.h>
 
+#include "s3-config.h"
 #include "store.h"
 #include "store-chain.h"
 #include "store-clone.h"
+#include "store-s3.h"
 #include "check_suites.h"
 #include "nbdkit-stubs.h"
 
@@ -221,6 +223,17 @@ listed (struct store_export *e)
   return s;
 }
 
+/* The last error names WHAT. */
+static void
+assert_error_has (const char *what)
+{
+  char msg[1024];
+
+  stub_last_error (msg, sizeof msg);
+  if (strstr (msg, what) == NULL)
+    ck_abort_msg ("error \"%s\" lacks \"%s\"", msg, what);
+}
+
 static void
 write_seed (struct store_export *e, uint32_t page, char seed)
 {
@@ -370,13 +383,9 @@ END_TEST
 static void
 assert_refused (const char *name, int err, const char *what)
 {
-  char msg[1024];
-
   ck_assert_ptr_null (open_served (name));
   ck_assert_int_eq (errno, err);
-  stub_last_error (msg, sizeof msg);
-  if (strstr (msg, what) == NULL)
-    ck_abort_msg ("error \"%s\" lacks \"%s\"", msg, what);
+  assert_error_has (what);
 }
 
 START_TEST (test_chains_refused)
@@ -433,13 +442,9 @@ static void
 assert_clone_refused (const char *base, const char *name, int err,
                       const char *what)
 {
-  char msg[1024];
-
   ck_assert_int_eq (store_clone_create (st, base, name), -1);
   ck_assert_int_eq (errno, err);
-  stub_last_error (msg, sizeof msg);
-  if (strstr (msg, what) == NULL)
-    ck_abort_msg ("error \"%s\" lacks \"%s\"", msg, what);
+  assert_error_has (what);
 }
 
 START_TEST (test_clone_create)
@@ -493,6 +498,48 @@ START_TEST (test_clone_create)
 }
 END_TEST
 
+/* Tombstones are mutations: without the guard, neither store writes
+ * or removes one (the S3 store sends no request: its server is not even
+ * there).
+ */
+START_TEST (test_tombstones_need_the_guard)
+{
+  struct s3_config cfg = {
+    .endpoint = (char *) "http://127.0.0.1:9", .bucket = (char *) "bkt",
+    .region = (char *) "us-east-1", .access_key = (char *) "AKID",
+    .secret_key = (char *) "secret", .connect_timeout = 1,
+    .request_timeout = 1, .retry_deadline = 1, .connections = 2,
+    .lease_timeout = 30,
+  };
+  struct store *s3;
+  struct store_export *e;
+
+  make_export ("plain", "a");
+  e = store_open_export (st, "plain");
+  ck_assert_int_eq (store_put_tombstone (e, 1), -1);
+  assert_error_has ("written before it was claimed");
+  ck_assert_int_eq (store_remove_tombstone (e, 1), -1);
+  ck_assert (!exists ("plain/page-00000001.zero"));
+  ck_assert_int_eq (store_claim (e), 0);
+  ck_assert_int_eq (store_put_tombstone (e, 1), 0);
+  ck_assert (exists ("plain/page-00000001.zero"));
+  ck_assert_str_eq (listed (e), "x.......");    /* no page */
+  ck_assert_int_eq (store_remove_tombstone (e, 1), 0);
+  ck_assert (!exists ("plain/page-00000001.zero"));
+  store_close_export (e);
+
+  s3 = store_s3_new (&cfg);
+  ck_assert_ptr_nonnull (s3);
+  e = store_open_export (s3, "x");
+  ck_assert_int_eq (store_put_tombstone (e, 1), -1);
+  assert_error_has ("before this server took its lease");
+  ck_assert_int_eq (store_remove_tombstone (e, 1), -1);
+  assert_error_has ("before this server took its lease");
+  store_close_export (e);
+  store_free (s3);
+}
+END_TEST
+
 Suite *
 chain_suite (void)
 {
@@ -505,6 +552,7 @@ chain_suite (void)
   tcase_add_test (tc, test_pages_beyond_a_base);
   tcase_add_test (tc, test_chains_refused);
   tcase_add_test (tc, test_clone_create);
+  tcase_add_test (tc, test_tombstones_need_the_guard);
   suite_add_tcase (s, tc);
   return s;
 }

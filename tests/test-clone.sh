@@ -248,12 +248,15 @@ if qemu-io -f raw -c 'write -P 0x11 0 4096' "$(uri gold)" \
      >"$tmpdir/qemu-io.out" 2>&1; then
   fail "qemu-io wrote to the read-only export"
 fi
+# While a writable connection holds it open, nobody holds its guard.
+hold_client w "$(uri gold)" 'assert h.is_read_only()'
 case "$STORE" in
   fs) flock -n -x "$data_dir/exports/gold" true ||
         fail "the read-only export gold is locked" ;;
   s3) [ "$(lease_of gold)" = "$gold_lease" ] ||
         fail "the lease of the read-only export gold changed" ;;
 esac
+release_client w
 check gold gold
 info "the read-only base is served read-only, never claimed"
 
