@@ -362,6 +362,40 @@ START_TEST (test_chain_of_depth_3)
 }
 END_TEST
 
+/* The clone's guard released and taken again after another process
+ * wrote the clone: the chain lists it anew.
+ */
+START_TEST (test_claim_again_lists_anew)
+{
+  struct store_export *c, *other;
+  struct store *st2;
+
+  make_export ("base", "abc");
+  make_read_only ("base");
+  ck_assert_int_eq (store_clone_create (st, "base", "c1"), 0);
+  c = open_served ("c1");
+  ck_assert_int_eq (store_claim (c), 0);
+  edit (c, "A-");
+  ck_assert (store_unclaim (c));
+
+  st2 = store_fs_new (export_path ("../"));
+  ck_assert_ptr_nonnull (st2);
+  other = store_open_export (st2, "c1");
+  ck_assert_int_eq (store_claim (other), 0);
+  write_seed (other, 5, 'F');
+  ck_assert_int_eq (store_delete_page (other, 0), 0);
+  ck_assert_int_eq (store_remove_tombstone (other, 1), 0);
+  ck_assert_int_eq (store_put_tombstone (other, 2), 0);
+  store_close_export (other);
+  store_free (st2);
+
+  ck_assert_int_eq (store_claim (c), 1);
+  ck_assert_str_eq (listed (c), "xx...x..");
+  ck_assert_str_eq (read_all (c), "ab...F..");
+  store_close_export (c);
+}
+END_TEST
+
 /* A base's pages at or beyond its size read as zeros through a larger
  * clone.
  */
@@ -550,6 +584,7 @@ chain_suite (void)
   tcase_add_test (tc, test_clone_reads_writes_trims);
   tcase_add_test (tc, test_chain_of_depth_3);
   tcase_add_test (tc, test_pages_beyond_a_base);
+  tcase_add_test (tc, test_claim_again_lists_anew);
   tcase_add_test (tc, test_chains_refused);
   tcase_add_test (tc, test_clone_create);
   tcase_add_test (tc, test_tombstones_need_the_guard);
