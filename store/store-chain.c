@@ -23,12 +23,15 @@
  * per page at a time.  A write stores the page and then removes its
  * tombstone, if any.  A delete of a page that a base holds first stores
  * a tombstone, then deletes the top's page; of any other page it deletes
- * the page (and a stale tombstone), as in an export without a base.  The
- * table records what the top may hold: a flag is set before the request
- * that may store an object, and cleared only once its removal succeeded,
- * as the cache does for pages (a failed request may still land).  A read
- * of a page the top may hold falls through to the layers below when the
- * top turns out not to hold it.
+ * the page (and a stale tombstone), as in an export without a base.
+ * Where two objects change, the first is durable before the second
+ * changes (a sync between them, for a store that has sync), so that a
+ * crash never shows a base's page where the clone had its own or zeros.
+ * The table records what the top may hold: a flag is set before the
+ * request that may store an object, and cleared only once its removal
+ * succeeded, as the cache does for pages (a failed request may still
+ * land).  A read of a page the top may hold falls through to the layers
+ * below when the top turns out not to hold it.
  *
  * Guards, sync and cancel apply to the top, and so do named objects.
  * When the top's guard is taken again after a release (claim returns 1)
@@ -338,8 +341,10 @@ chain_write_page (struct store_export *se, uint32_t page, const void *buf,
     return -1;
   if (!before.top_tomb)
     return 0;
-  /* The page is stored, so it wins over the tombstone from now on. */
-  if (store_remove_tombstone (top, page) == -1)
+  /* The page wins over the tombstone once both are durable (FS: a sync
+   * between them, else a crash could keep the removal alone).
+   */
+  if (store_sync (top) == -1 || store_remove_tombstone (top, page) == -1)
     return -1;
   set_top (c, page, true, false, &r);
   return r;
@@ -379,9 +384,13 @@ chain_delete_page (struct store_export *se, uint32_t page)
     set_top (c, page, true, false, &r);
     return r;
   }
-  /* The tombstone first: it hides the base's page once the top's goes. */
+  /* The tombstone first, durable (FS: a sync) before the top's page
+   * goes, so that no crash shows the base's page instead.
+   */
   set_top (c, page, true, true, &r);
   if (r == -1 || store_put_tombstone (top, page) == -1)
+    return -1;
+  if (en.top_page && store_sync (top) == -1)
     return -1;
   return delete_top_page (c, page, &en);
 }
