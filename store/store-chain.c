@@ -92,8 +92,6 @@ struct chain_export {
   struct chain_map map;
 };
 
-static const struct store_ops chain_ops;
-
 static struct chain_export *
 chain_of (struct store_export *se)
 {
