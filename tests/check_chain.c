@@ -362,6 +362,28 @@ START_TEST (test_chain_of_depth_3)
 }
 END_TEST
 
+/* A failed write of a base's page may or may not have landed: the page
+ * reads from the clone if it did, else still from the base.
+ */
+START_TEST (test_failed_write_reads_through)
+{
+  struct store_export *c;
+  unsigned char buf[PAGE];
+
+  make_export ("base", "abcd");
+  make_read_only ("base");
+  ck_assert_int_eq (store_clone_create (st, "base", "c1"), 0);
+  c = open_served ("c1");
+  memset (buf, 'X', PAGE);
+  ck_assert_int_eq (store_write_page (c, 1, buf, PAGE), -1);  /* unclaimed */
+  ck_assert_str_eq (read_all (c), "abcd....");
+  ck_assert_int_eq (store_claim (c), 0);
+  edit (c, ".Y");
+  ck_assert_str_eq (read_all (c), "aYcd....");
+  store_close_export (c);
+}
+END_TEST
+
 /* The clone's guard released and taken again after another process
  * wrote the clone: the chain lists it anew.
  */
@@ -585,6 +607,7 @@ chain_suite (void)
   tcase_add_test (tc, test_chain_of_depth_3);
   tcase_add_test (tc, test_pages_beyond_a_base);
   tcase_add_test (tc, test_claim_again_lists_anew);
+  tcase_add_test (tc, test_failed_write_reads_through);
   tcase_add_test (tc, test_chains_refused);
   tcase_add_test (tc, test_clone_create);
   tcase_add_test (tc, test_tombstones_need_the_guard);
