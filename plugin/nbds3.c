@@ -3,7 +3,9 @@
  * The nbdkit callbacks.  This file turns NBD exports into page-cache
  * exports: it owns the registry of open exports (one per name, shared by
  * all its connections), creates an export's metadata on its first write,
- * and maps each callback to the cache.  The store is made in .get_ready,
+ * and maps each callback to the cache (a clone through the chain of its
+ * bases, store-chain.c; a snapshot, read-only, never claimed or
+ * written).  The store is made in .get_ready,
  * the cache's threads start in .after_fork, and the final write-back runs
  * in .cleanup, because on SIGTERM nbdkit calls .cleanup without calling
  * .close.
