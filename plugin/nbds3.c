@@ -5,10 +5,9 @@
  * all its connections), creates an export's metadata on its first write,
  * and maps each callback to the cache (a clone through the chain of its
  * bases, store-chain.c; a snapshot, read-only, never claimed or
- * written).  The store is made in .get_ready,
- * the cache's threads start in .after_fork, and the final write-back runs
- * in .cleanup, because on SIGTERM nbdkit calls .cleanup without calling
- * .close.
+ * written).  The store is made in .get_ready, the cache's threads start
+ * in .after_fork, and the final write-back runs in .cleanup, because on
+ * SIGTERM nbdkit calls .cleanup without calling .close.
  *
  * The registry is bounded, because any client can name exports: at most
  * max-exports are open at once.  An export whose last connection closed
