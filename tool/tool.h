@@ -64,6 +64,7 @@ struct tool_cmd {
 };
 
 extern const struct tool_cmd tool_cmd_list;
+extern const struct tool_cmd tool_cmd_clone;
 
 /* ---- The store (tool-store.c) ---- */
 
