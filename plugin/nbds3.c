@@ -3,10 +3,11 @@
  * The nbdkit callbacks.  This file turns NBD exports into page-cache
  * exports: it owns the registry of open exports (one per name, shared by
  * all its connections), creates an export's metadata on its first write,
- * and maps each callback to the cache.  The store is made in .get_ready,
- * the cache's threads start in .after_fork, and the final write-back runs
- * in .cleanup, because on SIGTERM nbdkit calls .cleanup without calling
- * .close.
+ * and maps each callback to the cache (a clone through the chain of its
+ * bases, store-chain.c; a snapshot, read-only, never claimed or
+ * written).  The store is made in .get_ready, the cache's threads start
+ * in .after_fork, and the final write-back runs in .cleanup, because on
+ * SIGTERM nbdkit calls .cleanup without calling .close.
  *
  * The registry is bounded, because any client can name exports: at most
  * max-exports are open at once.  An export whose last connection closed
@@ -38,6 +39,7 @@
 #include "options.h"
 #include "pagecache.h"
 #include "startup.h"
+#include "store-chain.h"
 #include "store-s3.h"
 #include "store.h"
 #include "store-snap.h"
@@ -62,6 +64,7 @@ struct export {
   uint64_t size;
   pthread_mutex_t create_lock;  /* serialises creating the metadata */
   bool created;                 /* metadata exists (atomic reads) */
+  bool read_only;               /* a snapshot: never claimed or written */
 
   unsigned create_failures;     /* failed attempts to create it */
 };
@@ -407,6 +410,27 @@ export_unclaim (struct export *e)
   pthread_mutex_unlock (&e->create_lock);
 }
 
+/* Clones and snapshots: the export E with metadata META is served
+ * read-only if META says so (a snapshot: nothing claims or writes it,
+ * nbds3_can_write), and through the chain of its bases if it has one
+ * (store-chain.c: reads of pages it does not hold go to its bases;
+ * writes, trims and zeros land in it alone).  0 or -1.
+ */
+static int
+export_open_clone (struct export *e, const struct store_meta *meta)
+{
+  struct store_export *chain;
+
+  e->read_only = meta->read_only;
+  if (meta->base[0] == '\0')
+    return 0;
+  chain = store_chain_open (store, e->store, meta);
+  if (chain == NULL)
+    return -1;
+  e->store = chain;
+  return 0;
+}
+
 /* Open the export NAME in the store and its cache, without
  * registry_lock (nbds3_open holds a placeholder meanwhile).  For a
  * writable connection (not READONLY), an existing export is claimed
@@ -448,7 +472,9 @@ export_open (const char *name, bool readonly)
       goto err;
     }
     e->size = meta.size;
-    if (!readonly && export_claim (e) == -1)
+    if (export_open_clone (e, &meta) == -1)
+      goto err;
+    if (!readonly && !e->read_only && export_claim (e) == -1)
       goto err;
   }
   e->cache = pagecache_open_export (e->store, name, e->size,
@@ -516,7 +542,8 @@ nbds3_open (int readonly)
     e->connections++;
   pthread_mutex_unlock (&registry_lock);
   /* Opened by read-only connections so far: claim it now. */
-  if (e && !readonly && export_exists (e) && export_claim (e) == -1) {
+  if (e && !readonly && !e->read_only && export_exists (e) &&
+      export_claim (e) == -1) {
     nbds3_close (e);
     return NULL;
   }
@@ -596,6 +623,12 @@ export_create (struct export *e)
   unsigned failures;
   int r = 0;
 
+  if (e->read_only) {           /* (nbds3_can_write says 0) */
+    nbdkit_error ("export '%s' is read-only (a snapshot): not written",
+                  e->name);
+    errno = EROFS;
+    return -1;
+  }
   if (__atomic_load_n (&e->created, __ATOMIC_ACQUIRE))
     return 0;
   failures = __atomic_load_n (&e->create_failures, __ATOMIC_ACQUIRE);
@@ -677,6 +710,15 @@ nbds3_block_size (void *handle, uint32_t *minimum, uint32_t *preferred,
     ? config.page_size : MAX_PREFERRED_BLOCK;
   *maximum = 0xffffffff;
   return 0;
+}
+
+/* A snapshot is never written: nbdkit serves it read-only. */
+static int
+nbds3_can_write (void *handle)
+{
+  struct export *e = handle;
+
+  return !e->read_only;
 }
 
 static int
@@ -833,6 +875,7 @@ static struct nbdkit_plugin plugin = {
   .close = nbds3_close,
   .get_size = nbds3_get_size,
   .block_size = nbds3_block_size,
+  .can_write = nbds3_can_write,
   .can_multi_conn = nbds3_can_multi_conn,
   .can_flush = nbds3_can_flush,
   .can_fua = nbds3_can_fua,

@@ -381,6 +381,64 @@ store_remove_object (struct store_export *e, const char *name)
   return r;
 }
 
+/* ---- Tombstones ---- */
+
+/* Does E's store keep tombstones (METHOD set)?  Reports why not. */
+static bool
+tombstones_usable (const struct store_export *e, void *method)
+{
+  if (method)
+    return true;
+  nbdkit_error ("the %s store keeps no tombstones, so export '%s' cannot "
+                "be a clone", store_name (e->store), e->name);
+  errno = ENOTSUP;
+  return false;
+}
+
+int
+store_put_tombstone (struct store_export *e, uint32_t page)
+{
+  TRACE_START;
+  int r;
+
+  if (!tombstones_usable (e, e->store->ops->put_tombstone) ||
+      store_snap_begin_mutation (e, page) == -1)
+    return -1;
+  r = e->store->ops->put_tombstone (e, page);
+  store_snap_end_mutation (e);
+  TRACE ("put_tombstone", e, page, r);
+  return r;
+}
+
+int
+store_remove_tombstone (struct store_export *e, uint32_t page)
+{
+  TRACE_START;
+  int r;
+
+  if (!tombstones_usable (e, e->store->ops->remove_tombstone) ||
+      store_snap_begin_mutation (e, page) == -1)
+    return -1;
+  r = e->store->ops->remove_tombstone (e, page);
+  store_snap_end_mutation (e);
+  TRACE ("remove_tombstone", e, page, r);
+  return r;
+}
+
+int
+store_list_tombstones (struct store_export *e,
+                       int (*fn) (void *opaque, uint32_t page), void *opaque)
+{
+  TRACE_START;
+  int r;
+
+  if (!tombstones_usable (e, e->store->ops->list_tombstones))
+    return -1;
+  r = e->store->ops->list_tombstones (e, fn, opaque);
+  TRACE ("list_tombstones", e, NO_PAGE, r);
+  return r;
+}
+
 /* ---- Snapshots ---- */
 
 int

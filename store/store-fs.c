@@ -2,7 +2,8 @@
  *
  * The filesystem page store: export NAME lives in the directory
  * <data-dir>/exports/NAME, as one file per stored page (page-%08x.bin)
- * plus its metadata (nbds3.meta).
+ * plus its metadata (nbds3.meta), and in a clone one empty file per
+ * tombstone (page-%08x.zero).
  *
  * Invariants:
  * - A page or metadata file is only ever replaced by renaming a fully
@@ -492,11 +493,14 @@ fs_write_meta (struct store_export *se, const struct store_meta *meta)
   return r;
 }
 
+/* Call FN for each file of E's directory whose name PARSE takes for a
+ * page index (pages, or tombstones).  0 or -1.
+ */
 static int
-fs_list_pages (struct store_export *se,
-               int (*fn) (void *opaque, uint32_t page), void *opaque)
+list_page_files (struct fs_export *e,
+                 bool (*parse) (const char *name, uint32_t *page),
+                 int (*fn) (void *opaque, uint32_t page), void *opaque)
 {
-  struct fs_export *e = (struct fs_export *) se;
   int dir_fd = get_dir_fd (e), r;
   struct dirent *ent;
   uint32_t page;
@@ -510,7 +514,7 @@ fs_list_pages (struct store_export *se,
     return -1;
   }
   while ((r = store_fs_next_entry (d, e->dir, &ent)) == 1) {
-    if (ent->d_type == DT_DIR || !store_page_name_parse (ent->d_name, &page))
+    if (ent->d_type == DT_DIR || !parse (ent->d_name, &page))
       continue;
     if (fn (opaque, page) == -1) {
       r = -1;
@@ -519,6 +523,14 @@ fs_list_pages (struct store_export *se,
   }
   closedir (d);
   return r;
+}
+
+static int
+fs_list_pages (struct store_export *se,
+               int (*fn) (void *opaque, uint32_t page), void *opaque)
+{
+  return list_page_files ((struct fs_export *) se, store_page_name_parse,
+                          fn, opaque);
 }
 
 /* The directory of E into *DIR_FD (-1 while the export does not exist),
@@ -655,26 +667,38 @@ fs_write_page (struct store_export *se, uint32_t page,
   return -1;
 }
 
+/* Remove the page file of PAGE of E, or with TOMBSTONE its tombstone
+ * (guard held), dropping the page's cached descriptor.  One that does
+ * not exist is no error.
+ */
 static int
-fs_delete_page (struct store_export *se, uint32_t page)
+unlink_page_file (struct fs_export *e, uint32_t page, bool tombstone)
 {
-  struct fs_export *e = (struct fs_export *) se;
   struct fs_store *fs = (struct fs_store *) e->base.store;
-  char name[STORE_PAGE_NAME_LEN + 1];
+  char name[STORE_TOMBSTONE_NAME_LEN + 1];
   int dir_fd, r;
 
   if (get_dir_fd (e) == -1)     /* no export, so no page */
     return 0;
   if ((dir_fd = get_locked_dir_fd (e)) == -1)
     return -1;
-  snprintf (name, sizeof name, STORE_PAGE_NAME_FMT, page);
+  if (tombstone)
+    snprintf (name, sizeof name, STORE_TOMBSTONE_NAME_FMT, page);
+  else
+    snprintf (name, sizeof name, STORE_PAGE_NAME_FMT, page);
   r = unlinkat (dir_fd, name, 0);
   fs_fdcache_drop (fs->fds, e, page);
   if (r == -1 && errno != ENOENT) {
-    nbdkit_error ("cannot delete page file %s/%s: %m", e->dir, name);
+    nbdkit_error ("cannot delete %s/%s: %m", e->dir, name);
     return -1;
   }
   return 0;
+}
+
+static int
+fs_delete_page (struct store_export *se, uint32_t page)
+{
+  return unlink_page_file ((struct fs_export *) se, page, false);
 }
 
 /* The change time of E's directory (every page written or deleted is a
@@ -807,6 +831,44 @@ fs_remove_object (struct store_export *se, const char *name)
   return store_fs_remove_object (((struct fs_export *) se)->dir, name);
 }
 
+/* ---- Tombstones (store.h): empty files page-%08x.zero ---- */
+
+/* An empty file needs no fsync of its own: its directory entry is all
+ * there is, and fs_sync (the cache's flush) makes that durable, as it
+ * does for pages.
+ */
+static int
+fs_put_tombstone (struct store_export *se, uint32_t page)
+{
+  struct fs_export *e = (struct fs_export *) se;
+  char name[STORE_TOMBSTONE_NAME_LEN + 1];
+  int dir_fd = get_locked_dir_fd (e), fd;
+
+  if (dir_fd == -1)
+    return -1;
+  snprintf (name, sizeof name, STORE_TOMBSTONE_NAME_FMT, page);
+  fd = openat (dir_fd, name, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+  if (fd == -1) {
+    nbdkit_error ("cannot create tombstone %s/%s: %m", e->dir, name);
+    return -1;
+  }
+  return close (fd);
+}
+
+static int
+fs_remove_tombstone (struct store_export *se, uint32_t page)
+{
+  return unlink_page_file ((struct fs_export *) se, page, true);
+}
+
+static int
+fs_list_tombstones (struct store_export *se,
+                    int (*fn) (void *opaque, uint32_t page), void *opaque)
+{
+  return list_page_files ((struct fs_export *) se,
+                          store_tombstone_name_parse, fn, opaque);
+}
+
 static const struct store_ops fs_ops = {
   .name = "fs",
   .ready = fs_ready,
@@ -827,6 +889,9 @@ static const struct store_ops fs_ops = {
   .put_object = fs_put_object,
   .get_object = fs_get_object,
   .remove_object = fs_remove_object,
+  .put_tombstone = fs_put_tombstone,
+  .remove_tombstone = fs_remove_tombstone,
+  .list_tombstones = fs_list_tombstones,
   .copy_object = fs_copy_object,
 };
 

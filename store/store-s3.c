@@ -3,7 +3,8 @@
  * The S3 page store: export NAME lives under the key prefix
  * [PREFIX/]exports/NAME/ of one bucket (PREFIX is prefix=), as one object
  * per stored page (page-%08x.bin, always a full page) plus its metadata
- * (nbds3.meta).  Every key, listing and probe object is under that root.
+ * (nbds3.meta), and in a clone one empty object per tombstone
+ * (page-%08x.zero).  Every key, listing and probe object is under that root.
  * This file maps the store methods to S3 requests; s3-http.c sends them.
  *
  * Invariants:
@@ -508,6 +509,7 @@ s3_write_meta (struct store_export *se, const struct store_meta *meta)
 
 struct pages_ctx {
   struct s3_export *e;
+  bool tombstones;              /* list tombstones, not pages */
   int (*fn) (void *opaque, uint32_t page);
   void *opaque;
   /* Instead of FN: list_page_versions's. */
@@ -521,9 +523,13 @@ page_object (void *opaque, const struct s3_list_object *obj)
   size_t plen = strlen (ctx->e->prefix);
   uint32_t page;
 
-  if (strncmp (obj->key, ctx->e->prefix, plen) != 0 ||
-      !store_page_name_parse (obj->key + plen, &page))
-    return 0;                   /* nbds3.meta, or not ours */
+  if (strncmp (obj->key, ctx->e->prefix, plen) != 0)
+    return 0;                   /* not ours */
+  if (ctx->tombstones)
+    return store_tombstone_name_parse (obj->key + plen, &page)
+      ? ctx->fn (ctx->opaque, page) : 0;
+  if (!store_page_name_parse (obj->key + plen, &page))
+    return 0;                   /* nbds3.meta, or another object */
   if (s3_etags_set (&ctx->e->etags, page, obj->etag) == -1)
     return -1;
   if (ctx->versioned_fn)
@@ -531,15 +537,23 @@ page_object (void *opaque, const struct s3_list_object *obj)
   return ctx->fn (ctx->opaque, page);
 }
 
+/* List E's pages, or with TOMBSTONES its tombstones, into FN. */
+static int
+list_page_objects (struct store_export *se, bool tombstones,
+                   int (*fn) (void *opaque, uint32_t page), void *opaque)
+{
+  struct s3_export *e = (struct s3_export *) se;
+  struct pages_ctx ctx = { e, tombstones, fn, opaque, NULL };
+
+  return list_objects ((struct s3_store *) e->base.store, e->prefix, NULL,
+                       page_object, NULL, &ctx);
+}
+
 static int
 s3_list_pages (struct store_export *se,
                int (*fn) (void *opaque, uint32_t page), void *opaque)
 {
-  struct s3_export *e = (struct s3_export *) se;
-  struct pages_ctx ctx = { e, fn, opaque, NULL };
-
-  return list_objects ((struct s3_store *) e->base.store, e->prefix, NULL,
-                       page_object, NULL, &ctx);
+  return list_page_objects (se, false, fn, opaque);
 }
 
 static int
@@ -671,6 +685,26 @@ exists_unlisted (struct s3_export *e, uint32_t page, const char *key,
   return -1;
 }
 
+/* May mutation METHOD of KEY of E start now: E not fenced (see the top
+ * of this file), and may_mutate?  0 and *NOT_AFTER, or -1 after
+ * nbdkit_error.
+ */
+static int
+may_mutate_key (struct s3_export *e, const char *method, const char *key,
+                int64_t *not_after)
+{
+  struct s3_store *s = (struct s3_store *) e->base.store;
+
+  if (__atomic_load_n (&e->fenced, __ATOMIC_RELAXED)) {
+    nbdkit_error ("S3 %s s3://%s/%s: export %s is fenced after a "
+                  "conflict (see above): restart nbdkit to write it again",
+                  method, s->bucket, key, e->name);
+    errno = EIO;
+    return -1;
+  }
+  return may_mutate (e, not_after);
+}
+
 /* Send the conditional mutation METHOD ("PUT" with BUF of LEN bytes and
  * its checksum SUM, or "DELETE") of PAGE under the 412 rule at the top of
  * this file: at most four rounds, with a HEAD after each 412.
@@ -693,15 +727,8 @@ mutate_page (struct s3_export *e, uint32_t page, const char *method,
   snprintf (leaf, sizeof leaf, STORE_PAGE_NAME_FMT, page);
   if ((key = export_key (e, leaf)) == NULL)
     return -1;
-  if (__atomic_load_n (&e->fenced, __ATOMIC_RELAXED)) {
-    nbdkit_error ("S3 %s s3://%s/%s: export %s is fenced after a "
-                  "conflict (see above): restart nbdkit to write it again",
-                  method, s->bucket, key, e->name);
-    errno = EIO;
-    return -1;
-  }
   new_nonce (s, nonce);
-  if (may_mutate (e, &not_after) == -1)
+  if (may_mutate_key (e, method, key, &not_after) == -1)
     return -1;
   if (sum)
     store_checksum_format (sum, crc);
@@ -955,6 +982,54 @@ s3_remove_object (struct store_export *se, const char *name)
   return r;
 }
 
+/* ---- Tombstones (store.h): empty objects page-%08x.zero ---- */
+
+/* PUT or DELETE (METHOD) the tombstone of PAGE, under the lease as a
+ * page mutation is.  Unconditional: every tombstone is the same empty
+ * object, so a late attempt changes nothing that another did not also
+ * mean.  0 or -1.
+ */
+static int
+mutate_tombstone (struct s3_export *e, uint32_t page, const char *method)
+{
+  struct s3_store *s = (struct s3_store *) e->base.store;
+  char leaf[STORE_TOMBSTONE_NAME_LEN + 1];
+  CLEANUP_FREE char *key = NULL;
+  struct s3_http_request req = {
+    .method = method, .body = "", .body_len = 0, .missing_ok = true,
+  };
+  struct s3_http_response resp;
+  int r;
+
+  snprintf (leaf, sizeof leaf, STORE_TOMBSTONE_NAME_FMT, page);
+  if ((key = export_key (e, leaf)) == NULL ||
+      may_mutate_key (e, method, key, &req.not_after) == -1)
+    return -1;
+  req.key = key;
+  r = s3_http_request (s->http, &req, &resp);
+  free (resp.body);
+  return r;
+}
+
+static int
+s3_put_tombstone (struct store_export *se, uint32_t page)
+{
+  return mutate_tombstone ((struct s3_export *) se, page, "PUT");
+}
+
+static int
+s3_remove_tombstone (struct store_export *se, uint32_t page)
+{
+  return mutate_tombstone ((struct s3_export *) se, page, "DELETE");
+}
+
+static int
+s3_list_tombstones (struct store_export *se,
+                    int (*fn) (void *opaque, uint32_t page), void *opaque)
+{
+  return list_page_objects (se, true, fn, opaque);
+}
+
 /* ---- Snapshots ---- */
 
 static int
@@ -964,7 +1039,7 @@ s3_list_page_versions (struct store_export *se,
                        void *opaque)
 {
   struct s3_export *e = (struct s3_export *) se;
-  struct pages_ctx ctx = { e, NULL, opaque, fn };
+  struct pages_ctx ctx = { e, false, NULL, opaque, fn };
 
   return list_objects ((struct s3_store *) e->base.store, e->prefix, NULL,
                        page_object, NULL, &ctx);
@@ -1085,6 +1160,9 @@ static const struct store_ops s3_ops = {
   .put_object = s3_put_object,
   .get_object = s3_get_object,
   .remove_object = s3_remove_object,
+  .put_tombstone = s3_put_tombstone,
+  .remove_tombstone = s3_remove_tombstone,
+  .list_tombstones = s3_list_tombstones,
   .list_page_versions = s3_list_page_versions,
   .copy_object = s3_copy_object,
 };

@@ -149,27 +149,9 @@ record_page (void *opaque, uint32_t page, const char *version)
   return add_entry (opaque, page, false, version);
 }
 
-/* Is NAME a tombstone "page-%08x.zero"?  Its page into *PAGE. */
-static bool
-tombstone_name_parse (const char *name, uint32_t *page)
-{
-  char bin[STORE_PAGE_NAME_LEN + 1];
-  size_t len = strlen (name);
-
-  if (len != STORE_PAGE_NAME_LEN + 1 || strcmp (name + 13, ".zero") != 0)
-    return false;
-  snprintf (bin, sizeof bin, "%.13s.bin", name);
-  return store_page_name_parse (bin, page);
-}
-
 static int
-record_object (void *opaque, const char *name, uint64_t size)
+record_tombstone (void *opaque, uint32_t page)
 {
-  uint32_t page;
-
-  (void) size;
-  if (!tombstone_name_parse (name, &page))
-    return 0;
   return add_entry (opaque, page, true, "");
 }
 
@@ -192,7 +174,8 @@ snap_point_record (struct store_export *e, const struct snap_request *req,
   memset (pt, 0, sizeof *pt);
   pt->req = *req;
   if (store_list_page_versions (e, record_page, &ctx) == -1 ||
-      (tombstones && store_list_objects (e, record_object, &ctx) == -1)) {
+      (tombstones && store_list_tombstones (e, record_tombstone,
+                                            &ctx) == -1)) {
     snap_point_free (pt);
     return -1;
   }
@@ -306,10 +289,10 @@ int
 snap_entry_copy (struct store_export *e, struct snap_entry *ent,
                  uint32_t page_size, struct store_export *dst)
 {
-  char name[STORE_PAGE_NAME_LEN + 2];
+  char name[STORE_TOMBSTONE_NAME_LEN + 1];
 
   snprintf (name, sizeof name,
-            ent->tombstone ? SNAP_TOMBSTONE_FMT : STORE_PAGE_NAME_FMT,
+            ent->tombstone ? STORE_TOMBSTONE_NAME_FMT : STORE_PAGE_NAME_FMT,
             ent->page);
   return store_copy_object (e, name, ent->version,
                             ent->tombstone ? 0 : page_size, dst);

@@ -15,8 +15,6 @@
 
 #include "store.h"
 
-/* A clone's tombstone of page N (the clones layout). */
-#define SNAP_TOMBSTONE_FMT "page-%08" PRIx32 ".zero"
 #define SNAP_ID_LEN 32                  /* hex digits of a request id */
 #define SNAP_VERSION_MAX 80             /* an S3 ETag, quotes included */
 

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT
  *
  * What both page stores share: the export name rule, the text format of
- * the nbds3.meta record, of a page's checksum and the page naming scheme.  Pure functions, no
- * I/O, so both stores and the unit tests agree on them by construction.
+ * the nbds3.meta record, of a page's checksum and the page and tombstone
+ * naming scheme.  Pure functions, no I/O, so both stores and the unit
+ * tests agree on them by construction.
  */
 
 #include <config.h>
@@ -255,13 +256,14 @@ store_object_name_valid (const char *name)
     object_component_valid (slash + 1, strlen (slash + 1));
 }
 
-bool
-store_page_name_parse (const char *name, uint32_t *page)
+/* Parse "page-%08x" followed by SUFFIX, all of NAME, into *PAGE. */
+static bool
+page_name_parse (const char *name, const char *suffix, uint32_t *page)
 {
   uint32_t v = 0;
 
-  if (strlen (name) != STORE_PAGE_NAME_LEN ||
-      strncmp (name, "page-", 5) != 0 || strcmp (name + 13, ".bin") != 0)
+  if (strlen (name) != 13 + strlen (suffix) ||
+      strncmp (name, "page-", 5) != 0 || strcmp (name + 13, suffix) != 0)
     return false;
   for (int i = 5; i < 13; ++i) {
     char c = name[i];
@@ -271,4 +273,16 @@ store_page_name_parse (const char *name, uint32_t *page)
   }
   *page = v;
   return true;
+}
+
+bool
+store_page_name_parse (const char *name, uint32_t *page)
+{
+  return page_name_parse (name, ".bin", page);
+}
+
+bool
+store_tombstone_name_parse (const char *name, uint32_t *page)
+{
+  return page_name_parse (name, ".zero", page);
 }

@@ -219,6 +219,32 @@ struct store_ops {
   /* Remove NAME, durably; one that is not stored is no error.  0 or -1. */
   int (*remove_object) (struct store_export *e, const char *name);
 
+  /* Tombstones, for clones (store-chain.c): in an export with a base, a
+   * page that a base holds but the clone trimmed or zeroed is marked by
+   * a tombstone, an empty object or file named STORE_TOMBSTONE_NAME_FMT
+   * beside the pages, and reads as zeros.  A page object of the same
+   * index wins over its tombstone (a crash between the two mutations
+   * leaves both); a tombstone wins over every base.  Tombstones are
+   * mutations like write_page and delete_page: they need the guard (FS:
+   * the flock; S3: the lease, checked before each request), are durable
+   * as those are (FS: once sync returns), follow the same one mutation
+   * per page rule, and never appear in list_pages.  May be NULL (a store
+   * without clones).
+   *
+   * put_tombstone stores the tombstone of PAGE (storing it again is no
+   * error).  0 or -1.
+   */
+  int (*put_tombstone) (struct store_export *e, uint32_t page);
+
+  /* Remove the tombstone of PAGE; one not stored is no error.  0 or -1. */
+  int (*remove_tombstone) (struct store_export *e, uint32_t page);
+
+  /* Call FN once for each page index that has a tombstone, in no
+   * particular order.  FN returning -1 stops the listing.  0 or -1.
+   */
+  int (*list_tombstones) (struct store_export *e,
+                          int (*fn) (void *opaque, uint32_t page),
+                          void *opaque);
   /* Snapshots (store-snap.c).  list_page_versions is list_pages with
    * each page's version: what copy_page needs to copy that version and
    * no other (S3: its ETag as listed).  NULL when a page file is never
@@ -310,6 +336,14 @@ extern int store_put_object (struct store_export *e, const char *name,
 extern int store_get_object (struct store_export *e, const char *name,
                              void *buf, size_t cap, size_t *len);
 extern int store_remove_object (struct store_export *e, const char *name);
+/* The tombstones (ENOTSUP after nbdkit_error for a store without
+ * them).
+ */
+extern int store_put_tombstone (struct store_export *e, uint32_t page);
+extern int store_remove_tombstone (struct store_export *e, uint32_t page);
+extern int store_list_tombstones (struct store_export *e,
+                                  int (*fn) (void *opaque, uint32_t page),
+                                  void *opaque);
 /* Snapshots (ENOTSUP after nbdkit_error for a store without
  * copy_object).
  */
@@ -364,5 +398,13 @@ extern bool store_object_name_valid (const char *name);
  * *PAGE if NAME is exactly such a name.
  */
 extern bool store_page_name_parse (const char *name, uint32_t *page);
+
+/* The tombstone of a page in a clone (see put_tombstone): an empty
+ * object or file "page-%08x.zero" in the clone's own export.  Parse
+ * returns true and sets *PAGE if NAME is exactly such a name.
+ */
+#define STORE_TOMBSTONE_NAME_FMT "page-%08" PRIx32 ".zero"
+#define STORE_TOMBSTONE_NAME_LEN 18 /* strlen ("page-00000000.zero") */
+extern bool store_tombstone_name_parse (const char *name, uint32_t *page);
 
 #endif /* NBDS3_STORE_H */

@@ -32,6 +32,7 @@ main (void)
     aws_profile_suite,
     s3_settings_suite,
     s3_creds_suite,
+    chain_suite,
     snapshot_suite,
   };
   SRunner *runner = srunner_create (NULL);

@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * Creating a clone (store-clone.h), in the store layer so that the tool
+ * (nbds3 clone) and the unit tests share it.  It costs O(1) requests,
+ * whatever the base's size: no page is read or copied.
+ *
+ * The order makes the races with a delete of the base safe: the
+ * back-reference clones/NAME is created in the base (an exclusive create,
+ * so two clones of one name cannot both succeed) before the clone's
+ * metadata exists, and a delete of the base lists clones/ while holding
+ * the base's guard, so it either sees the back-reference or deleted the
+ * base before the clone was created (then the clone's creation finds no
+ * base, or its metadata names a base that is gone and the plugin
+ * refuses to serve it, never serving other data).  A back-reference
+ * without a clone (a crash in between) only keeps the base from being
+ * deleted until it is removed.
+ */
+
+#include <config.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <nbdkit-plugin.h>
+
+#include "store-clone.h"
+
+/* Check that NAME may become a clone of BASE: both names valid and
+ * different, BASE a snapshot (read-only), NAME not an export yet.
+ * BASE_META gets BASE's metadata.  0 or -1 after nbdkit_error.
+ */
+static int
+check_clone (struct store_export *b, struct store_export *c,
+             const char *base, const char *name,
+             struct store_meta *base_meta)
+{
+  struct store_meta meta;
+  int r = store_read_meta (b, base_meta);
+
+  if (r == -1)
+    return -1;
+  if (r == 0) {
+    nbdkit_error ("cannot clone '%s': no such export", base);
+    errno = ENOENT;
+    return -1;
+  }
+  if (!base_meta->read_only) {
+    nbdkit_error ("cannot clone '%s': it is not read-only; a clone's base "
+                  "must be a snapshot (nbds3 snapshot %s NAME), which "
+                  "nothing writes", base, base);
+    errno = EINVAL;
+    return -1;
+  }
+  r = store_read_meta (c, &meta);
+  if (r == -1)
+    return -1;
+  if (r == 1) {
+    nbdkit_error ("cannot create clone '%s': an export of that name "
+                  "exists", name);
+    errno = EEXIST;
+    return -1;
+  }
+  return 0;
+}
+
+/* Write the metadata of clone C of BASE (BASE_META) under C's guard.
+ * 0 or -1 after nbdkit_error.
+ */
+static int
+write_clone_meta (struct store_export *c, const char *base,
+                  const struct store_meta *base_meta)
+{
+  struct store_meta meta = {
+    .version = STORE_META_VERSION,
+    .size = base_meta->size,
+    .page_size = base_meta->page_size,
+    .checksums = true,
+  };
+
+  snprintf (meta.base, sizeof meta.base, "%s", base);
+  if (store_claim (c) == -1)
+    return -1;
+  return store_write_meta (c, &meta);
+}
+
+/* Make NAME a clone of BASE, both open (B and C). */
+static int
+create_clone (struct store_export *b, struct store_export *c,
+              const char *base, const char *name)
+{
+  char ref[sizeof STORE_CLONE_REF_DIR + STORE_EXPORT_NAME_MAX + 1];
+  struct store_meta base_meta;
+  int err;
+
+  if (check_clone (b, c, base, name, &base_meta) == -1)
+    return -1;
+  snprintf (ref, sizeof ref, STORE_CLONE_REF_DIR "/%s", name);
+  if (store_put_object (b, ref, "", 0, true) == -1) {
+    if (errno == EEXIST)
+      nbdkit_error ("cannot create clone '%s' of '%s': '%s' already has a "
+                    "clone of that name (or one is being created)", name,
+                    base, base);
+    return -1;
+  }
+  if (write_clone_meta (c, base, &base_meta) == 0)
+    return 0;
+  err = errno;
+  if (store_remove_object (b, ref) == -1)
+    nbdkit_error ("the back-reference %s of export '%s' stays: remove it "
+                  "by hand, or '%s' cannot be deleted", ref, base, base);
+  errno = err;
+  return -1;
+}
+
+int
+store_clone_create (struct store *s, const char *base, const char *name)
+{
+  struct store_export *b = NULL, *c = NULL;
+  int r = -1;
+
+  if (!store_export_name_valid (base) || !store_export_name_valid (name)) {
+    nbdkit_error ("cannot clone '%s' as '%s': not a valid export name "
+                  "(1-200 bytes of UTF-8 without '/', control characters "
+                  "or a leading '.')", base, name);
+    errno = EINVAL;
+    return -1;
+  }
+  if (strcmp (base, name) == 0) {
+    nbdkit_error ("cannot clone '%s' as itself", base);
+    errno = EINVAL;
+    return -1;
+  }
+  b = store_open_export (s, base);
+  if (b)
+    c = store_open_export (s, name);
+  if (c)
+    r = create_clone (b, c, base, name);
+  int err = errno;
+  if (c)
+    store_close_export (c);
+  if (b)
+    store_close_export (b);
+  errno = err;
+  return r;
+}
