@@ -7,7 +7,9 @@
 #      immutability invariant, which FS snapshots rest on).
 #   2. A snapshot of a quiescent export (no server) equals it byte for
 #      byte, and still does after the export is rewritten; its metadata
-#      says read-only and snapshot-of.
+#      says read-only and snapshot-of; it is served read-only.  A
+#      snapshot of a clone that a server holds (through its chain) holds
+#      the clone's pages and tombstones, and keeps its base.
 #   3. A snapshot of an export under a running write-and-flush workload of
 #      generation-stamped pages (tests/snapshot-pages.py) is
 #      crash-consistent: no page torn or missing, every round flushed
@@ -113,6 +115,8 @@ grep -q "exists already" "$tmpdir/again.err" ||
 start_nbds3 "${KEYS[@]}"
 nbdcopy "$(uri qs)" - | cmp -s - "$tmpdir/q1" ||
   fail "the snapshot of a quiescent export differs from it"
+nbdsh -u "$(uri qs)" -c 'assert h.is_read_only()' ||
+  fail "the snapshot is served writable"
 random_file "$tmpdir/q2" $((NPAGES * P))
 nbdcopy --flush "$tmpdir/q2" "$(uri q)"
 # Read on a server of its own: main has the snapshot's pages cached.
@@ -123,6 +127,32 @@ nbdcopy "$(uri qs ro)" - | cmp -s - "$tmpdir/q1" ||
   fail "the snapshot changed when its export was rewritten"
 stop_nbdkit ro
 info "2. a snapshot of a quiescent export equals it, and stays so"
+
+# ---- 2b. a clone held by a server: its pages and tombstones ----
+
+nbds3_tool clone qs c >/dev/null || fail "nbds3 clone qs c failed"
+nbdsh -u "$(uri c)" -c "
+h.pwrite(b'X' * $P, 1 * $P)
+h.trim($P, 2 * $P)
+h.flush()"
+hold_client c "$(uri c)" 'pass'
+nbds3_tool --json snapshot c cs >"$tmpdir/cs.json" 2>"$tmpdir/cs.err" ||
+  fail "nbds3 snapshot of a held clone failed: $(cat "$tmpdir/cs.err")"
+release_client c
+python3 - "$tmpdir/cs.json" <<'EOF' || fail "snapshot report: $(cat "$tmpdir/cs.json")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["held"] is True and r["pages"] == 1 and r["tombstones"] == 1, r
+EOF
+store_object cs nbds3.meta | grep -qx 'base=qs' ||
+  fail "the snapshot of a clone lost its base"
+start_nbds3_as ro -r "${KEYS[@]}"
+nbdcopy "$(uri c ro)" - | cmp -s - <(nbdcopy "$(uri cs ro)" -) ||
+  fail "the snapshot of a clone differs from the clone"
+nbdsh -u "$(uri cs ro)" -c "assert h.pread($P, 2 * $P) == bytes($P)" ||
+  fail "a tombstone of the clone does not read as zeros in its snapshot"
+stop_nbdkit ro
+info "2b. a snapshot of a held clone holds its pages and tombstones"
 
 # ---- 3. under a write-and-flush workload ----
 
