@@ -358,12 +358,18 @@ int
 store_snap_claimed (struct store_export *e)
 {
   struct store_snap *sn = e->snap;
+  bool held;
   int r;
 
   if (serve_poll_ms == 0)
     return 0;
   if (sn == NULL && (sn = e->snap = snap_new (e)) == NULL)
     return -1;
+  pthread_mutex_lock (&sn->lock);
+  held = sn->claimed;
+  pthread_mutex_unlock (&sn->lock);
+  if (held)
+    return 0;                   /* held already: the watcher looks */
   pthread_mutex_lock (&sn->poll_lock);
   r = poll_request (sn, true);
   pthread_mutex_unlock (&sn->poll_lock);

@@ -41,9 +41,10 @@
 extern void store_snap_serve (unsigned poll_ms);
 
 /* The call wrappers' hooks (store-calls.c).  claimed: E's guard was
- * taken (starts watching it for requests, and resumes copy-before-write
- * of a snapshot whose point an earlier holder recorded); unclaimed: it
- * was released; close: E closes (stops watching, frees the state).
+ * taken (the first claim, or the first after unclaimed, starts watching
+ * it for requests and resumes copy-before-write of a snapshot whose point
+ * an earlier holder recorded; later ones do nothing, no I/O); unclaimed:
+ * it was released; close: E closes (stops watching, frees the state).
  * claimed is 0, or -1 after nbdkit_error when it cannot tell whether a
  * snapshot is being taken: the claim fails then.
  */
