@@ -42,6 +42,7 @@
 #include "store-chain.h"
 #include "store-s3.h"
 #include "store.h"
+#include "store-snap.h"
 
 #define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL
 
@@ -177,6 +178,11 @@ nbds3_get_ready (void)
     store = NULL;               /* so .cleanup has nothing to do */
     return -1;
   }
+  /* Answer snapshot requests of the exports this server holds: on S3 at
+   * the lease's pace, on FS about every second.
+   */
+  store_snap_serve (config.s3.bucket ? config.s3.lease_timeout * 1000 / 6
+                    : STORE_SNAP_FS_POLL_MS);
   return 0;
 }
 

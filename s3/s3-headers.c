@@ -18,6 +18,7 @@
 #include <ctype.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -65,6 +66,28 @@ keep_meta (struct s3_http_response *resp, const char *line, size_t n)
     resp->nmeta++;
 }
 
+/* The decimal value of a Content-Length header (VALUE, N bytes, its
+ * CRLF included), or -1 if it is not a number.
+ */
+static int64_t
+content_length (const char *value, size_t n)
+{
+  int64_t v = 0;
+  size_t i = 0, digits = 0;
+
+  while (i < n && (value[i] == ' ' || value[i] == '\t'))
+    i++;
+  for (; i < n && value[i] >= '0' && value[i] <= '9'; ++i, ++digits) {
+    if (v > (INT64_MAX - 9) / 10)
+      return -1;
+    v = v * 10 + (value[i] - '0');
+  }
+  while (i < n && (value[i] == ' ' || value[i] == '\t' || value[i] == '\r' ||
+                   value[i] == '\n'))
+    i++;
+  return digits > 0 && i == n ? v : -1;
+}
+
 /* Header names are case-insensitive. */
 void
 s3_http_header_line (struct s3_http_response *resp, const char *line,
@@ -77,6 +100,8 @@ s3_http_header_line (struct s3_http_response *resp, const char *line,
                   sizeof resp->bucket_region);
   else if (n > 11 && strncasecmp (line, "x-amz-meta-", 11) == 0)
     keep_meta (resp, line, n);
+  else if (n > 15 && strncasecmp (line, "Content-Length:", 15) == 0)
+    resp->content_length = content_length (line + 15, n - 15);
 }
 
 const char *

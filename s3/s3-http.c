@@ -329,6 +329,49 @@ object_headers (const struct s3_http *h, const struct s3_http_request *req,
   return n;
 }
 
+/* The value of x-amz-copy-source for the raw KEY of H's bucket:
+ * "/BUCKET/KEY", URL-encoded ('/' kept).  NULL when out of memory.
+ */
+static char *
+copy_source_header (const struct s3_http *h, const char *key)
+{
+  CLEANUP_FREE char *raw = NULL;
+  char *out;
+  size_t cap;
+
+  if (asprintf (&raw, "/%s/%s", h->cfg.bucket, key) == -1)
+    return NULL;
+  cap = SIGV4_URI_ENCODE_SIZE (strlen (raw));
+  out = malloc (cap);
+  if (out && sigv4_uri_encode (raw, false, out, cap) == -1) {
+    free (out);
+    out = NULL;
+  }
+  return out;
+}
+
+/* The headers of a CopyObject REQ (copy_source set) into OUT (room for
+ * 4), the source's encoded as SOURCE: see s3-http.h.  Returns how many.
+ */
+static size_t
+copy_headers (const struct s3_http_request *req, const char *source,
+              struct sigv4_pair *out)
+{
+  size_t n = 0;
+
+  out[n++] = (struct sigv4_pair) { "x-amz-copy-source", source };
+  out[n++] = (struct sigv4_pair) { "x-amz-metadata-directive", "COPY" };
+  if (req->copy_if_match) {
+    out[n++] = (struct sigv4_pair) {
+      "x-amz-copy-source-if-match", req->copy_if_match
+    };
+    out[n++] = (struct sigv4_pair) {
+      "x-amz-copy-if-match", req->copy_if_match
+    };
+  }
+  return n;
+}
+
 /* Sign and perform one attempt of X to T.  Returns the CURLcode; a
  * failure to build the request is CURLE_OUT_OF_MEMORY.
  */
@@ -339,7 +382,7 @@ attempt (struct xfer *x, const struct s3_url_target *t,
   struct s3_http *h = x->h;
   const struct s3_http_request *req = x->req;
   char meta_names[S3_HTTP_META_COUNT][S3_HTTP_META_NAME_MAX + 16];
-  struct sigv4_pair signed_headers[2 + S3_HTTP_META_COUNT + 3] = {
+  struct sigv4_pair signed_headers[2 + S3_HTTP_META_COUNT + 3 + 4] = {
     { "host", t->host },
     { "x-amz-content-sha256", payload_hash },
   };
@@ -353,7 +396,7 @@ attempt (struct xfer *x, const struct s3_url_target *t,
   };
   struct sigv4_result sig;
   struct curl_slist *headers = NULL;
-  CLEANUP_FREE char *url = NULL;
+  CLEANUP_FREE char *url = NULL, *copy_source = NULL;
   CURL *c = x->c;
   CURLcode cc = CURLE_OUT_OF_MEMORY;
   bool ok = true;
@@ -364,6 +407,7 @@ attempt (struct xfer *x, const struct s3_url_target *t,
   x->resp->too_long = false;
   x->resp->curl_msg[0] = '\0';
   x->resp->etag[0] = '\0';
+  x->resp->content_length = -1;
   x->resp->bucket_region[0] = '\0';
   x->resp->nmeta = 0;
 
@@ -375,6 +419,12 @@ attempt (struct xfer *x, const struct s3_url_target *t,
     };
   }
   sr.nheaders += object_headers (h, req, signed_headers + sr.nheaders);
+  if (req->copy_source) {
+    if ((copy_source = copy_source_header (h, req->copy_source)) == NULL)
+      return CURLE_OUT_OF_MEMORY;
+    sr.nheaders += copy_headers (req, copy_source,
+                                 signed_headers + sr.nheaders);
+  }
   /* (follow_region may switch the region: an atomic load.) */
   if (sigv4_sign (&sr, &creds, __atomic_load_n (&h->cfg.region,
                                                 __ATOMIC_ACQUIRE),
@@ -702,7 +752,8 @@ s3_http_request (struct s3_http *h, const struct s3_http_request *req,
   }
 
   if (r == -1 && !req->quiet && !resp->no_credentials &&
-      !(err == EAGAIN && (req->if_match || req->if_none_match))) {
+      !(err == EAGAIN && (req->if_match || req->if_none_match ||
+                          req->copy_if_match))) {
     char msg[S3_HTTP_DESCRIBE_MAX];
 
     nbdkit_error ("%s", s3_http_describe (h, req, resp, msg, sizeof msg));

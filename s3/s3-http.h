@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "s3-config.h"
 #include "s3-error.h"
@@ -67,6 +68,18 @@ struct s3_http_request {
    */
   const char *if_match;
   bool if_none_match;
+  /* CopyObject: a PUT without a body whose object is a server-side copy
+   * of COPY_SOURCE, the raw key of an object of the same bucket (sent
+   * URL-encoded as x-amz-copy-source: /BUCKET/KEY, with its user metadata:
+   * x-amz-metadata-directive: COPY).  With COPY_IF_MATCH (an ETag as the
+   * server wants it) only if the source's ETag is that one, sent both as
+   * AWS's x-amz-copy-source-if-match and as radosgw's x-amz-copy-if-match;
+   * a refusal (412) is EAGAIN, not reported, as for IF_MATCH.  S3 may
+   * answer 200 with an <Error> body: the caller parses the body
+   * (s3_xml_parse_copy_result).
+   */
+  const char *copy_source;
+  const char *copy_if_match;
   /* User metadata to store with a PUT: NMETA (at most
    * S3_HTTP_META_COUNT) pairs, names without the x-amz-meta- prefix, in
    * lower case; sent as x-amz-meta-NAME headers and signed.
@@ -100,6 +113,8 @@ struct s3_http_response {
   char etag[S3_HTTP_ETAG_MAX];  /* the ETag response header of the last
                                  * attempt as sent (quotes included), or
                                  * "" */
+  int64_t content_length;       /* its Content-Length header, or -1 (a
+                                 * HEAD tells an object's size so) */
   /* The x-amz-meta-* headers of the last attempt (GET and HEAD return an
    * object's user metadata): names without the prefix, in lower case.
    */

@@ -508,6 +508,36 @@ s3_xml_parse_list (const char *body, size_t len, struct s3_list_result *res)
   return r;
 }
 
+int
+s3_xml_parse_copy_result (const char *body, size_t len,
+                          char etag[S3_XML_ETAG_MAX], struct s3_error *err)
+{
+  xmlDocPtr doc = NULL;
+  xmlNodePtr root;
+  char why[256];
+  int r = -1;
+
+  memset (err, 0, sizeof *err);
+  etag[0] = '\0';
+  doc = parse_document (body, len, why, sizeof why);
+  if (doc == NULL)
+    goto out;
+  root = xmlDocGetRootElement (doc);
+  if (is_element (root, "Error")) {
+    if (error_from_root (root, err) == -1)
+      snprintf (err->code, sizeof err->code, "Error");
+    goto out;
+  }
+  if (is_element (root, "CopyObjectResult") &&
+      get_field (root, "ETag", etag, S3_XML_ETAG_MAX) == 0 && etag[0])
+    r = 0;
+
+ out:
+  if (doc)
+    xmlFreeDoc (doc);
+  return r;
+}
+
 void
 s3_xml_list_free (struct s3_list_result *res)
 {

@@ -102,6 +102,17 @@ extern int s3_xml_parse_list (const char *body, size_t len,
  */
 extern void s3_xml_list_free (struct s3_list_result *res);
 
+/* Parse the answer of LEN bytes to a CopyObject (a PUT with
+ * x-amz-copy-source).  S3 may answer 200 and still fail, with an <Error>
+ * body: 0 and ETAG (as sent, quotes included) only for a
+ * <CopyObjectResult> with an ETag; -1 otherwise, with ERR filled in from
+ * an <Error> body (Code "Error" when it has none), or cleared when the
+ * body is neither.  Reports nothing.
+ */
+extern int s3_xml_parse_copy_result (const char *body, size_t len,
+                                     char etag[S3_XML_ETAG_MAX],
+                                     struct s3_error *err);
+
 /* The Credentials of an STS AssumeRole or AssumeRoleWithWebIdentity
  * answer; each string allocated (the secret and the token are wiped by
  * s3_xml_sts_free).

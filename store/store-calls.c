@@ -5,7 +5,10 @@
  * This is the one place that traces them (-D nbds3.store=1): method,
  * export, page, result (with errno on failure) and how long the request
  * took.  The wrappers add no behaviour of their own beyond the trace and
- * keeping the name of each export they open.
+ * keeping the name of each export they open, except the snapshot hooks:
+ * every page mutation runs between store_snap_begin_mutation and
+ * store_snap_end_mutation (copy-before-write), and claim, unclaim and
+ * close tell store-snap.c whether this process holds the export.
  */
 
 #include <config.h>
@@ -22,6 +25,7 @@
 #include "crc32c.h"
 #include "debug.h"
 #include "store.h"
+#include "store-snap.h"
 
 #define NO_PAGE UINT32_MAX
 
@@ -201,8 +205,12 @@ store_write_page (struct store_export *e, uint32_t page, const void *buf,
   const struct store_checksum sum = {
     .present = true, .crc32c = page_checksum (page, buf, len),
   };
-  int r = e->store->ops->write_page (e, page, buf, len, &sum);
+  int r = store_snap_begin_mutation (e, page);
 
+  if (r == 0) {
+    r = e->store->ops->write_page (e, page, buf, len, &sum);
+    store_snap_end_mutation (e);
+  }
   TRACE ("write_page", e, page, r);
   return r;
 }
@@ -211,8 +219,12 @@ int
 store_delete_page (struct store_export *e, uint32_t page)
 {
   TRACE_START;
-  int r = e->store->ops->delete_page (e, page);
+  int r = store_snap_begin_mutation (e, page);
 
+  if (r == 0) {
+    r = e->store->ops->delete_page (e, page);
+    store_snap_end_mutation (e);
+  }
   TRACE ("delete_page", e, page, r);
   return r;
 }
@@ -243,6 +255,7 @@ store_close_export (struct store_export *e)
 
   if (nbds3_debug_store)
     nbdkit_debug ("store: close_export '%s'", name);
+  store_snap_close (e);
   e->store->ops->close_export (e);
   free (name);
 }
@@ -254,9 +267,11 @@ store_claim (struct store_export *e)
   int r;
 
   if (e->store->ops->claim == NULL)
-    return 0;
+    return store_snap_claimed (e);
   r = e->store->ops->claim (e);
   TRACE ("claim", e, NO_PAGE, r);
+  if (r >= 0 && store_snap_claimed (e) == -1)
+    return -1;
   return r;
 }
 
@@ -268,6 +283,8 @@ store_unclaim (struct store_export *e)
   if (nbds3_debug_store)
     nbdkit_debug ("store: unclaim export '%s': %s", e->name,
                   r ? "released" : "kept");
+  if (r)
+    store_snap_unclaimed (e);
   return r;
 }
 
@@ -384,9 +401,11 @@ store_put_tombstone (struct store_export *e, uint32_t page)
   TRACE_START;
   int r;
 
-  if (!tombstones_usable (e, e->store->ops->put_tombstone))
+  if (!tombstones_usable (e, e->store->ops->put_tombstone) ||
+      store_snap_begin_mutation (e, page) == -1)
     return -1;
   r = e->store->ops->put_tombstone (e, page);
+  store_snap_end_mutation (e);
   TRACE ("put_tombstone", e, page, r);
   return r;
 }
@@ -397,9 +416,11 @@ store_remove_tombstone (struct store_export *e, uint32_t page)
   TRACE_START;
   int r;
 
-  if (!tombstones_usable (e, e->store->ops->remove_tombstone))
+  if (!tombstones_usable (e, e->store->ops->remove_tombstone) ||
+      store_snap_begin_mutation (e, page) == -1)
     return -1;
   r = e->store->ops->remove_tombstone (e, page);
+  store_snap_end_mutation (e);
   TRACE ("remove_tombstone", e, page, r);
   return r;
 }
@@ -415,5 +436,43 @@ store_list_tombstones (struct store_export *e,
     return -1;
   r = e->store->ops->list_tombstones (e, fn, opaque);
   TRACE ("list_tombstones", e, NO_PAGE, r);
+  return r;
+}
+
+/* ---- Snapshots ---- */
+
+int
+store_list_page_versions (struct store_export *e,
+                          int (*fn) (void *opaque, uint32_t page,
+                                     const char *version),
+                          void *opaque)
+{
+  TRACE_START;
+  int r;
+
+  if (e->store->ops->list_page_versions == NULL)
+    return store_snap_list_unversioned (e, fn, opaque);
+  r = e->store->ops->list_page_versions (e, fn, opaque);
+  TRACE ("list_page_versions", e, NO_PAGE, r);
+  return r;
+}
+
+int
+store_copy_object (struct store_export *e, const char *name,
+                   const char *version, uint64_t size,
+                   struct store_export *dst)
+{
+  TRACE_START;
+  int r;
+
+  if (e->store->ops->copy_object == NULL) {
+    nbdkit_error ("the %s store cannot copy objects", store_name (e->store));
+    errno = ENOTSUP;
+    return -1;
+  }
+  r = e->store->ops->copy_object (e, name, version, size, dst);
+  if (nbds3_debug_store)
+    nbdkit_debug ("store: copy_object export '%s' %s to '%s': %d, %.1f ms",
+                  e->name, name, dst->name, r, (clock_now_ns () - t0) / 1e6);
   return r;
 }

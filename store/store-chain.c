@@ -483,6 +483,34 @@ chain_remove_object (struct store_export *se, const char *name)
   return store_remove_object (top_of (se), name);
 }
 
+/* Snapshots (store-snap.c) of a clone hold what its top holds: the
+ * top's pages with their versions and its tombstones, copied from the
+ * top; the snapshot keeps the clone's base.
+ */
+static int
+chain_list_page_versions (struct store_export *se,
+                          int (*fn) (void *opaque, uint32_t page,
+                                     const char *version),
+                          void *opaque)
+{
+  return store_list_page_versions (top_of (se), fn, opaque);
+}
+
+static int
+chain_list_tombstones (struct store_export *se,
+                       int (*fn) (void *opaque, uint32_t page), void *opaque)
+{
+  return store_list_tombstones (top_of (se), fn, opaque);
+}
+
+static int
+chain_copy_object (struct store_export *se, const char *name,
+                   const char *version, uint64_t size,
+                   struct store_export *dst)
+{
+  return store_copy_object (top_of (se), name, version, size, dst);
+}
+
 static struct store *
 real_of (struct store *st)
 {
@@ -540,6 +568,9 @@ static const struct store_ops chain_ops = {
   .put_object = chain_put_object,
   .get_object = chain_get_object,
   .remove_object = chain_remove_object,
+  .list_page_versions = chain_list_page_versions,
+  .list_tombstones = chain_list_tombstones,
+  .copy_object = chain_copy_object,
 };
 
 /* ---- Opening the chain ---- */

@@ -8,7 +8,13 @@
  * Invariants:
  * - A page or metadata file is only ever replaced by renaming a fully
  *   written, fsync'd temporary file of the same directory over it, so it
- *   is never torn.  The directory is fsync'd at once for metadata, and
+ *   is never torn.
+ * - Page files are immutable once renamed into place: no code changes a
+ *   page inode after its rename (no pwrite, truncate, setxattr, chmod or
+ *   utime of a renamed page; its checksum attribute is set on the
+ *   temporary file).  A page is only replaced by rename or removed by
+ *   unlink, so a hard link to it (a snapshot's: fs_copy_object) keeps the
+ *   old page, bytes and checksum, for ever.  The directory is fsync'd at once for metadata, and
  *   for pages only by fs_sync (the cache's flush), once for many pages.
  *   Temporary names start with '.' (they never parse as pages) and
  *   contain ".tmp."; those left by a crash are removed when the export's
@@ -768,6 +774,31 @@ fs_free (struct store *s)
   free (fs);
 }
 
+/* ---- Snapshots ---- */
+
+static int
+fs_copy_object (struct store_export *se, const char *name,
+                const char *version, uint64_t size, struct store_export *sdst)
+{
+  struct fs_export *e = (struct fs_export *) se;
+  struct fs_export *dst = (struct fs_export *) sdst;
+  CLEANUP_FREE char *from = store_fs_path_join (e->dir, name);
+  CLEANUP_FREE char *to = store_fs_path_join (dst->dir, name);
+
+  (void) version;               /* a page inode never changes: see top */
+  (void) size;
+  if (from == NULL || to == NULL || store_fs_mkdir_durable (dst->dir) == -1)
+    return -1;
+  if (link (from, to) == 0)
+    return 1;
+  if (errno == EEXIST)
+    return 2;                   /* the holder linked this version first */
+  if (errno == ENOENT)          /* removed: linked before, or lost */
+    return access (to, F_OK) == 0 ? 2 : 0;
+  nbdkit_error ("cannot link %s to %s: %m", from, to);
+  return -1;
+}
+
 /* ---- Named objects (store-fs-objects.c) ---- */
 
 static int
@@ -861,6 +892,7 @@ static const struct store_ops fs_ops = {
   .put_tombstone = fs_put_tombstone,
   .remove_tombstone = fs_remove_tombstone,
   .list_tombstones = fs_list_tombstones,
+  .copy_object = fs_copy_object,
 };
 
 struct store *

@@ -55,6 +55,12 @@
  * - Every page PUT stores the page's checksum (store.h) in its user
  *   metadata, x-amz-meta-nbds3-crc32c; a GET returns it for
  *   store_read_page to check.
+ * - A snapshot's copy of a page (s3_copy_object) is a server-side
+ *   CopyObject under the snapshot's own key, conditional on the source's
+ *   ETag at the snapshot's point (x-amz-copy-source-if-match and radosgw's
+ *   x-amz-copy-if-match: radosgw 16 honours only the latter), never on the
+ *   destination; a 200 with an <Error> body is a failure, and every copy
+ *   is checked with a HEAD (its size and checksum metadata).
  * - One writer per export: s3_claim (before the first write) probes once
  *   that the server honours conditional writes, then takes the export's
  *   lease (store-s3-lease.c).  Every mutation checks the lease first and
@@ -506,6 +512,8 @@ struct pages_ctx {
   bool tombstones;              /* list tombstones, not pages */
   int (*fn) (void *opaque, uint32_t page);
   void *opaque;
+  /* Instead of FN: list_page_versions's. */
+  int (*versioned_fn) (void *opaque, uint32_t page, const char *version);
 };
 
 static int
@@ -524,6 +532,8 @@ page_object (void *opaque, const struct s3_list_object *obj)
     return 0;                   /* nbds3.meta, or another object */
   if (s3_etags_set (&ctx->e->etags, page, obj->etag) == -1)
     return -1;
+  if (ctx->versioned_fn)
+    return ctx->versioned_fn (ctx->opaque, page, obj->etag);
   return ctx->fn (ctx->opaque, page);
 }
 
@@ -533,7 +543,7 @@ list_page_objects (struct store_export *se, bool tombstones,
                    int (*fn) (void *opaque, uint32_t page), void *opaque)
 {
   struct s3_export *e = (struct s3_export *) se;
-  struct pages_ctx ctx = { e, tombstones, fn, opaque };
+  struct pages_ctx ctx = { e, tombstones, fn, opaque, NULL };
 
   return list_objects ((struct s3_store *) e->base.store, e->prefix, NULL,
                        page_object, NULL, &ctx);
@@ -1020,6 +1030,117 @@ s3_list_tombstones (struct store_export *se,
   return list_page_objects (se, true, fn, opaque);
 }
 
+/* ---- Snapshots ---- */
+
+static int
+s3_list_page_versions (struct store_export *se,
+                       int (*fn) (void *opaque, uint32_t page,
+                                  const char *version),
+                       void *opaque)
+{
+  struct s3_export *e = (struct s3_export *) se;
+  struct pages_ctx ctx = { e, false, NULL, opaque, fn };
+
+  return list_objects ((struct s3_store *) e->base.store, e->prefix, NULL,
+                       page_object, NULL, &ctx);
+}
+
+/* HEAD the copy KEY: 1 if it is SIZE bytes and, when SIZE is not 0 (a
+ * page), carries a checksum; 0 if absent; -1 after nbdkit_error when it
+ * is not what was copied.
+ */
+static int
+check_copy (struct s3_store *s, const char *key, uint64_t size)
+{
+  struct s3_http_request req = {
+    .method = "HEAD", .key = key, .missing_ok = true,
+  };
+  struct s3_http_response resp;
+
+  if (s3_http_request (s->http, &req, &resp) == -1)
+    return -1;
+  free (resp.body);
+  if (resp.status == 404)
+    return 0;
+  if (resp.content_length != (int64_t) size ||
+      (size && s3_http_response_meta (&resp, CHECKSUM_META) == NULL)) {
+    nbdkit_error ("S3 copy s3://%s/%s is %" PRId64 " bytes%s, expected %"
+                  PRIu64 " with a checksum: the server did not copy it as "
+                  "it was", s->bucket, key, resp.content_length,
+                  s3_http_response_meta (&resp, CHECKSUM_META) ? "" :
+                  " without a checksum", size);
+    errno = EIO;
+    return -1;
+  }
+  return 1;
+}
+
+/* CopyObject of SRC to DST if SRC's ETag is VERSION (unless ""): 1, 0 if
+ * SRC is not VERSION (412) or absent, -1 after nbdkit_error.
+ */
+static int
+copy_object (struct s3_store *s, const char *src, const char *dst,
+             const char *version)
+{
+  char bare[S3_HTTP_ETAG_MAX], quoted[S3_HTTP_ETAG_MAX + 2];
+  char etag[S3_XML_ETAG_MAX];
+  struct s3_http_request req = {
+    .method = "PUT", .key = dst, .copy_source = src, .missing_ok = true,
+  };
+  struct s3_http_response resp;
+  struct s3_error err;
+  int r;
+
+  if (version[0]) {
+    s3_etag_bare (version, bare);
+    snprintf (quoted, sizeof quoted, "\"%s\"", bare);
+    req.copy_if_match = __atomic_load_n (&s->quote_etags, __ATOMIC_RELAXED)
+      ? quoted : bare;
+  }
+  r = s3_http_request (s->http, &req, &resp);
+  if (r == -1 || resp.status == 404) {
+    free (resp.body);
+    return r == -1 && errno != EAGAIN ? -1 : 0;
+  }
+  r = s3_xml_parse_copy_result (resp.body, resp.body_len, etag, &err);
+  free (resp.body);
+  if (r == -1) {
+    nbdkit_error ("S3 CopyObject s3://%s/%s to %s failed although the "
+                  "server answered %ld: %s: %s", s->bucket, src, dst,
+                  resp.status, err.code[0] ? err.code : "no "
+                  "CopyObjectResult", s3_error_text (&err));
+    errno = EIO;
+    return -1;
+  }
+  return 1;
+}
+
+static int
+s3_copy_object (struct store_export *se, const char *name,
+                const char *version, uint64_t size, struct store_export *sdst)
+{
+  struct s3_export *e = (struct s3_export *) se;
+  struct s3_store *s = (struct s3_store *) e->base.store;
+  CLEANUP_FREE char *src = export_key (e, name);
+  CLEANUP_FREE char *dst = export_key ((struct s3_export *) sdst, name);
+  int r, c;
+
+  if (src == NULL || dst == NULL)
+    return -1;
+  r = copy_object (s, src, dst, version);
+  if (r == -1 || (c = check_copy (s, dst, size)) == -1)
+    return -1;
+  if (r == 0)     /* changed or deleted since VERSION: copied before? */
+    return c == 1 ? 2 : 0;
+  if (c == 0) {
+    nbdkit_error ("S3 copy s3://%s/%s is absent just after CopyObject "
+                  "made it: is the server consistent?", s->bucket, dst);
+    errno = EIO;
+    return -1;
+  }
+  return 1;
+}
+
 static const struct store_ops s3_ops = {
   .name = "s3",
   .ready = s3_ready,
@@ -1042,6 +1163,8 @@ static const struct store_ops s3_ops = {
   .put_tombstone = s3_put_tombstone,
   .remove_tombstone = s3_remove_tombstone,
   .list_tombstones = s3_list_tombstones,
+  .list_page_versions = s3_list_page_versions,
+  .copy_object = s3_copy_object,
 };
 
 /* This process's writer token: random, so that no other process or

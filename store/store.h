@@ -245,6 +245,31 @@ struct store_ops {
   int (*list_tombstones) (struct store_export *e,
                           int (*fn) (void *opaque, uint32_t page),
                           void *opaque);
+  /* Snapshots (store-snap.c).  list_page_versions is list_pages with
+   * each page's version: what copy_page needs to copy that version and
+   * no other (S3: its ETag as listed).  NULL when a page file is never
+   * changed once stored, only replaced or removed (FS: see the top of
+   * store-fs.c), so that copying it needs no version ("").
+   */
+  int (*list_page_versions) (struct store_export *e,
+                             int (*fn) (void *opaque, uint32_t page,
+                                        const char *version),
+                             void *opaque);
+
+  /* Copy the page or tombstone NAME of E ("page-%08x.bin" or
+   * "page-%08x.zero"), of SIZE bytes, as it is in VERSION ("": as it is
+   * now), to the same name in the export DST of the same store, without
+   * its bytes passing through this process (FS: a hard link; S3:
+   * CopyObject conditional on the source's ETag, then a HEAD of the copy:
+   * its size and, for a page, its checksum).  Creates DST's directory if
+   * needed and takes no guard.  Returns 1 when copied; 2 when the source
+   * is no longer VERSION (changed or removed) or DST already holds NAME,
+   * and DST holds it; 0 when neither the source in VERSION nor DST has
+   * it; -1 on error.
+   */
+  int (*copy_object) (struct store_export *e, const char *name,
+                      const char *version, uint64_t size,
+                      struct store_export *dst);
 };
 
 struct store {
@@ -258,6 +283,10 @@ struct store_export {
    */
   char *name;
   bool checksums_required;
+  /* The snapshot state of an export this process holds (store-snap.c),
+   * or NULL.
+   */
+  struct store_snap *snap;
 };
 
 /* Call wrappers, in the style of SQLite's os.c: callers use these, never
@@ -315,6 +344,16 @@ extern int store_remove_tombstone (struct store_export *e, uint32_t page);
 extern int store_list_tombstones (struct store_export *e,
                                   int (*fn) (void *opaque, uint32_t page),
                                   void *opaque);
+/* Snapshots (ENOTSUP after nbdkit_error for a store without
+ * copy_object).
+ */
+extern int store_list_page_versions (struct store_export *e,
+                                     int (*fn) (void *opaque, uint32_t page,
+                                                const char *version),
+                                     void *opaque);
+extern int store_copy_object (struct store_export *e, const char *name,
+                              const char *version, uint64_t size,
+                              struct store_export *dst);
 
 /* Constructors.  Each reports its own errors and returns NULL on failure.
  * The S3 store's constructor is in store-s3.h.

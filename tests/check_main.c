@@ -33,6 +33,7 @@ main (void)
     s3_settings_suite,
     s3_creds_suite,
     chain_suite,
+    snapshot_suite,
   };
   SRunner *runner = srunner_create (NULL);
   int failed;

@@ -25,6 +25,7 @@
 #include "store.h"
 #include "check_suites.h"
 #include "nbdkit-stubs.h"
+#include "check_tmpdir.h"
 
 #define PAGE 4096
 
@@ -36,10 +37,7 @@ static struct store *st;        /* a store on tmpdir/data */
 static const char *
 path (const char *rel)
 {
-  static char buf[512];
-
-  snprintf (buf, sizeof buf, "%s/%s", tmpdir, rel);
-  return buf;
+  return check_path (tmpdir, rel);
 }
 
 static void
@@ -121,36 +119,13 @@ setup (void)
   ck_assert_ptr_nonnull (st);
 }
 
-/* rm -rf DIR (absolute). */
-static void
-remove_tree (const char *dir)
-{
-  DIR *d = opendir (dir);
-  struct dirent *ent;
-
-  ck_assert_ptr_nonnull (d);
-  while ((ent = readdir (d)) != NULL) {
-    char sub[1024];
-
-    if (strcmp (ent->d_name, ".") == 0 || strcmp (ent->d_name, "..") == 0)
-      continue;
-    snprintf (sub, sizeof sub, "%s/%s", dir, ent->d_name);
-    if (ent->d_type == DT_DIR)
-      remove_tree (sub);
-    else
-      ck_assert_int_eq (unlink (sub), 0);
-  }
-  closedir (d);
-  ck_assert_int_eq (rmdir (dir), 0);
-}
-
 static void
 teardown (void)
 {
   if (st)
     store_free (st);
   st = NULL;
-  remove_tree (tmpdir);
+  check_remove_tree (tmpdir);
 }
 
 /* The test directories live in one directory that the unchecked fixture
@@ -166,7 +141,7 @@ setup_top (void)
 static void
 teardown_top (void)
 {
-  remove_tree (topdir);
+  check_remove_tree (topdir);
 }
 
 START_TEST (test_new_creates_dirs)

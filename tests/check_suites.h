@@ -24,5 +24,6 @@ extern Suite *aws_profile_suite (void);
 extern Suite *s3_settings_suite (void);
 extern Suite *s3_creds_suite (void);
 extern Suite *chain_suite (void);
+extern Suite *snapshot_suite (void);
 
 #endif /* NBDS3_CHECK_SUITES_H */

@@ -30,6 +30,7 @@
 static const struct tool_cmd *const commands[] = {
   &tool_cmd_list,
   &tool_cmd_clone,
+  &tool_cmd_snapshot,
 };
 #define NR_COMMANDS (sizeof commands / sizeof commands[0])
 

@@ -65,6 +65,7 @@ struct tool_cmd {
 
 extern const struct tool_cmd tool_cmd_list;
 extern const struct tool_cmd tool_cmd_clone;
+extern const struct tool_cmd tool_cmd_snapshot;
 
 /* ---- The store (tool-store.c) ---- */
 

@@ -1,0 +1,323 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * Snapshots, the tool side (store_snap_take in store-snap.h): make NAME a
+ * read-only snapshot of EXPORT, in stages around one state struct:
+ *
+ *   open       EXPORT must exist and NAME must not; what an interrupted
+ *              snapshot left under NAME (it has no metadata) is removed.
+ *   point      When nobody holds EXPORT, the tool takes its guard and
+ *              records the point of the quiescent export itself.  Else it
+ *              writes nbds3.snapreq (an exclusive create) and waits, up to
+ *              its timeout, for the holder's nbds3.snappoint with the
+ *              request's id (store-snap.c records it and copies each
+ *              recorded page before it changes it).
+ *   copy       Every recorded page and tombstone, by a few threads, with
+ *              store_copy_object conditional on the version at the point:
+ *              a page that changed since was copied by the holder first,
+ *              and the copy finds it in the snapshot.
+ *   finish     The snapshot's directory made durable, then its metadata
+ *              (format 3, read-only, snapshot-of=EXPORT, EXPORT's base and
+ *              shape, checksums required) written last, so that an
+ *              interrupted snapshot is never an export; then the request
+ *              and the point record are removed, in that order (a point
+ *              record without its request is stale, never resumed).
+ */
+
+#include <config.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <nbdkit-plugin.h>
+
+#include "clock.h"
+#include "store-snap.h"
+#include "store-snap-point.h"
+
+#define COPY_THREADS 8
+/* How often the tool looks for the holder's point record. */
+#define POINT_POLL_MS 100
+
+struct take {
+  struct store *s;
+  const char *export, *name;
+  struct store_export *e, *dst;
+  struct store_meta meta;       /* EXPORT's */
+  struct snap_request req;
+  struct snap_point pt;
+  bool guarded;                 /* the tool holds EXPORT's guard */
+  bool requested;               /* nbds3.snapreq is ours */
+  bool dst_ours;                /* NAME is no export: what is under it is
+                                 * this snapshot's (or a leftover) */
+  struct store_snap_report *rep;
+  /* The copy: the next entry to take, and the first failure (atomic). */
+  size_t next;
+  int failed;
+  uint64_t by_tool, by_holder;
+};
+
+/* ---- open ---- */
+
+static int
+remove_leftover (void *opaque, const char *name, uint64_t size)
+{
+  struct take *t = opaque;
+
+  (void) size;
+  nbdkit_debug ("snapshot '%s': removing %s, left by an interrupted "
+                "snapshot", t->name, name);
+  return store_remove_object (t->dst, name);
+}
+
+static int
+open_exports (struct take *t)
+{
+  struct store_meta dst_meta;
+  int r;
+
+  if (!store_export_name_valid (t->name) || strcmp (t->name, t->export) == 0) {
+    nbdkit_error ("'%s' is not a valid name for a snapshot of '%s'",
+                  t->name, t->export);
+    errno = EINVAL;
+    return -1;
+  }
+  if ((t->e = store_open_export (t->s, t->export)) == NULL ||
+      (r = store_read_meta (t->e, &t->meta)) == -1)
+    return -1;
+  if (r == 0) {
+    nbdkit_error ("export '%s' does not exist", t->export);
+    errno = ENOENT;
+    return -1;
+  }
+  if ((t->dst = store_open_export (t->s, t->name)) == NULL ||
+      (r = store_read_meta (t->dst, &dst_meta)) == -1)
+    return -1;
+  if (r == 1) {
+    nbdkit_error ("export '%s' exists already: choose another name for "
+                  "the snapshot", t->name);
+    errno = EEXIST;
+    return -1;
+  }
+  t->dst_ours = true;
+  return store_list_objects (t->dst, remove_leftover, t);
+}
+
+/* ---- point ---- */
+
+/* The point record answering T's request, once the holder wrote it.  1,
+ * 0 if not yet, -1 on error.
+ */
+static int
+holder_point (struct take *t)
+{
+  int r = snap_point_get (t->e, t->meta.size / t->meta.page_size + 1,
+                          &t->pt);
+
+  if (r == 1 && strcmp (t->pt.req.id, t->req.id) != 0) {
+    snap_point_free (&t->pt);
+    r = 0;                      /* stale, or another tool's */
+  }
+  return r;
+}
+
+static int
+request_point (struct take *t, unsigned timeout_ms)
+{
+  int64_t start = clock_now_ns (), deadline = start + timeout_ms * NS_PER_MS;
+  int r;
+
+  if (snap_request_put (t->e, &t->req) == -1) {
+    if (errno == EEXIST)
+      nbdkit_error ("a snapshot of export '%s' is being taken already "
+                    "(its " STORE_SNAP_REQUEST " exists); if no nbds3 "
+                    "snapshot is running, an interrupted one left it: "
+                    "remove it and try again", t->export);
+    return -1;
+  }
+  t->requested = true;
+  while ((r = holder_point (t)) == 0 && clock_now_ns () < deadline) {
+    struct timespec ts = { 0, POINT_POLL_MS * NS_PER_MS };
+
+    nanosleep (&ts, NULL);
+  }
+  if (r == 0) {
+    nbdkit_error ("export '%s' is held by a server that did not answer "
+                  "the snapshot request within %u ms: is it an nbds3 that "
+                  "takes snapshots, and is it running?", t->export,
+                  timeout_ms);
+    errno = ETIMEDOUT;
+    return -1;
+  }
+  t->rep->wait_ms = (clock_now_ns () - start) / NS_PER_MS;
+  return r;
+}
+
+static int
+take_point (struct take *t, unsigned timeout_ms)
+{
+  int64_t t0;
+
+  if (snap_request_new (t->name, &t->req) == -1)
+    return -1;
+  if (store_claim (t->e) == -1) {
+    if (errno != EBUSY)
+      return -1;
+    nbdkit_debug ("export '%s' is held: asking its holder for the point",
+                  t->export);
+    t->rep->holder = true;
+    if (request_point (t, timeout_ms) == -1)
+      return -1;
+    t->rep->point_ms = t->pt.point_ms;
+    return 0;
+  }
+  t->guarded = true;
+  t0 = clock_now_ns ();
+  if (snap_point_record (t->e, &t->req, t->meta.base[0] != '\0',
+                         &t->pt) == -1)
+    return -1;
+  t->rep->point_ms = (clock_now_ns () - t0) / NS_PER_MS;
+  return 0;
+}
+
+/* When the tool had the point, and (for tests) a wait before the copy:
+ * see store-snap.h.
+ */
+static void
+point_known (struct take *t)
+{
+  const char *go = getenv ("NBDS3_SNAP_TEST_COPY_AFTER");
+  struct timespec now, tick = { 0, 50 * NS_PER_MS };
+
+  clock_gettime (CLOCK_REALTIME, &now);
+  t->rep->point_known_at = now.tv_sec * INT64_C (1000) +
+    now.tv_nsec / NS_PER_MS;
+  if (go == NULL)
+    return;
+  nbdkit_debug ("snapshot '%s': waiting for %s before the copy (test)",
+                t->name, go);
+  for (int i = 0; i < 20 * 120 && access (go, F_OK) != 0; ++i)
+    nanosleep (&tick, NULL);
+}
+
+/* ---- copy ---- */
+
+static void *
+copy_worker (void *arg)
+{
+  struct take *t = arg;
+  size_t i;
+
+  while (!__atomic_load_n (&t->failed, __ATOMIC_RELAXED) &&
+         (i = __atomic_fetch_add (&t->next, 1, __ATOMIC_RELAXED)) <
+         t->pt.nentries) {
+    struct snap_entry *ent = &t->pt.entries[i];
+    int r = snap_entry_copy (t->e, ent, t->meta.page_size, t->dst);
+
+    if (r == 0) {
+      nbdkit_error ("snapshot '%s' of export '%s': page %" PRIu32 " changed "
+                    "after the snapshot's point, but its holder did not "
+                    "copy it into the snapshot first", t->name, t->export,
+                    ent->page);
+      errno = EIO;
+    }
+    if (r <= 0) {
+      __atomic_store_n (&t->failed, errno ? errno : EIO, __ATOMIC_RELAXED);
+      break;
+    }
+    __atomic_add_fetch (r == 1 ? &t->by_tool : &t->by_holder, 1,
+                        __ATOMIC_RELAXED);
+  }
+  return NULL;
+}
+
+static int
+copy_all (struct take *t)
+{
+  pthread_t threads[COPY_THREADS];
+  unsigned started = 0;
+
+  for (unsigned i = 0; i < COPY_THREADS && i < t->pt.nentries; ++i) {
+    if (pthread_create (&threads[i], NULL, copy_worker, t) != 0)
+      break;
+    started++;
+  }
+  if (started == 0)
+    copy_worker (t);
+  for (unsigned i = 0; i < started; ++i)
+    pthread_join (threads[i], NULL);
+  if (t->failed) {
+    errno = t->failed;
+    return -1;
+  }
+  for (size_t i = 0; i < t->pt.nentries; ++i)
+    t->rep->tombstones += t->pt.entries[i].tombstone;
+  t->rep->pages = t->pt.nentries - t->rep->tombstones;
+  t->rep->copied_by_tool = t->by_tool;
+  t->rep->copied_by_holder = t->by_holder;
+  return 0;
+}
+
+/* ---- finish ---- */
+
+static int
+finish (struct take *t)
+{
+  struct store_meta meta = t->meta;
+
+  meta.version = STORE_META_VERSION;
+  meta.read_only = true;
+  meta.checksums = true;
+  snprintf (meta.snapshot_of, sizeof meta.snapshot_of, "%s", t->export);
+  /* Opened again: its directory may not have existed at first (FS). */
+  store_close_export (t->dst);
+  if ((t->dst = store_open_export (t->s, t->name)) == NULL ||
+      store_sync (t->dst) == -1 || store_claim (t->dst) == -1)
+    return -1;
+  return store_write_meta (t->dst, &meta);
+}
+
+/* Remove the request and then the point record (see the top). */
+static void
+withdraw (struct take *t)
+{
+  if (!t->requested)
+    return;
+  if (store_remove_object (t->e, STORE_SNAP_REQUEST) == 0)
+    store_remove_object (t->e, STORE_SNAP_POINT);
+  t->requested = false;
+}
+
+int
+store_snap_take (struct store *s, const char *export, const char *name,
+                 unsigned timeout_ms, struct store_snap_report *rep)
+{
+  struct take t = { .s = s, .export = export, .name = name, .rep = rep };
+  int64_t t0 = clock_now_ns ();
+  int r = -1, err;
+
+  memset (rep, 0, sizeof *rep);
+  if (open_exports (&t) == 0 && take_point (&t, timeout_ms) == 0) {
+    point_known (&t);
+    if (copy_all (&t) == 0 && finish (&t) == 0)
+      r = 0;
+  }
+  err = errno;
+  withdraw (&t);
+  if (r == -1 && t.dst_ours)
+    store_list_objects (t.dst, remove_leftover, &t);
+  snap_point_free (&t.pt);
+  if (t.dst)
+    store_close_export (t.dst);
+  if (t.e)
+    store_close_export (t.e);
+  rep->total_ms = (clock_now_ns () - t0) / NS_PER_MS;
+  errno = err;
+  return r;
+}
