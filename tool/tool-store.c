@@ -126,10 +126,27 @@ tool_claim (struct store_export *e, const char *cmd)
   return TOOL_PROBLEM;
 }
 
+bool
+tool_tombstone_name_parse (const char *name, uint32_t *page)
+{
+  char bin[STORE_PAGE_NAME_LEN + 1];
+  size_t len = strlen (name);
+
+  if (len != STORE_PAGE_NAME_LEN + 1 ||
+      strcmp (name + len - 5, TOOL_TOMBSTONE_SUFFIX) != 0)
+    return false;
+  memcpy (bin, name, len - 5);
+  strcpy (bin + len - 5, ".bin");
+  return store_page_name_parse (bin, page);
+}
+
+static int compare_names (const void *a, const void *b);
+
 static int
 add_object (void *opaque, const char *name, uint64_t size)
 {
   struct tool_stored *stored = opaque;
+  const size_t dir_len = strlen (TOOL_CLONES_DIR);
   uint32_t page;
 
   stored->objects++;
@@ -138,6 +155,21 @@ add_object (void *opaque, const char *name, uint64_t size)
     stored->pages++;
     stored->page_bytes += size;
   }
+  else if (tool_tombstone_name_parse (name, &page))
+    stored->tombstones++;
+  else if (strncmp (name, TOOL_CLONES_DIR, dir_len) == 0 &&
+           store_export_name_valid (name + dir_len)) {
+    char **v = realloc (stored->clones,
+                        (stored->nclones + 1) * sizeof *v);
+
+    if (v == NULL || (v[stored->nclones] = strdup (name + dir_len)) == NULL) {
+      stored->clones = v ? v : stored->clones;
+      nbdkit_error ("out of memory");
+      return -1;
+    }
+    stored->clones = v;
+    stored->nclones++;
+  }
   return 0;
 }
 
@@ -145,19 +177,36 @@ int
 tool_list_stored (struct store_export *e, struct tool_stored *stored)
 {
   memset (stored, 0, sizeof *stored);
-  return store_list_objects (e, add_object, stored);
+  if (store_list_objects (e, add_object, stored) == -1)
+    return -1;
+  qsort (stored->clones, stored->nclones, sizeof *stored->clones,
+         compare_names);
+  return 0;
 }
 
-struct names {
-  char **v;
-  size_t n, cap;
-};
-
-static int
-add_name (void *opaque, const char *name)
+void
+tool_stored_free (struct tool_stored *stored)
 {
-  struct names *names = opaque;
+  for (size_t i = 0; i < stored->nclones; ++i)
+    free (stored->clones[i]);
+  free (stored->clones);
+  stored->clones = NULL;
+  stored->nclones = 0;
+}
 
+bool
+tool_guard_held (struct store_export *e, char *buf, size_t len, bool *err)
+{
+  int r = store_guard_holder (e, buf, len);
+
+  if (r == -1)
+    *err = true;
+  return r == 1;
+}
+
+int
+tool_names_add (struct tool_names *names, const char *name)
+{
   if (names->n == names->cap) {
     size_t cap = names->cap ? 2 * names->cap : 16;
     char **v = realloc (names->v, cap * sizeof *v);
@@ -177,6 +226,21 @@ add_name (void *opaque, const char *name)
   return 0;
 }
 
+void
+tool_names_free (struct tool_names *names)
+{
+  for (size_t i = 0; i < names->n; ++i)
+    free (names->v[i]);
+  free (names->v);
+  memset (names, 0, sizeof *names);
+}
+
+static int
+add_name (void *opaque, const char *name)
+{
+  return tool_names_add (opaque, name);
+}
+
 static int
 compare_names (const void *a, const void *b)
 {
@@ -187,7 +251,7 @@ int
 tool_for_each_export (int (*fn) (void *opaque, const char *name),
                       void *opaque)
 {
-  struct names names = { NULL, 0, 0 };
+  struct tool_names names = { NULL, 0, 0 };
   struct store *s = tool_store ();
   int r = -1;
 
@@ -197,8 +261,6 @@ tool_for_each_export (int (*fn) (void *opaque, const char *name),
     for (size_t i = 0; r == 0 && i < names.n; ++i)
       r = fn (opaque, names.v[i]);
   }
-  for (size_t i = 0; i < names.n; ++i)
-    free (names.v[i]);
-  free (names.v);
+  tool_names_free (&names);
   return r;
 }

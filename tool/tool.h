@@ -35,7 +35,10 @@
 
 /* The command line, parsed (tool/nbds3.c).  The key=value arguments have
  * been given to the plugin's parser (config_set, config_complete) before
- * a command runs: `config` holds them.
+ * a command runs: `config` holds them.  --size=SIZE and --page-size=SIZE
+ * are the keys size= and page-size= (the size and page size of a new
+ * export), parsed and checked as the server parses them: config.size
+ * (config.size_given) and config.page_size.
  */
 struct tool_args {
   bool json;                    /* --json: one JSON document on stdout */
@@ -64,6 +67,11 @@ struct tool_cmd {
 };
 
 extern const struct tool_cmd tool_cmd_list;
+extern const struct tool_cmd tool_cmd_info;
+extern const struct tool_cmd tool_cmd_create;
+extern const struct tool_cmd tool_cmd_resize;
+extern const struct tool_cmd tool_cmd_delete;
+extern const struct tool_cmd tool_cmd_verify;
 
 /* ---- The store (tool-store.c) ---- */
 
@@ -104,13 +112,45 @@ extern int tool_claim (struct store_export *e, const char *cmd);
 struct tool_stored {
   uint64_t pages;               /* page-%08x.bin objects */
   uint64_t page_bytes;          /* their bytes */
+  uint64_t tombstones;          /* page-%08x.zero objects */
   uint64_t objects;             /* everything listed */
   uint64_t bytes;               /* its bytes */
+  char **clones;                /* NAME of every clones/NAME: the clones
+                                 * whose base this export is, sorted */
+  size_t nclones;
 };
 
-/* List E's objects into STORED.  0, or -1 after nbdkit_error. */
+/* List E's objects into STORED; free it with tool_stored_free.  0, or
+ * -1 after nbdkit_error.
+ */
 extern int tool_list_stored (struct store_export *e,
                              struct tool_stored *stored);
+extern void tool_stored_free (struct tool_stored *stored);
+
+/* Object names of an export besides its pages (store.h). */
+#define TOOL_TOMBSTONE_SUFFIX ".zero"     /* page-%08x.zero */
+#define TOOL_CLONES_DIR "clones/"         /* clones/<clone> in a base */
+
+/* Parse a tombstone's name "page-%08x.zero": true and *PAGE if NAME is
+ * exactly one.
+ */
+extern bool tool_tombstone_name_parse (const char *name, uint32_t *page);
+
+/* Who holds E's guard, for output: true and the holder in BUF, or false
+ * ("free"; also when it cannot be told: reported, and *ERR set).
+ */
+extern bool tool_guard_held (struct store_export *e, char *buf, size_t len,
+                             bool *err);
+
+/* A growing array of names. */
+struct tool_names {
+  char **v;
+  size_t n, cap;
+};
+
+/* Add a copy of NAME: 0, or -1 after nbdkit_error. */
+extern int tool_names_add (struct tool_names *names, const char *name);
+extern void tool_names_free (struct tool_names *names);
 
 /* Call FN for every export of the store, by name in byte order.  0, or
  * -1 after nbdkit_error (FN's -1 stops it too).
@@ -125,6 +165,13 @@ extern int tool_for_each_export (int (*fn) (void *opaque, const char *name),
  */
 #define TOOL_SIZE_MAX 24
 extern char *tool_format_size (uint64_t size, char buf[TOOL_SIZE_MAX]);
+
+/* Text for a terminal: the columns S takes (its UTF-8 characters, each
+ * one column), and S printed on stdout padded with spaces to WIDTH
+ * columns.
+ */
+extern size_t tool_text_width (const char *s);
+extern void tool_print_padded (const char *s, size_t width);
 
 /* A JSON writer for one document on stdout: objects and arrays nest
  * (up to TOOL_JSON_DEPTH), members are written with their key (KEY is
@@ -166,6 +213,13 @@ extern int tool_flush_stdout (void);
  * prints "nbds3: debug: MESSAGE" only once this is set (-v).
  */
 extern void tool_nbdkit_set_verbose (bool verbose);
+
+/* On the calling thread, from now until tool_nbdkit_capture (NULL, 0):
+ * nbdkit_error keeps its message in BUF of LEN bytes (the last one
+ * wins) instead of printing it, so that a command can put it in its
+ * output (verify's pages).  BUF starts empty.
+ */
+extern void tool_nbdkit_capture (char *buf, size_t len);
 
 /* ---- Errors (nbds3.c) ---- */
 
