@@ -105,5 +105,6 @@ const struct tool_cmd tool_cmd_create = {
   .options = TOOL_OPT_SIZE | TOOL_OPT_PAGE_SIZE,
   .min_args = 1, .max_args = 1,
   .writes = true,
+  .creates = true,
   .run = run,
 };

@@ -251,9 +251,9 @@ check_command_line (const struct tool_cmd *cmd, const struct tool_args *args,
                              cmd->name, cmd->synopsis);
   if (args->npos > cmd->max_args)
     return tool_usage_error (cmd->name, "%s: too many arguments ('%s' is "
-                             "one too many): nbds3 %s %s", cmd->name,
+                             "one too many): nbds3 %s%s%s", cmd->name,
                              args->pos[cmd->max_args], cmd->name,
-                             cmd->synopsis);
+                             cmd->synopsis[0] ? " " : "", cmd->synopsis);
   return 0;
 }
 
@@ -294,7 +294,7 @@ main (int argc, char **argv)
     r = TOOL_USAGE;             /* the parser said why */
     goto out;
   }
-  tool_store_init (cmd->writes);
+  tool_store_init (cmd);
   r = cmd->run (&args);
   tool_store_free ();
   if (r == TOOL_OK)

@@ -22,13 +22,13 @@
 #include "store.h"
 #include "tool.h"
 
-static bool writes;             /* the command changes the store */
+static const struct tool_cmd *command;  /* the one that runs */
 static struct store *store;     /* made by tool_store */
 
 void
-tool_store_init (bool w)
+tool_store_init (const struct tool_cmd *cmd)
 {
-  writes = w;
+  command = cmd;
 }
 
 const char *
@@ -54,7 +54,7 @@ tool_store (void)
     return store;
   if (config.s3.bucket)
     store = store_s3_new (&config.s3);
-  else if (!writes && stat (config.data_dir, &st) == -1) {
+  else if (!command->creates && stat (config.data_dir, &st) == -1) {
     nbdkit_error ("data-dir=%s: %m: no store there; give the data-dir= "
                   "(or bucket=) the server uses", config.data_dir);
     return NULL;
@@ -66,7 +66,7 @@ tool_store (void)
   /* The S3 store's probe of bucket and credentials; the FS store's
    * check that pages can be written, only when the command writes.
    */
-  if ((config.s3.bucket || writes) && store_ready (store) == -1) {
+  if ((config.s3.bucket || command->writes) && store_ready (store) == -1) {
     store_free (store);
     store = NULL;
   }
@@ -119,7 +119,9 @@ tool_claim (struct store_export *e, const char *cmd)
     return TOOL_OK;
   if (errno == EBUSY)
     nbdkit_error ("%s: export '%s' is held by a server (see above), so it "
-                  "is left as it is: stop that server first", cmd, e->name);
+                  "is left as it is: stop that server first%s", cmd, e->name,
+                  config.s3.bucket ? " (if it is gone for sure, "
+                  "break-lease=true takes its lease now)" : "");
   else
     nbdkit_error ("%s: cannot take the single-writer guard of export '%s' "
                   "(see above): it is left as it is", cmd, e->name);

@@ -60,8 +60,10 @@ struct tool_cmd {
   const char *summary;          /* one line */
   unsigned options;             /* TOOL_OPT_* it accepts */
   int min_args, max_args;       /* positional arguments */
-  bool writes;                  /* it changes the store (the FS store's
-                                 * directory may be created) */
+  bool writes;                  /* it changes the store: the store must
+                                 * be writable */
+  bool creates;                 /* ... and may create the FS store's
+                                 * directory */
   /* Run with ARGS.  Returns the exit status. */
   int (*run) (const struct tool_args *args);
 };
@@ -75,13 +77,13 @@ extern const struct tool_cmd tool_cmd_verify;
 
 /* ---- The store (tool-store.c) ---- */
 
-/* Before the command runs: whether it WRITES (struct tool_cmd). */
-extern void tool_store_init (bool writes);
+/* Before the command CMD runs. */
+extern void tool_store_init (const struct tool_cmd *cmd);
 
 /* The store `config` names, made at the first call: the S3 store
  * (bucket=) after its bucket probe, or the FS store (data-dir=, default
- * ./data), whose directory must exist unless the command writes.  NULL
- * after nbdkit_error.
+ * ./data), whose directory must exist unless the command creates, and be
+ * writable if it writes.  NULL after nbdkit_error.
  */
 extern struct store *tool_store (void);
 
