@@ -214,6 +214,10 @@ parse_command_line (int argc, char **argv, struct tool_args *args,
 
     if (!rest && strcmp (arg, "--") == 0)
       rest = true;
+    else if (!rest && strcmp (arg, "-D") == 0) {   /* -D nbds3.AREA=N */
+      if ((r = set_debug_flag (i + 1 < argc ? argv[++i] : NULL)) != 0)
+        return r;
+    }
     else if (!rest && arg[0] == '-' && arg[1] != '\0') {
       if ((r = parse_option (arg, args, given)) != 0)
         return r;
