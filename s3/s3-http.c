@@ -430,19 +430,17 @@ attempt (struct xfer *x, const struct s3_url_target *t,
   curl_easy_setopt (c, CURLOPT_XFERINFOFUNCTION, progress_cb);
   curl_easy_setopt (c, CURLOPT_XFERINFODATA, x);
   curl_easy_setopt (c, CURLOPT_NOPROGRESS, 0L);
-  if (strcmp (req->method, "PUT") == 0) {
-    curl_easy_setopt (c, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt (c, CURLOPT_INFILESIZE_LARGE,
-                      (curl_off_t) req->body_len);
-    curl_easy_setopt (c, CURLOPT_READFUNCTION, read_cb);
-    curl_easy_setopt (c, CURLOPT_READDATA, x);
-    curl_easy_setopt (c, CURLOPT_SEEKFUNCTION, seek_cb);
-    curl_easy_setopt (c, CURLOPT_SEEKDATA, x);
-  }
-  else if (strcmp (req->method, "POST") == 0) {
-    curl_easy_setopt (c, CURLOPT_POST, 1L);
-    curl_easy_setopt (c, CURLOPT_POSTFIELDSIZE_LARGE,
-                      (curl_off_t) req->body_len);
+  if (strcmp (req->method, "PUT") == 0 || strcmp (req->method, "POST") == 0) {
+    if (strcmp (req->method, "PUT") == 0) {
+      curl_easy_setopt (c, CURLOPT_UPLOAD, 1L);
+      curl_easy_setopt (c, CURLOPT_INFILESIZE_LARGE,
+                        (curl_off_t) req->body_len);
+    }
+    else {
+      curl_easy_setopt (c, CURLOPT_POST, 1L);
+      curl_easy_setopt (c, CURLOPT_POSTFIELDSIZE_LARGE,
+                        (curl_off_t) req->body_len);
+    }
     curl_easy_setopt (c, CURLOPT_READFUNCTION, read_cb);
     curl_easy_setopt (c, CURLOPT_READDATA, x);
     curl_easy_setopt (c, CURLOPT_SEEKFUNCTION, seek_cb);

@@ -30,18 +30,20 @@
 #include <nbdkit-plugin.h>
 
 #include "options.h"
+#include "store-s3-lease.h"
 #include "store.h"
 #include "tool.h"
 
-#define MIN_PAGE_SIZE 4096      /* the page-size= key's bounds */
-#define MAX_PAGE_SIZE (64 << 20)
 #define READERS_S3 8
 #define READERS_FS 2
 #define READ_MEMORY (256 << 20) /* page buffers of the readers, at most */
 
-/* The objects an export may hold besides pages and tombstones. */
+/* The objects an export may hold besides pages, tombstones and
+ * clones/<clone>: its metadata, its guard (S3's lease, FS's holder file)
+ * and a snapshot's request and point records.
+ */
 static const char *const known_objects[] = {
-  STORE_META_NAME, "nbds3.lease", STORE_HOLDER_NAME, "nbds3.snapreq",
+  STORE_META_NAME, S3_LEASE_NAME, STORE_HOLDER_NAME, "nbds3.snapreq",
   "nbds3.snappoint",
 };
 
@@ -242,7 +244,8 @@ check_meta (struct verify *v, const char *name)
 
   if (m->size == 0)
     problem (v, STORE_META_NAME, -1, "the size is 0");
-  if (m->page_size < MIN_PAGE_SIZE || m->page_size > MAX_PAGE_SIZE)
+  if (m->page_size < CONFIG_MIN_PAGE_SIZE ||
+      m->page_size > CONFIG_MAX_PAGE_SIZE)
     problem (v, STORE_META_NAME, -1, "the page size %" PRIu32 " is not "
              "between 4k and 64M", m->page_size);
   if (v->npages > (uint64_t) UINT32_MAX + 1)
