@@ -32,8 +32,6 @@
 #include "store.h"
 #include "text.h"
 
-#define MIN_PAGE_SIZE 4096
-#define MAX_PAGE_SIZE (64 << 20)
 #define MAX_CONNECTIONS 256
 #define MAX_TIMEOUT 86400
 
@@ -79,12 +77,12 @@ static const struct key keys[] = {
   { "data-dir", NULL, KEY_PATH, FIELD (data_dir), 0, 0 },
   { "size", "default-size", KEY_SIZE, FIELD (size), 1, INT64_MAX },
   { "page-size", "chunk-size", KEY_SIZE, FIELD (page_size),
-    MIN_PAGE_SIZE, MAX_PAGE_SIZE },
+    CONFIG_MIN_PAGE_SIZE, CONFIG_MAX_PAGE_SIZE },
   { "cache-size", NULL, KEY_SIZE, FIELD (cache_size), 1, INT64_MAX },
   { "connections", NULL, KEY_COUNT, FIELD (connections),
     1, MAX_CONNECTIONS },
   { "inflight-bytes", NULL, KEY_SIZE, FIELD (inflight_bytes),
-    MIN_PAGE_SIZE, INT64_MAX },
+    CONFIG_MIN_PAGE_SIZE, INT64_MAX },
   { "default-export", NULL, KEY_STRING, FIELD (default_export), 0, 0 },
   { "store", NULL, KEY_STRING, FIELD (store), 0, 0 },
   { "cache-wait-timeout", NULL, KEY_UINT32, FIELD (cache_wait_timeout),

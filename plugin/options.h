@@ -12,6 +12,10 @@
 
 #include "s3-config.h"
 
+/* The page-size= key's bounds (also what nbds3 verify calls sane). */
+#define CONFIG_MIN_PAGE_SIZE 4096
+#define CONFIG_MAX_PAGE_SIZE (64 << 20)
+
 struct nbds3_config {
   char *data_dir;               /* absolute; FS store */
   uint64_t size;                /* of a new export */

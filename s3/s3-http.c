@@ -451,6 +451,10 @@ attempt (struct xfer *x, const struct s3_url_target *t,
     headers = add_header (headers, &ok, "If-Match: %s", req->if_match);
   if (req->if_none_match)
     headers = add_header (headers, &ok, "If-None-Match: *");
+  if (req->content_md5) {
+    headers = add_header (headers, &ok, "Content-MD5: %s", req->content_md5);
+    headers = add_header (headers, &ok, "Content-Type: application/xml");
+  }
   if (!ok)
     goto out;
 
@@ -476,10 +480,17 @@ attempt (struct xfer *x, const struct s3_url_target *t,
   curl_easy_setopt (c, CURLOPT_XFERINFOFUNCTION, progress_cb);
   curl_easy_setopt (c, CURLOPT_XFERINFODATA, x);
   curl_easy_setopt (c, CURLOPT_NOPROGRESS, 0L);
-  if (strcmp (req->method, "PUT") == 0) {
-    curl_easy_setopt (c, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt (c, CURLOPT_INFILESIZE_LARGE,
-                      (curl_off_t) req->body_len);
+  if (strcmp (req->method, "PUT") == 0 || strcmp (req->method, "POST") == 0) {
+    if (strcmp (req->method, "PUT") == 0) {
+      curl_easy_setopt (c, CURLOPT_UPLOAD, 1L);
+      curl_easy_setopt (c, CURLOPT_INFILESIZE_LARGE,
+                        (curl_off_t) req->body_len);
+    }
+    else {
+      curl_easy_setopt (c, CURLOPT_POST, 1L);
+      curl_easy_setopt (c, CURLOPT_POSTFIELDSIZE_LARGE,
+                        (curl_off_t) req->body_len);
+    }
     curl_easy_setopt (c, CURLOPT_READFUNCTION, read_cb);
     curl_easy_setopt (c, CURLOPT_READDATA, x);
     curl_easy_setopt (c, CURLOPT_SEEKFUNCTION, seek_cb);

@@ -48,12 +48,18 @@ struct s3_http_budget {
 };
 
 struct s3_http_request {
-  const char *method;           /* "GET", "HEAD", "PUT" or "DELETE" */
+  const char *method;           /* "GET", "HEAD", "PUT", "DELETE" or
+                                 * "POST" (DeleteObjects: s3-delete.h) */
   const char *key;              /* object key (raw); NULL: the bucket */
   const struct sigv4_pair *query; /* raw names and values */
   size_t nquery;
-  const void *body;             /* PUT: BODY_LEN bytes, sent as they are */
+  const void *body;             /* PUT, POST: BODY_LEN bytes, sent as
+                                 * they are */
   size_t body_len;
+  /* POST: the Content-MD5 header (base64 of the body's MD5, which S3
+   * requires of DeleteObjects), sent with Content-Type: application/xml.
+   */
+  const char *content_md5;
   /* Where a successful response's body goes: RESP_BUF of RESP_LEN bytes,
    * a longer body being an error; or, when RESP_BUF is NULL, a buffer the
    * client allocates (up to S3_HTTP_ALLOC_MAX) and returns in the

@@ -554,6 +554,90 @@ s3_xml_list_free (struct s3_list_result *res)
   res->key_count = -1;
 }
 
+/* ---- DeleteObjects ---- */
+
+char *
+s3_xml_delete_body (const char *const *keys, size_t n, size_t *len)
+{
+  static const char head[] =
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+    "<Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+    "<Quiet>true</Quiet>";
+  static const char tail[] = "</Delete>";
+  size_t cap = sizeof head + sizeof tail, at;
+  char *body;
+
+  for (size_t i = 0; i < n; ++i)
+    cap += sizeof "<Object><Key></Key></Object>" + 5 * strlen (keys[i]);
+  if ((body = malloc (cap)) == NULL)
+    return NULL;
+  at = stpcpy (body, head) - body;
+  for (size_t i = 0; i < n; ++i) {
+    at += sprintf (body + at, "<Object><Key>");
+    for (const char *p = keys[i]; *p; ++p)
+      switch (*p) {
+      case '&': at += sprintf (body + at, "&amp;"); break;
+      case '<': at += sprintf (body + at, "&lt;"); break;
+      case '>': at += sprintf (body + at, "&gt;"); break;
+      default: body[at++] = *p;
+      }
+    at += sprintf (body + at, "</Key></Object>");
+  }
+  at = stpcpy (body + at, tail) - body;
+  *len = at;
+  return body;
+}
+
+int
+s3_xml_parse_delete (const char *body, size_t len, size_t *nfailed,
+                     char *first_key, size_t key_len, struct s3_error *err)
+{
+  xmlDocPtr doc = NULL;
+  xmlNodePtr root;
+  char why[256];
+  int r = -1;
+
+  *nfailed = 0;
+  first_key[0] = '\0';
+  memset (err, 0, sizeof *err);
+  doc = parse_document (body, len, why, sizeof why);
+  if (doc == NULL)
+    goto out;
+  root = xmlDocGetRootElement (doc);
+  if (!is_element (root, "DeleteResult")) {
+    snprintf (why, sizeof why, "the root element is %s, not DeleteResult",
+              (const char *) root->name);
+    goto out;
+  }
+  r = 0;
+  for (xmlNodePtr n = root->children; n; n = n->next) {
+    struct s3_error e;
+    char key[1024];
+
+    if (!is_element (n, "Error"))
+      continue;
+    if (get_field (n, "Key", key, sizeof key) == -1 || key[0] == '\0' ||
+        error_from_root (n, &e) == -1) {
+      snprintf (why, sizeof why, "an Error without its Key or Code");
+      r = -1;
+      goto out;
+    }
+    if (strcmp (e.code, "NoSuchKey") == 0)
+      continue;
+    if ((*nfailed)++ == 0) {
+      snprintf (first_key, key_len, "%s", key);
+      *err = e;
+    }
+  }
+
+ out:
+  if (doc)
+    xmlFreeDoc (doc);
+  if (r == -1)
+    nbdkit_error ("malformed DeleteResult from S3: %s", why);
+  return r;
+}
+
 /* ---- STS answers ---- */
 
 void

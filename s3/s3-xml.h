@@ -2,8 +2,9 @@
  *
  * The XML part of nbds3's S3 client (libxml2): S3 Error bodies into
  * struct s3_error (whose readable words are s3-error.h's),
- * ListObjectsV2 ListBucketResult pages, and STS AssumeRole* answers (the
- * credential chain's, s3-creds-sts.c).  No curl, no I/O, no clock: bytes
+ * ListObjectsV2 ListBucketResult pages, DeleteObjects requests and their
+ * DeleteResult, and STS AssumeRole* answers (the credential chain's,
+ * s3-creds-sts.c).  No curl, no I/O, no clock: bytes
  * in, structs out.
  *
  * Documents are parsed without network access, without loading or
@@ -112,6 +113,23 @@ extern void s3_xml_list_free (struct s3_list_result *res);
 extern int s3_xml_parse_copy_result (const char *body, size_t len,
                                      char etag[S3_XML_ETAG_MAX],
                                      struct s3_error *err);
+
+/* The body of a DeleteObjects request (POST ?delete) for the N keys
+ * KEYS, quiet (the answer names only the keys that failed), escaped for
+ * XML: a new string, its length in *LEN.  NULL when out of memory.
+ */
+extern char *s3_xml_delete_body (const char *const *keys, size_t n,
+                                 size_t *len);
+
+/* Parse the DeleteResult of a DeleteObjects request, LEN bytes: 0 with
+ * *NFAILED the number of its Error entries other than NoSuchKey (a key
+ * that was not there is deleted), and the first of them in FIRST_KEY (of
+ * KEY_LEN bytes) and ERR; or -1 after nbdkit_error ("malformed
+ * DeleteResult from S3: ...").
+ */
+extern int s3_xml_parse_delete (const char *body, size_t len,
+                                size_t *nfailed, char *first_key,
+                                size_t key_len, struct s3_error *err);
 
 /* The Credentials of an STS AssumeRole or AssumeRoleWithWebIdentity
  * answer; each string allocated (the secret and the token are wiped by

@@ -476,3 +476,64 @@ store_copy_object (struct store_export *e, const char *name,
                   e->name, name, dst->name, r, (clock_now_ns () - t0) / 1e6);
   return r;
 }
+
+/* ---- The tool's methods ---- */
+
+int
+store_guard_holder (struct store_export *e, char *buf, size_t len)
+{
+  TRACE_START;
+  int r;
+
+  buf[0] = '\0';
+  if (e->store->ops->guard_holder == NULL)
+    return 0;
+  r = e->store->ops->guard_holder (e, buf, len);
+  TRACE ("guard_holder", e, NO_PAGE, r);
+  return r;
+}
+
+int
+store_replace_meta (struct store_export *e, const struct store_meta *meta)
+{
+  TRACE_START;
+  int r;
+
+  if (!objects_usable (e, NULL, e->store->ops->replace_meta))
+    return -1;
+  r = e->store->ops->replace_meta (e, meta);
+  if (r == 0)
+    e->checksums_required = meta->checksums;
+  TRACE ("replace_meta", e, NO_PAGE, r);
+  return r;
+}
+
+int
+store_remove_objects (struct store_export *e, const char *const *names,
+                      size_t n)
+{
+  TRACE_START;
+  int r;
+
+  if (!objects_usable (e, NULL, e->store->ops->remove_objects))
+    return -1;
+  r = e->store->ops->remove_objects (e, names, n);
+  if (nbds3_debug_store)
+    nbdkit_debug ("store: remove_objects export '%s': %zu objects", e->name,
+                  n);
+  TRACE ("remove_objects", e, NO_PAGE, r);
+  return r;
+}
+
+int
+store_remove_export (struct store_export *e)
+{
+  TRACE_START;
+  int r;
+
+  if (!objects_usable (e, NULL, e->store->ops->remove_export))
+    return -1;
+  r = e->store->ops->remove_export (e);
+  TRACE ("remove_export", e, NO_PAGE, r);
+  return r;
+}

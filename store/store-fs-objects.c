@@ -5,7 +5,8 @@
  * as a page is (a temporary file, fsync, then rename, or link for an
  * exclusive create, which fails if the name exists), and the directory
  * that changed is fsync'd before the call returns.  These functions know
- * only the export's directory path, not the export: they need no guard.
+ * only the export's directory path, not the export: they need no guard
+ * (but the tool's removals at the end run only under it: store-fs.c).
  */
 
 #include <config.h>
@@ -252,4 +253,156 @@ store_fs_remove_object (const char *dir, const char *name)
     r = store_fs_sync_dir (path, fd);
   store_fs_close_keep_errno (fd);
   return r == -1 ? -1 : 0;
+}
+
+/* ---- The tool's removals ---- */
+
+/* fsync the directory PATH.  0 or -1 after nbdkit_error. */
+static int
+sync_path (const char *path)
+{
+  int fd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r;
+
+  if (fd == -1) {
+    nbdkit_error ("cannot open directory %s: %m", path);
+    return -1;
+  }
+  r = store_fs_sync_dir (path, fd);
+  store_fs_close_keep_errno (fd);
+  return r;
+}
+
+/* Is NAME one or two components (split by one '/'), none "." or ".."?
+ * (Temporary files start with '.', so store_object_name_valid is too
+ * strict here.)
+ */
+static bool
+removable_name (const char *name)
+{
+  const char *slash = strchr (name, '/');
+  const char *last = slash ? slash + 1 : name;
+  size_t first_len = slash ? (size_t) (slash - name) : strlen (name);
+
+  return first_len > 0 && *last != '\0' && strchr (last, '/') == NULL &&
+    !(first_len == 1 && name[0] == '.') &&
+    !(first_len == 2 && strncmp (name, "..", 2) == 0) &&
+    (slash == NULL || (strcmp (last, ".") != 0 && strcmp (last, "..") != 0));
+}
+
+int
+store_fs_remove_names (const char *dir, const char *const *names, size_t n)
+{
+  bool top_changed = false;
+  char **subs = NULL;           /* subdirectories that changed */
+  size_t nsubs = 0;
+  int r = 0;
+
+  for (size_t i = 0; r == 0 && i < n; ++i) {
+    const char *slash = strchr (names[i], '/');
+    CLEANUP_FREE char *path = NULL;
+
+    if (!removable_name (names[i])) {
+      nbdkit_error ("%s: '%s' is not an object name of the export", dir,
+                    names[i]);
+      errno = EINVAL;
+      r = -1;
+      break;
+    }
+    if ((path = store_fs_path_join (dir, names[i])) == NULL) {
+      r = -1;
+      break;
+    }
+    if (unlink (path) == -1) {
+      if (errno == ENOENT)
+        continue;
+      nbdkit_error ("cannot remove %s: %m", path);
+      r = -1;
+      break;
+    }
+    if (slash == NULL) {
+      top_changed = true;
+      continue;
+    }
+    size_t k;
+    for (k = 0; k < nsubs; ++k)
+      if (strncmp (subs[k], names[i], slash - names[i]) == 0 &&
+          subs[k][slash - names[i]] == '\0')
+        break;
+    if (k < nsubs)
+      continue;
+    char **more = realloc (subs, (nsubs + 1) * sizeof *subs);
+    if (more == NULL ||
+        (more[nsubs] = strndup (names[i], slash - names[i])) == NULL) {
+      subs = more ? more : subs;
+      nbdkit_error ("out of memory");
+      r = -1;
+      break;
+    }
+    subs = more;
+    nsubs++;
+  }
+  /* What was removed is durable, also after a failure. */
+  if (top_changed && sync_path (dir) == -1)
+    r = -1;
+  for (size_t k = 0; k < nsubs; ++k) {
+    CLEANUP_FREE char *path = store_fs_path_join (dir, subs[k]);
+
+    if (path == NULL || sync_path (path) == -1)
+      r = -1;
+    free (subs[k]);
+  }
+  free (subs);
+  return r;
+}
+
+int
+store_fs_remove_dir (const char *dir)
+{
+  CLEANUP_FREE char *parent = strdup (dir);
+  struct dirent *ent;
+  char *slash;
+  DIR *d;
+  int r;
+
+  if (parent == NULL) {
+    nbdkit_error ("strdup: %m");
+    return -1;
+  }
+  d = opendir (dir);
+  if (d == NULL && errno == ENOENT)
+    return 0;
+  if (d == NULL) {
+    nbdkit_error ("cannot list %s: %m", dir);
+    return -1;
+  }
+  while ((r = store_fs_next_entry (d, dir, &ent)) == 1) {
+    struct stat st;
+
+    if (strcmp (ent->d_name, ".") == 0 || strcmp (ent->d_name, "..") == 0)
+      continue;
+    int sr = fstatat (dirfd (d), ent->d_name, &st, AT_SYMLINK_NOFOLLOW);
+
+    if (sr == -1 && errno == ENOENT)
+      continue;                 /* removed meanwhile */
+    if (sr == 0 && !S_ISDIR (st.st_mode))
+      errno = ENOTEMPTY;        /* a file: not ours to remove here */
+    else if (sr == 0 &&
+             unlinkat (dirfd (d), ent->d_name, AT_REMOVEDIR) == 0)
+      continue;
+    nbdkit_error ("cannot remove %s/%s: %m (was it written meanwhile?)", dir,
+                  ent->d_name);
+    r = -1;
+    break;
+  }
+  closedir (d);
+  if (r == -1)
+    return -1;
+  if (rmdir (dir) == -1 && errno != ENOENT) {
+    nbdkit_error ("cannot remove %s: %m (was it written meanwhile?)", dir);
+    return -1;
+  }
+  slash = strrchr (parent, '/');
+  if (slash && slash != parent)
+    *slash = '\0';
+  return sync_path (parent);
 }

@@ -23,4 +23,15 @@ extern int store_fs_get_object (const char *dir, const char *name,
                                 void *buf, size_t cap, size_t *len);
 extern int store_fs_remove_object (const char *dir, const char *name);
 
+/* The tool's removals (store.h remove_objects and remove_export), of
+ * names as store_fs_list_objects reports them (temporary files too):
+ * unlink the N NAMES under DIR, then fsync every directory that changed;
+ * and remove DIR itself once it holds nothing but empty subdirectories
+ * (ENOTEMPTY, reported, if it holds a file), then fsync its parent.
+ * 0 or -1 after nbdkit_error.
+ */
+extern int store_fs_remove_names (const char *dir, const char *const *names,
+                                  size_t n);
+extern int store_fs_remove_dir (const char *dir);
+
 #endif /* NBDS3_STORE_FS_OBJECTS_H */

@@ -23,7 +23,13 @@
  *   taken by fs_claim (a writable open) or write_meta (creating it) and
  *   held by dir_fd until the export's last connection closes with
  *   nothing dirty (fs_unclaim) or the export closes; a read-only server
- *   opens the directory without it.  flock locks belong to the
+ *   opens the directory without it.  The holder of the lock keeps the
+ *   holder file nbds3.holder beside it (store-fs-holder.c), written when
+ *   it takes the lock and removed before it releases it, so that the
+ *   nbds3 tool can say who holds the export.  The tool's guard_holder
+ *   tries the lock without blocking and releases it at once; lock_dir
+ *   tries a few times over LOCK_RETRY_MS, so that a server's claim
+ *   never fails for that moment.  flock locks belong to the
  *   open file description, so a second open of the same export conflicts
  *   even within one process, and other descriptors of the directory (used
  *   for listing) neither take nor release it.
@@ -68,6 +74,7 @@
 #include "cleanup.h"
 #include "store.h"
 #include "store-fs-fdcache.h"
+#include "store-fs-holder.h"
 #include "store-fs-objects.h"
 #include "store-fs-util.h"
 
@@ -93,9 +100,12 @@ struct fs_export {
   bool unlocked;                /* fs_unclaim released it: UNLOCKED_AT is
                                  * the directory's change time then */
   struct timespec unlocked_at;
+  bool changed_unlocked;        /* lock_dir found the directory changed
+                                 * since UNLOCKED_AT */
 };
 
 static const struct store_ops fs_ops;
+static bool dir_changed_at (struct fs_export *e, struct timespec *ts);
 
 /* Makes temporary file names unique within the process. */
 static unsigned tmp_counter;
@@ -146,15 +156,34 @@ open_dir (struct fs_export *e)
   return 1;
 }
 
-/* Take the single-writer guard on E's open directory (E->lock held) and
- * remove the temporary files a crash left.  0 or -1.
+/* How long lock_dir tries before it finds the lock held. */
+#define LOCK_RETRY_MS 100
+
+/* flock (FD, LOCK_EX | LOCK_NB), tried every 10 ms for LOCK_RETRY_MS
+ * while it is held (a tool's guard_holder holds it for a moment).
+ */
+static int
+try_lock (int fd)
+{
+  for (int waited = 0;; waited += 10) {
+    if (flock (fd, LOCK_EX | LOCK_NB) == 0)
+      return 0;
+    if (errno != EWOULDBLOCK || waited >= LOCK_RETRY_MS)
+      return -1;
+    usleep (10000);
+  }
+}
+
+/* Take the single-writer guard on E's open directory (E->lock held),
+ * remove the temporary files a crash left and write the holder file.
+ * 0 or -1.
  */
 static int
 lock_dir (struct fs_export *e)
 {
   if (e->locked)
     return 0;
-  if (flock (e->dir_fd, LOCK_EX | LOCK_NB) == -1) {
+  if (try_lock (e->dir_fd) == -1) {
     if (errno == EWOULDBLOCK) {
       nbdkit_error ("export '%s' is in use by another nbdkit process "
                     "(lock on %s held); stop it first, or serve it "
@@ -166,9 +195,20 @@ lock_dir (struct fs_export *e)
     return -1;
   }
   nbdkit_debug ("fs: export '%s': locked %s", e->name, e->dir);
+  /* Did anyone write the export while it was unlocked?  (Before the
+   * holder file below changes the directory.)
+   */
+  if (e->unlocked) {
+    struct timespec now;
+
+    e->changed_unlocked = !dir_changed_at (e, &now) ||
+      now.tv_sec != e->unlocked_at.tv_sec ||
+      now.tv_nsec != e->unlocked_at.tv_nsec;
+  }
   /* Cached while unguarded: another process may have replaced them. */
   fs_fdcache_drop_owner (((struct fs_store *) e->base.store)->fds, e);
   remove_stale_temps (e, e->dir_fd);
+  store_fs_holder_write (e->dir, e->dir_fd);
   e->locked = true;
   return 0;
 }
@@ -364,6 +404,8 @@ fs_close_export (struct store_export *se)
 
   fs_fdcache_drop_owner (fs->fds, e);
   if (e->dir_fd >= 0) {
+    if (e->locked)
+      store_fs_holder_remove (e->dir_fd);
     close (e->dir_fd);
     nbdkit_debug ("fs: export '%s': unlocked", e->name);
   }
@@ -721,18 +763,14 @@ fs_claim (struct store_export *se)
   struct fs_export *e = (struct fs_export *) se;
   ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&e->lock);
 
-  struct timespec now;
-
   if (e->dir_fd == -1)
     return 0;                   /* write_meta creates and locks it */
   if (lock_dir (e) == -1)
     return -1;
   if (!e->unlocked)
     return 0;
-  /* Did anyone write the export while it was unlocked? */
   e->unlocked = false;
-  return dir_changed_at (e, &now) && now.tv_sec == e->unlocked_at.tv_sec &&
-    now.tv_nsec == e->unlocked_at.tv_nsec ? 0 : 1;
+  return e->changed_unlocked ? 1 : 0;
 }
 
 static bool
@@ -741,7 +779,10 @@ fs_unclaim (struct store_export *se)
   struct fs_export *e = (struct fs_export *) se;
   ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&e->lock);
 
-  if (!e->locked || !dir_changed_at (e, &e->unlocked_at))
+  if (!e->locked)
+    return false;
+  store_fs_holder_remove (e->dir_fd);   /* (before the change time) */
+  if (!dir_changed_at (e, &e->unlocked_at))
     return false;
   if (flock (e->dir_fd, LOCK_UN) == -1) {
     nbdkit_debug ("fs: export '%s': cannot unlock %s: %m", e->name, e->dir);
@@ -869,6 +910,95 @@ fs_list_tombstones (struct store_export *se,
                           store_tombstone_name_parse, fn, opaque);
 }
 
+/* ---- The tool's methods ---- */
+
+static int
+fs_guard_holder (struct store_export *se, char *buf, size_t len)
+{
+  struct fs_export *e = (struct fs_export *) se;
+  int dir_fd, fd, r;
+  bool locked;
+
+  get_dir_fd_guarded (e, &dir_fd, &locked);
+  if (locked) {
+    if (store_fs_holder_describe (dir_fd, buf, len) == 0)
+      snprintf (buf, len, "this process");
+    return 1;
+  }
+  /* A descriptor of its own: a new open file description, whose flock
+   * conflicts with every holder's.
+   */
+  fd = open (e->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd == -1 && errno == ENOENT)
+    return 0;
+  if (fd == -1) {
+    nbdkit_error ("cannot open export directory %s: %m", e->dir);
+    return -1;
+  }
+  if (flock (fd, LOCK_SH | LOCK_NB) == 0)
+    r = 0;                      /* free (closing the descriptor unlocks) */
+  else if (errno == EWOULDBLOCK) {
+    r = 1;
+    if (store_fs_holder_describe (fd, buf, len) == 0)
+      snprintf (buf, len, "a process that left no %s (an older nbds3?)",
+                STORE_HOLDER_NAME);
+  }
+  else {
+    nbdkit_error ("cannot test the lock of %s: %m", e->dir);
+    r = -1;
+  }
+  store_fs_close_keep_errno (fd);
+  return r;
+}
+
+static int
+fs_replace_meta (struct store_export *se, const struct store_meta *meta)
+{
+  struct fs_export *e = (struct fs_export *) se;
+  char text[STORE_META_MAX];
+  size_t len = store_meta_format (meta, text);
+  int dir_fd = get_locked_dir_fd (e);
+
+  if (dir_fd == -1)
+    return -1;
+  if (faccessat (dir_fd, STORE_META_NAME, F_OK, 0) == -1) {
+    nbdkit_error ("export '%s' has no metadata to replace (%s/%s: %m)",
+                  e->name, e->dir, STORE_META_NAME);
+    return -1;
+  }
+  return replace_file (e, dir_fd, STORE_META_NAME, text, len, NULL, true);
+}
+
+static int
+fs_remove_objects (struct store_export *se, const char *const *names,
+                   size_t n)
+{
+  struct fs_export *e = (struct fs_export *) se;
+  struct fs_store *fs = (struct fs_store *) e->base.store;
+  int r;
+
+  if (get_locked_dir_fd (e) == -1)
+    return -1;
+  r = store_fs_remove_names (e->dir, names, n);
+  fs_fdcache_drop_owner (fs->fds, e);
+  return r;
+}
+
+static int
+fs_remove_export (struct store_export *se)
+{
+  struct fs_export *e = (struct fs_export *) se;
+  const char *const meta[] = { STORE_META_NAME, STORE_HOLDER_NAME };
+
+  /* The metadata first, durably: from then on the export does not
+   * list, and a server that opens it cannot lock it while we hold it.
+   */
+  if (fs_remove_objects (se, meta, 1) == -1 ||
+      fs_remove_objects (se, meta + 1, 1) == -1)
+    return -1;
+  return store_fs_remove_dir (e->dir);
+}
+
 static const struct store_ops fs_ops = {
   .name = "fs",
   .ready = fs_ready,
@@ -889,6 +1019,10 @@ static const struct store_ops fs_ops = {
   .put_object = fs_put_object,
   .get_object = fs_get_object,
   .remove_object = fs_remove_object,
+  .guard_holder = fs_guard_holder,
+  .replace_meta = fs_replace_meta,
+  .remove_objects = fs_remove_objects,
+  .remove_export = fs_remove_export,
   .put_tombstone = fs_put_tombstone,
   .remove_tombstone = fs_remove_tombstone,
   .list_tombstones = fs_list_tombstones,

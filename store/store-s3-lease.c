@@ -525,6 +525,49 @@ s3_lease_check (struct s3_lease *lease, int64_t *not_after)
   return 0;
 }
 
+/* ---- For the nbds3 tool ---- */
+
+int
+s3_lease_describe (struct s3_leases *l, const char *key, char *buf,
+                   size_t len)
+{
+  struct lease_info info = { .state = "" };
+  char etag[S3_HTTP_ETAG_MAX];
+  int r = get_lease (l, key, &info, etag, NULL);
+
+  if (r <= 0 || strcmp (info.state, "released") == 0)
+    return r == -1 ? -1 : 0;
+  snprintf (buf, len, "%s since %s", info.holder,
+            info.taken[0] ? info.taken : "?");
+  return 1;
+}
+
+int
+s3_lease_drop (struct s3_lease *lease)
+{
+  struct s3_leases *l = lease->l;
+  struct s3_http_request req = {
+    .method = "DELETE", .key = lease->key, .missing_ok = true,
+  };
+  struct s3_http_response resp;
+  int r;
+
+  /* Under the lock, so that no renewal is in flight or starts. */
+  pthread_mutex_lock (&l->lock);
+  r = s3_http_request (l->http, &req, &resp);
+  free (resp.body);
+  if (r == 0)
+    list_del (&lease->link);
+  pthread_mutex_unlock (&l->lock);
+  if (r == -1)
+    return -1;
+  nbdkit_debug ("s3: export %s: lease object deleted", lease->export);
+  free (lease->export);
+  free (lease->key);
+  free (lease);
+  return 0;
+}
+
 /* ---- The store's leases ---- */
 
 struct s3_leases *

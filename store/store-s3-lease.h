@@ -13,6 +13,7 @@
 #define NBDS3_STORE_S3_LEASE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "s3-config.h"
@@ -60,5 +61,20 @@ extern void s3_lease_release (struct s3_lease *lease, bool keep);
  * or another server took it.
  */
 extern int s3_lease_check (struct s3_lease *lease, int64_t *not_after);
+
+/* Who holds the lease KEY, for the nbds3 tool: 1 and "HOLDER since
+ * TAKEN" in BUF of LEN bytes, 0 if there is no lease or it is released,
+ * -1 after nbdkit_error.  A lease whose holder is gone stays held until
+ * a taker has watched it unchanged for lease-timeout: this cannot tell.
+ */
+extern int s3_lease_describe (struct s3_leases *l, const char *key,
+                              char *buf, size_t len);
+
+/* The export is gone (the tool removed it): stop renewing LEASE, delete
+ * its object instead of releasing it, and free it.  0, or -1 after
+ * nbdkit_error with LEASE still held (a later s3_lease_release releases
+ * it as usual).
+ */
+extern int s3_lease_drop (struct s3_lease *lease);
 
 #endif /* NBDS3_STORE_S3_LEASE_H */

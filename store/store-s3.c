@@ -85,6 +85,7 @@
 #include <nbdkit-plugin.h>
 
 #include "cleanup.h"
+#include "s3-delete.h"
 #include "s3-http.h"
 #include "s3-xml.h"
 #include "store-s3-etags.h"
@@ -127,6 +128,8 @@ struct s3_store {
   pthread_mutex_t probe_lock;   /* guards probed */
   int probed;                   /* 0: not yet; 1: conditions honoured;
                                  * -1: not */
+  bool no_delete_objects;       /* the server has no DeleteObjects: one
+                                 * DELETE per key (atomic) */
 };
 
 struct s3_export {
@@ -1141,6 +1144,137 @@ s3_copy_object (struct store_export *se, const char *name,
   return 1;
 }
 
+/* ---- The tool's methods ---- */
+
+static int
+s3_guard_holder (struct store_export *se, char *buf, size_t len)
+{
+  struct s3_export *e = (struct s3_export *) se;
+  CLEANUP_FREE char *key = export_key (e, S3_LEASE_NAME);
+
+  if (key == NULL)
+    return -1;
+  return s3_lease_describe (((struct s3_store *) e->base.store)->leases, key,
+                            buf, len);
+}
+
+static int
+s3_replace_meta (struct store_export *se, const struct store_meta *meta)
+{
+  struct s3_export *e = (struct s3_export *) se;
+  struct s3_store *s = (struct s3_store *) e->base.store;
+  CLEANUP_FREE char *key = export_key (e, STORE_META_NAME);
+  char text[STORE_META_MAX];
+  size_t len = store_meta_format (meta, text);
+  struct store_meta now;
+  int64_t not_after;
+
+  if (key == NULL || may_mutate (e, &not_after) == -1)
+    return -1;
+  switch (s3_read_meta (se, &now)) {
+  case -1:
+    return -1;
+  case 0:
+    nbdkit_error ("S3 export %s has no metadata to replace (s3://%s/%s)",
+                  e->name, s->bucket, key);
+    errno = ENOENT;
+    return -1;
+  }
+  /* Unconditional: the lease keeps every server from writing meanwhile. */
+  return put_object (s, key, text, len, false, not_after);
+}
+
+/* DELETE KEY, under E's lease.  0 or -1 after nbdkit_error. */
+static int
+delete_key (struct s3_export *e, const char *key)
+{
+  struct s3_http_request req = {
+    .method = "DELETE", .key = key, .missing_ok = true,
+  };
+  struct s3_http_response resp;
+  int r;
+
+  if (may_mutate (e, &req.not_after) == -1)
+    return -1;
+  r = s3_http_request (((struct s3_store *) e->base.store)->http, &req,
+                       &resp);
+  free (resp.body);
+  return r;
+}
+
+/* Delete the N keys KEYS of E: one DeleteObjects, or one DELETE each
+ * when the server has no DeleteObjects.  0 or -1.
+ */
+static int
+delete_batch (struct s3_export *e, const char *const *keys, size_t n)
+{
+  struct s3_store *s = (struct s3_store *) e->base.store;
+  int64_t not_after;
+  bool unsupported;
+
+  if (!__atomic_load_n (&s->no_delete_objects, __ATOMIC_RELAXED)) {
+    if (may_mutate (e, &not_after) == -1)
+      return -1;
+    if (s3_delete_objects (s->http, keys, n, not_after, &unsupported) == 0)
+      return 0;
+    if (!unsupported)
+      return -1;
+    __atomic_store_n (&s->no_delete_objects, true, __ATOMIC_RELAXED);
+  }
+  for (size_t i = 0; i < n; ++i)
+    if (delete_key (e, keys[i]) == -1)
+      return -1;
+  return 0;
+}
+
+static int
+s3_remove_objects (struct store_export *se, const char *const *names,
+                   size_t n)
+{
+  struct s3_export *e = (struct s3_export *) se;
+  const size_t batch = n < S3_DELETE_MAX_KEYS ? n : S3_DELETE_MAX_KEYS;
+  char **keys = calloc (batch ? batch : 1, sizeof *keys);
+  int r = 0;
+
+  if (keys == NULL) {
+    nbdkit_error ("s3: out of memory");
+    return -1;
+  }
+  for (size_t done = 0; r == 0 && done < n; done += batch) {
+    size_t m = n - done < batch ? n - done : batch;
+
+    for (size_t i = 0; r == 0 && i < m; ++i) {
+      uint32_t page;
+
+      if ((keys[i] = export_key (e, names[done + i])) == NULL)
+        r = -1;
+      else if (store_page_name_parse (names[done + i], &page))
+        s3_etags_remove (&e->etags, page);
+    }
+    if (r == 0)
+      r = delete_batch (e, (const char *const *) keys, m);
+    for (size_t i = 0; i < m; ++i) {
+      free (keys[i]);
+      keys[i] = NULL;
+    }
+  }
+  free (keys);
+  return r;
+}
+
+static int
+s3_remove_export (struct store_export *se)
+{
+  struct s3_export *e = (struct s3_export *) se;
+  CLEANUP_FREE char *key = export_key (e, STORE_META_NAME);
+
+  if (key == NULL || delete_key (e, key) == -1 ||
+      s3_lease_drop (e->lease) == -1)
+    return -1;
+  e->lease = NULL;              /* deleted: nothing to release */
+  return 0;
+}
+
 static const struct store_ops s3_ops = {
   .name = "s3",
   .ready = s3_ready,
@@ -1160,6 +1294,10 @@ static const struct store_ops s3_ops = {
   .put_object = s3_put_object,
   .get_object = s3_get_object,
   .remove_object = s3_remove_object,
+  .guard_holder = s3_guard_holder,
+  .replace_meta = s3_replace_meta,
+  .remove_objects = s3_remove_objects,
+  .remove_export = s3_remove_export,
   .put_tombstone = s3_put_tombstone,
   .remove_tombstone = s3_remove_tombstone,
   .list_tombstones = s3_list_tombstones,

@@ -27,6 +27,8 @@
  */
 #define STORE_EXPORTS_DIR "exports"
 #define STORE_META_NAME "nbds3.meta"
+/* FS: beside the flock, who holds it (host, pid, token, time). */
+#define STORE_HOLDER_NAME "nbds3.holder"
 #define STORE_PAGE_NAME_FMT "page-%08" PRIx32 ".bin"
 #define STORE_PAGE_NAME_LEN 17      /* strlen ("page-00000000.bin") */
 
@@ -270,6 +272,45 @@ struct store_ops {
   int (*copy_object) (struct store_export *e, const char *name,
                       const char *version, uint64_t size,
                       struct store_export *dst);
+
+  /* ---- For the nbds3 tool (tool/), which changes exports offline ----
+   * May be NULL (the wrappers then fail with ENOTSUP after nbdkit_error,
+   * but store_guard_holder returns 0: no guard).
+   */
+
+  /* Who holds E's single-writer guard, without taking it from anyone
+   * (FS: a non-blocking try of the flock, released at once, and the
+   * holder file beside the lock; S3: the lease object).  1 and a
+   * description of the holder in BUF of LEN bytes ("HOST pid PID since
+   * TIME"), 0 if nobody holds it (S3: a released lease), -1 on error.  A
+   * guard this process holds counts as held.
+   */
+  int (*guard_holder) (struct store_export *e, char *buf, size_t len);
+
+  /* Replace the metadata of the existing export E with META, durably,
+   * after claim (the guard protects it: a server holding the export
+   * cannot see it change).  -1 with errno ENOENT after nbdkit_error if E
+   * has none.  0 or -1.
+   */
+  int (*replace_meta) (struct store_export *e, const struct store_meta *meta);
+
+  /* Remove the N objects NAMES of E (names as list_objects reports them),
+   * durably, after claim; one that is not stored is no error.  S3: in
+   * batches (DeleteObjects) where the server has it, else one DELETE
+   * each; FS: unlink each, then one fsync of every directory that
+   * changed.  0, or -1 at the first failure.
+   */
+  int (*remove_objects) (struct store_export *e, const char *const *names,
+                         size_t n);
+
+  /* Remove what is left of E once remove_objects has removed everything
+   * else: its metadata first, so that an interrupted removal leaves an
+   * export that still lists, then its guard (S3: the lease object is
+   * deleted, not released; FS: the holder file, the empty subdirectories
+   * and the directory itself).  After claim; close_export must still be
+   * called.  0 or -1 (FS: ENOTEMPTY when something was added meanwhile).
+   */
+  int (*remove_export) (struct store_export *e);
 };
 
 struct store {
@@ -336,6 +377,13 @@ extern int store_put_object (struct store_export *e, const char *name,
 extern int store_get_object (struct store_export *e, const char *name,
                              void *buf, size_t cap, size_t *len);
 extern int store_remove_object (struct store_export *e, const char *name);
+/* The tool's methods. */
+extern int store_guard_holder (struct store_export *e, char *buf, size_t len);
+extern int store_replace_meta (struct store_export *e,
+                               const struct store_meta *meta);
+extern int store_remove_objects (struct store_export *e,
+                                 const char *const *names, size_t n);
+extern int store_remove_export (struct store_export *e);
 /* The tombstones (ENOTSUP after nbdkit_error for a store without
  * them).
  */

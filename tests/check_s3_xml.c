@@ -736,6 +736,67 @@ START_TEST (test_cleanup_reinit)
 }
 END_TEST
 
+/* DeleteObjects: the request body escapes keys and round-trips through
+ * the parser; a DeleteResult's errors other than NoSuchKey count, and a
+ * body that is not a DeleteResult is refused.
+ */
+START_TEST (test_delete)
+{
+  const char *const keys[] = { "exports/a&b/page-00000000.bin", "k<2>" };
+  static const char result[] =
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+    "<DeleteResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+    "<Deleted><Key>x</Key></Deleted>"
+    "<Error><Key>gone</Key><Code>NoSuchKey</Code></Error>"
+    "<Error><Key>k&lt;2&gt;</Key><Code>AccessDenied</Code>"
+    "<Message>Access Denied</Message></Error>"
+    "<Error><Key>k3</Key><Code>InternalError</Code></Error>"
+    "</DeleteResult>";
+  struct s3_list_result list;
+  struct s3_error err;
+  char key[64];
+  size_t len, nfailed;
+  char *body = s3_xml_delete_body (keys, 2, &len);
+
+  ck_assert_ptr_nonnull (body);
+  ck_assert_uint_eq (len, strlen (body));
+  ck_assert (strstr (body, "<Quiet>true</Quiet>") != NULL);
+  ck_assert (strstr (body, "<Key>exports/a&amp;b/page-00000000.bin</Key>"));
+  ck_assert (strstr (body, "<Key>k&lt;2&gt;</Key>"));
+  /* Well-formed XML: but not a listing. */
+  ck_assert_int_eq (s3_xml_parse_list (body, len, &list), -1);
+  free (body);
+
+  ck_assert_int_eq (s3_xml_parse_delete (result, strlen (result), &nfailed,
+                                         key, sizeof key, &err), 0);
+  ck_assert_uint_eq (nfailed, 2);
+  ck_assert_str_eq (key, "k<2>");
+  ck_assert_str_eq (err.code, "AccessDenied");
+  ck_assert_str_eq (err.message, "Access Denied");
+
+  static const char none[] = "<DeleteResult><Deleted><Key>x</Key>"
+    "</Deleted></DeleteResult>";
+  ck_assert_int_eq (s3_xml_parse_delete (none, strlen (none), &nfailed,
+                                         key, sizeof key, &err), 0);
+  ck_assert_uint_eq (nfailed, 0);
+
+  static const char other[] = "<Error><Code>NotImplemented</Code></Error>";
+  char msg[512];
+
+  ck_assert_int_eq (s3_xml_parse_delete (other, strlen (other), &nfailed,
+                                         key, sizeof key, &err), -1);
+  stub_last_error (msg, sizeof msg);
+  ck_assert_msg (strstr (msg, "malformed DeleteResult from S3: the root "
+                         "element is Error") != NULL, "%s", msg);
+  static const char nokey[] = "<DeleteResult><Error><Code>X</Code>"
+    "</Error></DeleteResult>";
+  ck_assert_int_eq (s3_xml_parse_delete (nokey, strlen (nokey), &nfailed,
+                                         key, sizeof key, &err), -1);
+  ck_assert_int_eq (s3_xml_parse_delete ("<Delete", 7, &nfailed, key,
+                                         sizeof key, &err), -1);
+}
+END_TEST
+
 Suite *
 s3_xml_suite (void)
 {
@@ -763,6 +824,7 @@ s3_xml_suite (void)
   tcase_add_test (lists, test_list_1000);
   tcase_add_test (lists, test_list_malformed);
   tcase_add_test (lists, test_list_truncations);
+  tcase_add_test (lists, test_delete);
   suite_add_tcase (s, lists);
 
   tcase_add_checked_fixture (misc, setup, NULL);

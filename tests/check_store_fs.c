@@ -551,7 +551,7 @@ END_TEST
 /* Named objects: exclusive create, replace, read, list (one level of
  * subdirectories), remove; and nothing on an export that does not exist.
  */
-struct seen { int clones, meta, other; uint64_t clone_size; };
+struct seen { int clones, meta, holder, other; uint64_t clone_size; };
 
 static int
 count_object (void *opaque, const char *name, uint64_t size)
@@ -564,6 +564,8 @@ count_object (void *opaque, const char *name, uint64_t size)
   }
   else if (strcmp (name, STORE_META_NAME) == 0)
     seen->meta++;
+  else if (strcmp (name, STORE_HOLDER_NAME) == 0)
+    seen->holder++;
   else
     seen->other++;
   return 0;
@@ -595,12 +597,70 @@ START_TEST (test_named_objects)
   ck_assert_int_eq (seen.clones, 1);
   ck_assert_uint_eq (seen.clone_size, 5);
   ck_assert_int_eq (seen.meta, 1);
+  ck_assert_int_eq (seen.holder, 1);    /* E holds the guard */
   ck_assert_int_eq (seen.other, 0);     /* no temporary file left */
   ck_assert_int_eq (store_put_object (e, "../x", "a", 1, false), -1);
   ck_assert_int_eq (errno, EINVAL);
   ck_assert_int_eq (store_remove_object (e, "clones/c1"), 0);
   ck_assert_int_eq (store_remove_object (e, "clones/c1"), 0);
   ck_assert (!exists ("data/exports/base/clones/c1"));
+  store_close_export (e);
+}
+END_TEST
+
+/* The tool's methods: who holds the guard (the holder file comes and
+ * goes with the lock), replacing the metadata, removing objects and
+ * the export itself.
+ */
+START_TEST (test_tool_methods)
+{
+  struct store_export *e = create_export (st, "tool"), *e2;
+  const char *const names[] = { "page-00000000.bin", "clones/c1", "gone" };
+  unsigned char buf[PAGE] = { 1 };
+  struct store_meta m = meta4k;
+  char holder[256];
+
+  ck_assert_int_eq (store_guard_holder (e, holder, sizeof holder), 1);
+  ck_assert (strstr (holder, " since ") != NULL);
+  e2 = store_open_export (st, "tool");
+  ck_assert_int_eq (store_guard_holder (e2, holder, sizeof holder), 1);
+  ck_assert (strstr (holder, " since ") != NULL);
+  /* Only E2's descriptor may test the lock: E's claim still works. */
+  ck_assert_int_eq (store_claim (e2), -1);
+  ck_assert_int_eq (errno, EBUSY);
+
+  m.size = 3 * PAGE;
+  ck_assert_int_eq (store_replace_meta (e2, &m), -1);   /* not claimed */
+  ck_assert_int_eq (store_replace_meta (e, &m), 0);
+  ck_assert_int_eq (store_read_meta (e2, &m), 1);
+  ck_assert_uint_eq (m.size, 3 * PAGE);
+
+  ck_assert_int_eq (store_write_page (e, 0, buf, PAGE), 0);
+  ck_assert_int_eq (store_put_object (e, "clones/c1", "x", 1, true), 0);
+  ck_assert_int_eq (store_remove_objects (e2, names, 3), -1);
+  ck_assert_int_eq (store_remove_objects (e, names, 3), 0);
+  ck_assert (!exists ("data/exports/tool/page-00000000.bin"));
+  ck_assert (!exists ("data/exports/tool/clones/c1"));
+  ck_assert_int_eq (store_read_page (e, 0, buf, PAGE), 0);
+
+  /* A file left behind stops the removal, after the metadata. */
+  ck_assert_int_eq (store_put_object (e, "late", "x", 1, false), 0);
+  ck_assert_int_eq (store_remove_export (e), -1);
+  ck_assert_int_eq (errno, ENOTEMPTY);
+  ck_assert (!exists ("data/exports/tool/" STORE_META_NAME));
+  ck_assert_int_eq (store_remove_object (e, "late"), 0);
+  ck_assert_int_eq (store_remove_export (e), 0);
+  ck_assert (!exists ("data/exports/tool"));
+  store_close_export (e);
+  store_close_export (e2);
+
+  /* Released: free, and no holder file is left. */
+  e = create_export (st, "tool2");
+  store_close_export (e);
+  ck_assert (!exists ("data/exports/tool2/" STORE_HOLDER_NAME));
+  e = store_open_export (st, "tool2");
+  ck_assert_int_eq (store_guard_holder (e, holder, sizeof holder), 0);
+  ck_assert_int_eq (store_claim (e), 0);        /* the test let go of it */
   store_close_export (e);
 }
 END_TEST
@@ -727,6 +787,7 @@ store_fs_suite (void)
   tcase_add_test (tc, test_unclaim);
   tcase_add_test (tc, test_lock_late);
   tcase_add_test (tc, test_named_objects);
+  tcase_add_test (tc, test_tool_methods);
   tcase_add_test (tc, test_write_failure);
   tcase_add_test (tc, test_write_before_meta);
   tcase_add_test (tc, test_concurrent_reads);

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT
  *
  * nbds3 list: every export of the store (those with metadata), in name
- * order, with its size, page size and the pages it holds.  One export
- * whose metadata cannot be read does not hide the others: it is listed
- * with the error, and the command exits 1.
+ * order, with its size, page size, the pages it holds and who holds its
+ * single-writer guard.  One export whose metadata cannot be read does not
+ * hide the others: it is listed with the error, and the command exits 1.
  */
 
 #include <config.h>
@@ -23,6 +23,8 @@ struct row {
   bool ok;                      /* meta and stored are known */
   struct store_meta meta;
   struct tool_stored stored;
+  bool held;
+  char holder[256];
 };
 
 struct rows {
@@ -37,6 +39,7 @@ add_row (void *opaque, const char *name)
   struct rows *rows = opaque;
   struct store_export *e;
   struct row *row;
+  bool err = false;
 
   if (rows->n == rows->cap) {
     size_t cap = rows->cap ? 2 * rows->cap : 16;
@@ -59,6 +62,9 @@ add_row (void *opaque, const char *name)
   if (tool_open_export (name, true, &e, &row->meta, NULL) != TOOL_OK)
     return 0;                   /* reported; listed as damaged */
   row->ok = tool_list_stored (e, &row->stored) == 0;
+  tool_stored_free (&row->stored);      /* (only the counts are shown) */
+  row->held = tool_guard_held (e, row->holder, sizeof row->holder, &err);
+  row->ok = row->ok && !err;
   store_close_export (e);
   return 0;
 }
@@ -83,6 +89,9 @@ print_json (const struct rows *rows)
       tool_json_u64 (&j, "page-size", row->meta.page_size);
       tool_json_u64 (&j, "pages", row->stored.pages);
       tool_json_u64 (&j, "page-bytes", row->stored.page_bytes);
+      tool_json_u64 (&j, "tombstones", row->stored.tombstones);
+      tool_json_bool (&j, "held", row->held);
+      tool_json_string (&j, "holder", row->held ? row->holder : NULL);
     }
     tool_json_end_object (&j);
   }
@@ -94,27 +103,29 @@ print_json (const struct rows *rows)
 static void
 print_text (const struct rows *rows)
 {
-  int width = (int) strlen ("EXPORT");
+  size_t width = strlen ("EXPORT");
 
   for (size_t i = 0; i < rows->n; ++i)
-    if ((int) strlen (rows->v[i].name) > width)
-      width = strlen (rows->v[i].name);
-  printf ("%-*s %8s %9s %8s %8s\n", width, "EXPORT", "SIZE", "PAGE-SIZE",
-          "PAGES", "STORED");
+    if (tool_text_width (rows->v[i].name) > width)
+      width = tool_text_width (rows->v[i].name);
+  tool_print_padded ("EXPORT", width);
+  printf (" %8s %9s %8s %8s  %s\n", "SIZE", "PAGE-SIZE", "PAGES", "STORED",
+          "GUARD");
   for (size_t i = 0; i < rows->n; ++i) {
     const struct row *row = &rows->v[i];
     char size[TOOL_SIZE_MAX], page_size[TOOL_SIZE_MAX], bytes[TOOL_SIZE_MAX];
 
+    tool_print_padded (row->name, width);
     if (!row->ok) {
-      printf ("%-*s (cannot be read: see the error above)\n", width,
-              row->name);
+      printf (" (cannot be read: see the error above)\n");
       continue;
     }
-    printf ("%-*s %8s %9s %8" PRIu64 " %8s\n", width, row->name,
+    printf (" %8s %9s %8" PRIu64 " %8s  %s%s\n",
             tool_format_size (row->meta.size, size),
             tool_format_size (row->meta.page_size, page_size),
             row->stored.pages,
-            tool_format_size (row->stored.page_bytes, bytes));
+            tool_format_size (row->stored.page_bytes, bytes),
+            row->held ? "held by " : "free", row->held ? row->holder : "");
   }
 }
 
@@ -144,7 +155,7 @@ run (const struct tool_args *args)
 const struct tool_cmd tool_cmd_list = {
   .name = "list",
   .synopsis = "",
-  .summary = "List the exports with their sizes and stored pages.",
+  .summary = "List the exports: sizes, stored pages, guard.",
   .min_args = 0, .max_args = 0,
   .run = run,
 };

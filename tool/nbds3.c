@@ -29,6 +29,11 @@
 /* The commands, in the order usage lists them: one line each. */
 static const struct tool_cmd *const commands[] = {
   &tool_cmd_list,
+  &tool_cmd_info,
+  &tool_cmd_create,
+  &tool_cmd_resize,
+  &tool_cmd_delete,
+  &tool_cmd_verify,
   &tool_cmd_clone,
   &tool_cmd_snapshot,
 };
@@ -68,6 +73,8 @@ usage (FILE *f)
            "Options:\n"
            "  --json      Print one JSON document on standard output.\n"
            "  -v          Print debug messages on standard error.\n"
+           "  -Dnbds3.store=1, -Dnbds3.s3=1\n"
+           "              With -v: trace every store or S3 request.\n"
            "  --help      Print this help.\n"
            "  --version   Print the version.\n"
            "\n"
@@ -110,6 +117,35 @@ option_name (unsigned opt)
   return "--force";
 }
 
+/* The debug flags of debug.h, as nbdkit's -D sets them. */
+static const struct {
+  const char *name;
+  int *flag;
+} debug_flags[] = {
+  { "nbds3.store", &nbds3_debug_store },
+  { "nbds3.s3", &nbds3_debug_s3 },
+  { "nbds3.cache", &nbds3_debug_cache },
+  { "nbds3.stats", &nbds3_debug_stats },
+};
+
+/* -Dnbds3.AREA=N: 0, or TOOL_USAGE after the message. */
+static int
+set_debug_flag (const char *arg)
+{
+  const char *eq = arg ? strchr (arg, '=') : NULL;
+
+  for (size_t i = 0; eq && i < sizeof debug_flags / sizeof debug_flags[0];
+       ++i)
+    if (strncmp (arg, debug_flags[i].name, eq - arg) == 0 &&
+        debug_flags[i].name[eq - arg] == '\0') {
+      *debug_flags[i].flag = atoi (eq + 1);
+      return 0;
+    }
+  return tool_usage_error (NULL, "-D%s: use -Dnbds3.store=1 (every store "
+                           "request) or -Dnbds3.s3=1 (every S3 request), "
+                           "with -v", arg ? arg : "");
+}
+
 /* Parse option ARG (it starts with '-') into ARGS, and the TOOL_OPT_*
  * it is into *GIVEN.  0, -1 for --help or --version (printed), or
  * TOOL_USAGE after the message.
@@ -121,6 +157,8 @@ parse_option (const char *arg, struct tool_args *args, unsigned *given)
     args->json = true;
   else if (strcmp (arg, "-v") == 0 || strcmp (arg, "--verbose") == 0)
     args->verbose = true;
+  else if (strncmp (arg, "-D", 2) == 0)
+    return set_debug_flag (arg[2] ? arg + 2 : NULL);
   else if (strcmp (arg, "--force") == 0) {
     args->force = true;
     *given |= TOOL_OPT_FORCE;
@@ -178,6 +216,10 @@ parse_command_line (int argc, char **argv, struct tool_args *args,
 
     if (!rest && strcmp (arg, "--") == 0)
       rest = true;
+    else if (!rest && strcmp (arg, "-D") == 0) {   /* -D nbds3.AREA=N */
+      if ((r = set_debug_flag (i + 1 < argc ? argv[++i] : NULL)) != 0)
+        return r;
+    }
     else if (!rest && arg[0] == '-' && arg[1] != '\0') {
       if ((r = parse_option (arg, args, given)) != 0)
         return r;
@@ -215,9 +257,9 @@ check_command_line (const struct tool_cmd *cmd, const struct tool_args *args,
                              cmd->name, cmd->synopsis);
   if (args->npos > cmd->max_args)
     return tool_usage_error (cmd->name, "%s: too many arguments ('%s' is "
-                             "one too many): nbds3 %s %s", cmd->name,
+                             "one too many): nbds3 %s%s%s", cmd->name,
                              args->pos[cmd->max_args], cmd->name,
-                             cmd->synopsis);
+                             cmd->synopsis[0] ? " " : "", cmd->synopsis);
   return 0;
 }
 
@@ -252,11 +294,13 @@ main (int argc, char **argv)
   args.npos--;
   if ((r = check_command_line (cmd, &args, given)) != 0)
     goto out;
-  if (config_complete () == -1) {
+  if ((args.size && config_set ("size", args.size) == -1) ||
+      (args.page_size && config_set ("page-size", args.page_size) == -1) ||
+      config_complete () == -1) {
     r = TOOL_USAGE;             /* the parser said why */
     goto out;
   }
-  tool_store_init (cmd->writes);
+  tool_store_init (cmd);
   r = cmd->run (&args);
   tool_store_free ();
   if (r == TOOL_OK)

@@ -29,11 +29,22 @@
 #include "tool.h"
 
 static bool verbose;
+static __thread char *capture;  /* tool_nbdkit_capture's */
+static __thread size_t capture_len;
 
 void
 tool_nbdkit_set_verbose (bool v)
 {
   verbose = v;
+}
+
+void
+tool_nbdkit_capture (char *buf, size_t len)
+{
+  capture = buf;
+  capture_len = len;
+  if (buf)
+    buf[0] = '\0';
 }
 
 /* Print "nbds3: WHAT: MESSAGE\n" in one write, so that lines of threads
@@ -53,6 +64,13 @@ print_message (const char *what, const char *fs, va_list args)
 void
 nbdkit_verror (const char *fs, va_list args)
 {
+  int err = errno;
+
+  if (capture) {
+    vsnprintf (capture, capture_len, fs, args);
+    errno = err;
+    return;
+  }
   print_message ("error", fs, args);
 }
 

@@ -36,6 +36,26 @@ tool_format_size (uint64_t size, char buf[TOOL_SIZE_MAX])
   return buf;
 }
 
+size_t
+tool_text_width (const char *s)
+{
+  size_t n = 0;
+
+  for (; *s; ++s)
+    n += ((unsigned char) *s & 0xc0) != 0x80;
+  return n;
+}
+
+void
+tool_print_padded (const char *s, size_t width)
+{
+  size_t w = tool_text_width (s);
+
+  fputs (s, stdout);
+  for (; w < width; ++w)
+    fputc (' ', stdout);
+}
+
 void
 tool_json_init (struct tool_json *j)
 {

@@ -22,13 +22,13 @@
 #include "store.h"
 #include "tool.h"
 
-static bool writes;             /* the command changes the store */
+static const struct tool_cmd *command;  /* the one that runs */
 static struct store *store;     /* made by tool_store */
 
 void
-tool_store_init (bool w)
+tool_store_init (const struct tool_cmd *cmd)
 {
-  writes = w;
+  command = cmd;
 }
 
 const char *
@@ -54,7 +54,7 @@ tool_store (void)
     return store;
   if (config.s3.bucket)
     store = store_s3_new (&config.s3);
-  else if (!writes && stat (config.data_dir, &st) == -1) {
+  else if (!command->creates && stat (config.data_dir, &st) == -1) {
     nbdkit_error ("data-dir=%s: %m: no store there; give the data-dir= "
                   "(or bucket=) the server uses", config.data_dir);
     return NULL;
@@ -66,7 +66,7 @@ tool_store (void)
   /* The S3 store's probe of bucket and credentials; the FS store's
    * check that pages can be written, only when the command writes.
    */
-  if ((config.s3.bucket || writes) && store_ready (store) == -1) {
+  if ((config.s3.bucket || command->writes) && store_ready (store) == -1) {
     store_free (store);
     store = NULL;
   }
@@ -119,17 +119,22 @@ tool_claim (struct store_export *e, const char *cmd)
     return TOOL_OK;
   if (errno == EBUSY)
     nbdkit_error ("%s: export '%s' is held by a server (see above), so it "
-                  "is left as it is: stop that server first", cmd, e->name);
+                  "is left as it is: stop that server first%s", cmd, e->name,
+                  config.s3.bucket ? " (if it is gone for sure, "
+                  "break-lease=true takes its lease now)" : "");
   else
     nbdkit_error ("%s: cannot take the single-writer guard of export '%s' "
                   "(see above): it is left as it is", cmd, e->name);
   return TOOL_PROBLEM;
 }
 
+static int compare_names (const void *a, const void *b);
+
 static int
 add_object (void *opaque, const char *name, uint64_t size)
 {
   struct tool_stored *stored = opaque;
+  const size_t dir_len = strlen (TOOL_CLONES_DIR);
   uint32_t page;
 
   stored->objects++;
@@ -138,6 +143,21 @@ add_object (void *opaque, const char *name, uint64_t size)
     stored->pages++;
     stored->page_bytes += size;
   }
+  else if (store_tombstone_name_parse (name, &page))
+    stored->tombstones++;
+  else if (strncmp (name, TOOL_CLONES_DIR, dir_len) == 0 &&
+           store_export_name_valid (name + dir_len)) {
+    char **v = realloc (stored->clones,
+                        (stored->nclones + 1) * sizeof *v);
+
+    if (v == NULL || (v[stored->nclones] = strdup (name + dir_len)) == NULL) {
+      stored->clones = v ? v : stored->clones;
+      nbdkit_error ("out of memory");
+      return -1;
+    }
+    stored->clones = v;
+    stored->nclones++;
+  }
   return 0;
 }
 
@@ -145,19 +165,36 @@ int
 tool_list_stored (struct store_export *e, struct tool_stored *stored)
 {
   memset (stored, 0, sizeof *stored);
-  return store_list_objects (e, add_object, stored);
+  if (store_list_objects (e, add_object, stored) == -1)
+    return -1;
+  qsort (stored->clones, stored->nclones, sizeof *stored->clones,
+         compare_names);
+  return 0;
 }
 
-struct names {
-  char **v;
-  size_t n, cap;
-};
-
-static int
-add_name (void *opaque, const char *name)
+void
+tool_stored_free (struct tool_stored *stored)
 {
-  struct names *names = opaque;
+  for (size_t i = 0; i < stored->nclones; ++i)
+    free (stored->clones[i]);
+  free (stored->clones);
+  stored->clones = NULL;
+  stored->nclones = 0;
+}
 
+bool
+tool_guard_held (struct store_export *e, char *buf, size_t len, bool *err)
+{
+  int r = store_guard_holder (e, buf, len);
+
+  if (r == -1)
+    *err = true;
+  return r == 1;
+}
+
+int
+tool_names_add (struct tool_names *names, const char *name)
+{
   if (names->n == names->cap) {
     size_t cap = names->cap ? 2 * names->cap : 16;
     char **v = realloc (names->v, cap * sizeof *v);
@@ -177,6 +214,21 @@ add_name (void *opaque, const char *name)
   return 0;
 }
 
+void
+tool_names_free (struct tool_names *names)
+{
+  for (size_t i = 0; i < names->n; ++i)
+    free (names->v[i]);
+  free (names->v);
+  memset (names, 0, sizeof *names);
+}
+
+static int
+add_name (void *opaque, const char *name)
+{
+  return tool_names_add (opaque, name);
+}
+
 static int
 compare_names (const void *a, const void *b)
 {
@@ -187,7 +239,7 @@ int
 tool_for_each_export (int (*fn) (void *opaque, const char *name),
                       void *opaque)
 {
-  struct names names = { NULL, 0, 0 };
+  struct tool_names names = { NULL, 0, 0 };
   struct store *s = tool_store ();
   int r = -1;
 
@@ -197,8 +249,6 @@ tool_for_each_export (int (*fn) (void *opaque, const char *name),
     for (size_t i = 0; r == 0 && i < names.n; ++i)
       r = fn (opaque, names.v[i]);
   }
-  for (size_t i = 0; i < names.n; ++i)
-    free (names.v[i]);
-  free (names.v);
+  tool_names_free (&names);
   return r;
 }

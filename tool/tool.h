@@ -22,6 +22,7 @@
 #include <stdio.h>
 
 #include "store.h"
+#include "store-clone.h"
 
 /* Exit statuses. */
 #define TOOL_OK 0               /* success */
@@ -35,7 +36,10 @@
 
 /* The command line, parsed (tool/nbds3.c).  The key=value arguments have
  * been given to the plugin's parser (config_set, config_complete) before
- * a command runs: `config` holds them.
+ * a command runs: `config` holds them.  --size=SIZE and --page-size=SIZE
+ * are the keys size= and page-size= (the size and page size of a new
+ * export), parsed and checked as the server parses them: config.size
+ * (config.size_given) and config.page_size.
  */
 struct tool_args {
   bool json;                    /* --json: one JSON document on stdout */
@@ -57,25 +61,32 @@ struct tool_cmd {
   const char *summary;          /* one line */
   unsigned options;             /* TOOL_OPT_* it accepts */
   int min_args, max_args;       /* positional arguments */
-  bool writes;                  /* it changes the store (the FS store's
-                                 * directory may be created) */
+  bool writes;                  /* it changes the store: the store must
+                                 * be writable */
+  bool creates;                 /* ... and may create the FS store's
+                                 * directory */
   /* Run with ARGS.  Returns the exit status. */
   int (*run) (const struct tool_args *args);
 };
 
 extern const struct tool_cmd tool_cmd_list;
+extern const struct tool_cmd tool_cmd_info;
+extern const struct tool_cmd tool_cmd_create;
+extern const struct tool_cmd tool_cmd_resize;
+extern const struct tool_cmd tool_cmd_delete;
+extern const struct tool_cmd tool_cmd_verify;
 extern const struct tool_cmd tool_cmd_clone;
 extern const struct tool_cmd tool_cmd_snapshot;
 
 /* ---- The store (tool-store.c) ---- */
 
-/* Before the command runs: whether it WRITES (struct tool_cmd). */
-extern void tool_store_init (bool writes);
+/* Before the command CMD runs. */
+extern void tool_store_init (const struct tool_cmd *cmd);
 
 /* The store `config` names, made at the first call: the S3 store
  * (bucket=) after its bucket probe, or the FS store (data-dir=, default
- * ./data), whose directory must exist unless the command writes.  NULL
- * after nbdkit_error.
+ * ./data), whose directory must exist unless the command creates, and be
+ * writable if it writes.  NULL after nbdkit_error.
  */
 extern struct store *tool_store (void);
 
@@ -106,13 +117,39 @@ extern int tool_claim (struct store_export *e, const char *cmd);
 struct tool_stored {
   uint64_t pages;               /* page-%08x.bin objects */
   uint64_t page_bytes;          /* their bytes */
+  uint64_t tombstones;          /* page-%08x.zero objects */
   uint64_t objects;             /* everything listed */
   uint64_t bytes;               /* its bytes */
+  char **clones;                /* NAME of every clones/NAME: the clones
+                                 * whose base this export is, sorted */
+  size_t nclones;
 };
 
-/* List E's objects into STORED.  0, or -1 after nbdkit_error. */
+/* List E's objects into STORED; free it with tool_stored_free.  0, or
+ * -1 after nbdkit_error.
+ */
 extern int tool_list_stored (struct store_export *e,
                              struct tool_stored *stored);
+extern void tool_stored_free (struct tool_stored *stored);
+
+/* The directory of clone back-references in a base, with its '/'. */
+#define TOOL_CLONES_DIR STORE_CLONE_REF_DIR "/"
+
+/* Who holds E's guard, for output: true and the holder in BUF, or false
+ * ("free"; also when it cannot be told: reported, and *ERR set).
+ */
+extern bool tool_guard_held (struct store_export *e, char *buf, size_t len,
+                             bool *err);
+
+/* A growing array of names. */
+struct tool_names {
+  char **v;
+  size_t n, cap;
+};
+
+/* Add a copy of NAME: 0, or -1 after nbdkit_error. */
+extern int tool_names_add (struct tool_names *names, const char *name);
+extern void tool_names_free (struct tool_names *names);
 
 /* Call FN for every export of the store, by name in byte order.  0, or
  * -1 after nbdkit_error (FN's -1 stops it too).
@@ -127,6 +164,13 @@ extern int tool_for_each_export (int (*fn) (void *opaque, const char *name),
  */
 #define TOOL_SIZE_MAX 24
 extern char *tool_format_size (uint64_t size, char buf[TOOL_SIZE_MAX]);
+
+/* Text for a terminal: the columns S takes (its UTF-8 characters, each
+ * one column), and S printed on stdout padded with spaces to WIDTH
+ * columns.
+ */
+extern size_t tool_text_width (const char *s);
+extern void tool_print_padded (const char *s, size_t width);
 
 /* A JSON writer for one document on stdout: objects and arrays nest
  * (up to TOOL_JSON_DEPTH), members are written with their key (KEY is
@@ -168,6 +212,13 @@ extern int tool_flush_stdout (void);
  * prints "nbds3: debug: MESSAGE" only once this is set (-v).
  */
 extern void tool_nbdkit_set_verbose (bool verbose);
+
+/* On the calling thread, from now until tool_nbdkit_capture (NULL, 0):
+ * nbdkit_error keeps its message in BUF of LEN bytes (the last one
+ * wins) instead of printing it, so that a command can put it in its
+ * output (verify's pages).  BUF starts empty.
+ */
+extern void tool_nbdkit_capture (char *buf, size_t len);
 
 /* ---- Errors (nbds3.c) ---- */
 
