@@ -4,15 +4,15 @@
  * (nbds3 clone) and the unit tests share it.  It costs O(1) requests,
  * whatever the base's size: no page is read or copied.
  *
- * The order makes the races with a delete of the base safe: the
- * back-reference clones/NAME is created in the base (an exclusive create,
- * so two clones of one name cannot both succeed) before the clone's
- * metadata exists, and a delete of the base lists clones/ while holding
- * the base's guard, so it either sees the back-reference or deleted the
- * base before the clone was created (then the clone's creation finds no
- * base, or its metadata names a base that is gone and the plugin
- * refuses to serve it, never serving other data).  A back-reference
- * without a clone (a crash in between) only keeps the base from being
+ * The races with a delete of the base: the clone holds the base's guard
+ * (FS: its flock; S3: its lease) from the check that the base exists
+ * until the back-reference clones/NAME exists (an exclusive create, so
+ * two clones of one name cannot both succeed), and a delete of the base
+ * lists clones/ while holding that guard, so the two never interleave:
+ * a delete either sees the back-reference and refuses, or has deleted
+ * the base before the clone checks it.  The back-reference is created
+ * before the clone's metadata, so a crash in between leaves only a
+ * back-reference without a clone, which keeps the base from being
  * deleted until it is removed.
  */
 
@@ -93,6 +93,15 @@ create_clone (struct store_export *b, struct store_export *c,
   struct store_meta base_meta;
   int err;
 
+  /* The base's guard, which a delete of the base takes before it looks
+   * for clones: so the base is not deleted between the check and the
+   * back-reference (no server ever holds a read-only export).
+   */
+  if (store_claim (b) == -1) {
+    nbdkit_error ("cannot clone '%s' now: its guard is held (is it being "
+                  "deleted?)", base);
+    return -1;
+  }
   if (check_clone (b, c, base, name, &base_meta) == -1)
     return -1;
   snprintf (ref, sizeof ref, STORE_CLONE_REF_DIR "/%s", name);

@@ -194,13 +194,23 @@ check gold gold
 nbdsh -u "$(uri plain)" -c 'h.pwrite(b"x" * 4096, 0); h.flush()'
 stop_nbdkit
 make_read_only gold
-[ "$STORE" = fs ] || gold_lease="$(lease_of gold)"
 
 # ---- nbds3 clone: refusals, then two clones ----
 
 refused 1 "no such export" clone nothing c1
 refused 1 "not read-only" clone plain c1
 refused 2 "not a valid export name" clone gold .c1
+# A clone holds its base's guard while it checks the base and creates
+# the back-reference, so that a delete of the base (which holds it while
+# it looks for clones) cannot slip in between.
+if [ "$STORE" = fs ]; then
+  flock -x "$data_dir/exports/gold" sh -c '
+    "$@" >"$0/tool.out" 2>&1; echo $? >"$0/tool.rc"' "$tmpdir" \
+    "$tool_bin" clone gold c0 "${STORE_KEYS[@]}"
+  [ "$(cat "$tmpdir/tool.rc")" = 1 ] && grep -qF "guard is held" \
+    "$tmpdir/tool.out" ||
+    fail "a clone while the base's guard is held: $(cat "$tmpdir/tool.out")"
+fi
 tool clone gold c1 >"$tmpdir/tool.out" || fail "clone: $(cat "$tmpdir/tool.out")"
 grep -q "created clone 'c1' of 'gold'" "$tmpdir/tool.out" ||
   fail "clone said: $(cat "$tmpdir/tool.out")"
@@ -248,7 +258,9 @@ if qemu-io -f raw -c 'write -P 0x11 0 4096' "$(uri gold)" \
      >"$tmpdir/qemu-io.out" 2>&1; then
   fail "qemu-io wrote to the read-only export"
 fi
-# While a writable connection holds it open, nobody holds its guard.
+# While a writable connection holds it open, nobody holds its guard
+# (nbds3 clone took and released it, as a delete of it would).
+[ "$STORE" = fs ] || gold_lease="$(lease_of gold)"
 hold_client w "$(uri gold)" 'assert h.is_read_only()'
 case "$STORE" in
   fs) flock -n -x "$data_dir/exports/gold" true ||
