@@ -162,15 +162,23 @@ request_point (struct take *t, unsigned timeout_ms)
 static int
 take_point (struct take *t, unsigned timeout_ms)
 {
+  char holder[256];
   int64_t t0;
+  int held;
 
   if (snap_request_new (t->name, &t->req) == -1)
     return -1;
-  if (store_claim (t->e) == -1) {
-    if (errno != EBUSY)
+  /* Ask before trying to take it: a refused claim reports the holder as
+   * an error, and a held export is no error here.
+   */
+  held = store_guard_holder (t->e, holder, sizeof holder);
+  if (held == -1)
+    return -1;
+  if (held == 1 || store_claim (t->e) == -1) {
+    if (held == 0 && errno != EBUSY)
       return -1;
-    nbdkit_debug ("export '%s' is held: asking its holder for the point",
-                  t->export);
+    nbdkit_debug ("export '%s' is held (%s): asking its holder for the "
+                  "point", t->export, held == 1 ? holder : "claim refused");
     t->rep->holder = true;
     if (request_point (t, timeout_ms) == -1)
       return -1;
