@@ -127,6 +127,28 @@ holder_point (struct take *t)
   return r;
 }
 
+/* Did the holder let go of the export (its last client left, or it
+ * stopped) while the tool waited for its answer?  Then the tool takes
+ * the guard itself: true once it holds it.
+ */
+static bool
+guard_let_go (struct take *t)
+{
+  char holder[256];
+
+  if (store_guard_holder (t->e, holder, sizeof holder) != 0 ||
+      store_claim (t->e) == -1)
+    return false;
+  t->guarded = true;
+  nbdkit_debug ("export '%s' was let go while the tool waited: taking the "
+                "point itself", t->export);
+  return true;
+}
+
+/* Ask the holder of T's export for the point: 1 when it answered (T's
+ * point record filled in), 2 when it let go of the export meanwhile and
+ * the tool now holds the guard, -1 after nbdkit_error.
+ */
 static int
 request_point (struct take *t, unsigned timeout_ms)
 {
@@ -142,10 +164,25 @@ request_point (struct take *t, unsigned timeout_ms)
     return -1;
   }
   t->requested = true;
-  while ((r = holder_point (t)) == 0 && clock_now_ns () < deadline) {
+  for (unsigned polls = 1;; ++polls) {
     struct timespec ts = { 0, POINT_POLL_MS * NS_PER_MS };
 
+    if ((r = holder_point (t)) != 0 || clock_now_ns () >= deadline)
+      break;
     nanosleep (&ts, NULL);
+    /* Whether the holder let go: once a second (S3: a GET of the lease). */
+    if (polls % (1000 / POINT_POLL_MS) == 0 && guard_let_go (t)) {
+      /* It answered just before it let go (or died): its point stands,
+       * and a server started now must be able to take the export and
+       * resume copy-before-write from the point record.
+       */
+      r = holder_point (t);
+      if (r == 1 && store_unclaim (t->e))
+        t->guarded = false;
+      if (r == 0)
+        r = 2;
+      break;
+    }
   }
   if (r == 0) {
     nbdkit_error ("export '%s' is held by a server that did not answer "
@@ -180,10 +217,14 @@ take_point (struct take *t, unsigned timeout_ms)
     nbdkit_debug ("export '%s' is held (%s): asking its holder for the "
                   "point", t->export, held == 1 ? holder : "claim refused");
     t->rep->holder = true;
-    if (request_point (t, timeout_ms) == -1)
+    switch (request_point (t, timeout_ms)) {
+    case -1:
       return -1;
-    t->rep->point_ms = t->pt.point_ms;
-    return 0;
+    case 1:
+      t->rep->point_ms = t->pt.point_ms;
+      return 0;
+    }
+    t->rep->holder = false;     /* 2: it let go; the guard is the tool's */
   }
   t->guarded = true;
   t0 = clock_now_ns ();

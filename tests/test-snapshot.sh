@@ -128,6 +128,30 @@ nbdcopy "$(uri qs ro)" - | cmp -s - "$tmpdir/q1" ||
 stop_nbdkit ro
 info "2. a snapshot of a quiescent export equals it, and stays so"
 
+# 2a. A holder that lets go of the export while the tool waits for its
+# answer (its last client left just before it noticed the request): the
+# tool takes the guard itself, well before its 10 s wait runs out.  The
+# holder is a bare flock here, which never answers.
+if [ "$STORE" = fs ]; then
+  flock -x "$data_dir/exports/q" sleep 2 &
+  holder=$!
+  sleep 0.5
+  start=$(date +%s)
+  nbds3_tool --json snapshot q qs2 >"$tmpdir/qs2.json" 2>"$tmpdir/qs2.err" ||
+    fail "a snapshot after its holder let go: $(cat "$tmpdir/qs2.err")"
+  [ $(( $(date +%s) - start )) -lt 8 ] ||
+    fail "the snapshot waited for a holder that had let go"
+  wait "$holder"
+  python3 -c 'import json,sys; r = json.load(open(sys.argv[1]))
+assert r["held"] is False, r' "$tmpdir/qs2.json" ||
+    fail "report: $(cat "$tmpdir/qs2.json")"
+  start_nbds3_as ro -r "${KEYS[@]}"
+  nbdcopy "$(uri qs2 ro)" - | cmp -s - "$tmpdir/q2" ||
+    fail "the snapshot taken after its holder let go differs"
+  stop_nbdkit ro
+  info "2a. a holder that lets go: the tool takes the point itself"
+fi
+
 # ---- 2b. a clone held by a server: its pages and tombstones ----
 
 nbds3_tool clone qs c >/dev/null || fail "nbds3 clone qs c failed"
