@@ -123,6 +123,55 @@ create_clone (struct store_export *b, struct store_export *c,
 }
 
 int
+store_clone_ref_add (struct store *s, const char *base, const char *name)
+{
+  char ref[sizeof STORE_CLONE_REF_DIR + STORE_EXPORT_NAME_MAX + 1];
+  struct store_export *b = store_open_export (s, base);
+  struct store_meta meta;
+  int r = -1, err;
+
+  if (b == NULL)
+    return -1;
+  snprintf (ref, sizeof ref, STORE_CLONE_REF_DIR "/%s", name);
+  /* Under the base's guard, as in create_clone. */
+  if (store_claim (b) == -1)
+    nbdkit_error ("cannot record '%s' in its base '%s' now: the base's "
+                  "guard is held (is it being deleted?)", name, base);
+  else if ((r = store_read_meta (b, &meta)) == 0) {
+    nbdkit_error ("export '%s' reads from '%s', which does not exist",
+                  name, base);
+    errno = ENOENT;
+    r = -1;
+  }
+  else if (r == 1 && (r = store_put_object (b, ref, "", 0, true)) == -1 &&
+           errno == EEXIST)
+    nbdkit_error ("'%s' already names an export '%s' that reads from it",
+                  base, name);
+  err = errno;
+  store_close_export (b);
+  errno = err;
+  return r;
+}
+
+int
+store_clone_ref_remove (struct store *s, const char *base, const char *name)
+{
+  char ref[sizeof STORE_CLONE_REF_DIR + STORE_EXPORT_NAME_MAX + 1];
+  struct store_export *b = store_open_export (s, base);
+  int r;
+
+  if (b == NULL)
+    return -1;
+  snprintf (ref, sizeof ref, STORE_CLONE_REF_DIR "/%s", name);
+  r = store_remove_object (b, ref);
+  store_close_export (b);
+  if (r == -1)
+    nbdkit_error ("the back-reference %s of export '%s' stays: remove it "
+                  "by hand, or '%s' cannot be deleted", ref, base, base);
+  return r;
+}
+
+int
 store_clone_create (struct store *s, const char *base, const char *name)
 {
   struct store_export *b = NULL, *c = NULL;

@@ -28,4 +28,14 @@
 extern int store_clone_create (struct store *s, const char *base,
                                const char *name);
 
+/* Record in BASE that the export NAME reads from it (a snapshot of a
+ * clone keeps its base): the back-reference clones/NAME, created with an
+ * exclusive create under BASE's guard, refused if BASE does not exist.
+ * Remove takes it away again.  0, or -1 after nbdkit_error.
+ */
+extern int store_clone_ref_add (struct store *s, const char *base,
+                                const char *name);
+extern int store_clone_ref_remove (struct store *s, const char *base,
+                                   const char *name);
+
 #endif /* NBDS3_STORE_CLONE_H */

@@ -38,6 +38,7 @@
 #include <nbdkit-plugin.h>
 
 #include "clock.h"
+#include "store-clone.h"
 #include "store-snap.h"
 #include "store-snap-point.h"
 
@@ -329,7 +330,20 @@ finish (struct take *t)
   if ((t->dst = store_open_export (t->s, t->name)) == NULL ||
       store_sync (t->dst) == -1 || store_claim (t->dst) == -1)
     return -1;
-  return store_write_meta (t->dst, &meta);
+  /* A snapshot of a clone reads from the clone's base too: the base must
+   * know it, so that it is not deleted under the snapshot.
+   */
+  if (meta.base[0] && store_clone_ref_add (t->s, meta.base, t->name) == -1)
+    return -1;
+  if (store_write_meta (t->dst, &meta) == 0)
+    return 0;
+  if (meta.base[0]) {
+    int err = errno;
+
+    store_clone_ref_remove (t->s, meta.base, t->name);
+    errno = err;
+  }
+  return -1;
 }
 
 /* Remove the request and then the point record (see the top). */

@@ -271,6 +271,7 @@ START_TEST (test_take_clone)
   struct store_meta m;
   unsigned char buf[PAGE];
 
+  store_close_export (make_export ("gold", 0, 'g'));
   clone.version = STORE_META_VERSION;
   snprintf (clone.base, sizeof clone.base, "gold");
   ck_assert_int_eq (store_write_meta (e, &clone), 0);
@@ -283,6 +284,8 @@ START_TEST (test_take_clone)
   ck_assert_uint_eq (rep.pages, 1);
   ck_assert_uint_eq (rep.tombstones, 1);
   ck_assert (access (path ("data/exports/c1/page-00000003.zero"), F_OK) == 0);
+  /* The base knows the snapshot reads from it. */
+  ck_assert (access (path ("data/exports/gold/clones/c1"), F_OK) == 0);
   e = store_open_export (st, "c1");
   ck_assert_int_eq (store_read_meta (e, &m), 1);
   ck_assert_str_eq (m.base, "gold");

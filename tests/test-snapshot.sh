@@ -173,6 +173,9 @@ assert r["held"] is True and r["pages"] == 1 and r["tombstones"] == 1, r
 EOF
 store_object cs nbds3.meta | grep -qx 'base=qs' ||
   fail "the snapshot of a clone lost its base"
+# The base knows the snapshot reads from it: it is not deleted under it.
+store_object qs clones/cs >/dev/null 2>&1 ||
+  fail "the base of a snapshotted clone has no back-reference clones/cs"
 start_nbds3_as ro -r "${KEYS[@]}"
 nbdcopy "$(uri c ro)" - | cmp -s - <(nbdcopy "$(uri cs ro)" -) ||
   fail "the snapshot of a clone differs from the clone"
