@@ -36,6 +36,11 @@
 #define REQUEST_MAX 512
 /* A point record line: page, kind, version, separators. */
 #define POINT_LINE_MAX (8 + 1 + 9 + 1 + SNAP_VERSION_MAX + 1)
+/* A point record is read into one buffer: at most this big (about 2.5
+ * million stored pages at S3's ETags; a larger export cannot be
+ * snapshotted while a server holds it).
+ */
+#define SNAP_POINT_MAX (256 << 20)
 
 int
 snap_request_new (const char *name, struct snap_request *req)
@@ -214,10 +219,17 @@ parse_entries (char *text, struct snap_point *pt)
   char *save = NULL;
   uint64_t n;
 
+  char *eol;
+
+  /* Two lines, each ended by its newline (sscanf's "\n" would also
+   * match the end of the text).
+   */
   if (sscanf (text, "point-ms=%" SCNd64 "\nentries=%" SCNu64 "\n",
-              &pt->point_ms, &n) != 2)
+              &pt->point_ms, &n) != 2 ||
+      (eol = strchr (text, '\n')) == NULL ||
+      (eol = strchr (eol + 1, '\n')) == NULL)
     return -1;
-  text = strchr (strchr (text, '\n') + 1, '\n') + 1;
+  text = eol + 1;
   for (char *line = strtok_r (text, "\n", &save); line;
        line = strtok_r (NULL, "\n", &save)) {
     char kind[10], version[SNAP_VERSION_MAX];
@@ -235,7 +247,8 @@ parse_entries (char *text, struct snap_point *pt)
 int
 snap_point_get (struct store_export *e, uint64_t pages, struct snap_point *pt)
 {
-  size_t cap = REQUEST_MAX + 64 + 2 * (pages + 1) * POINT_LINE_MAX, len;
+  uint64_t want = REQUEST_MAX + 64 + 2 * (pages + 1) * POINT_LINE_MAX;
+  size_t cap = want < SNAP_POINT_MAX ? want : SNAP_POINT_MAX, len;
   CLEANUP_FREE char *text = malloc (cap + 1);
   char *p = text;
   int r;

@@ -218,8 +218,15 @@ resume (struct store_snap *sn, const struct snap_request *req)
     nbdkit_error ("out of memory resuming a snapshot");
     return -1;
   }
+  /* No request: any point record is stale, and need not be read (its
+   * buffer is sized for the export's every page).
+   */
+  if (req == NULL) {
+    free (pt);
+    return store_remove_object (sn->e, STORE_SNAP_POINT) == -1 ? -1 : 0;
+  }
   r = snap_point_get (sn->e, sn->pages, pt);
-  if (r == 1 && (req == NULL || strcmp (pt->req.id, req->id) != 0)) {
+  if (r == 1 && strcmp (pt->req.id, req->id) != 0) {
     nbdkit_debug ("export '%s': removing a stale " STORE_SNAP_POINT
                   " (snapshot '%s')", sn->e->name, pt->req.name);
     r = store_remove_object (sn->e, STORE_SNAP_POINT) == -1 ? -1 : 0;

@@ -195,6 +195,33 @@ START_TEST (test_point_round_trip)
   ck_assert_int_eq (store_put_object (e, STORE_SNAP_POINT, "nbds3-snap", 10,
                                       false), 0);
   ck_assert_int_eq (snap_point_get (e, 16, &back), -1);
+  /* sscanf's "\n" matches the end of the text too: a record that ends
+   * after "entries=0" is damaged, not read past its end.
+   */
+  static const char cut[] = "nbds3-snappoint 1\nid=0123456789abcdef0123456789abcdef\n"
+    "snapshot=p-snap\npoint-ms=1\nentries=0";
+  ck_assert_int_eq (store_put_object (e, STORE_SNAP_POINT, cut,
+                                      sizeof cut - 1, false), 0);
+  ck_assert_int_eq (snap_point_get (e, 16, &back), -1);
+  store_close_export (e);
+}
+END_TEST
+
+/* A claim with no request reads no point record: its buffer would be
+ * sized for every page of the export (here 2^31 pages).
+ */
+START_TEST (test_claim_huge_export)
+{
+  struct store_meta huge = meta4k;
+  struct store_export *e = store_open_export (st, "huge");
+
+  huge.size = (uint64_t) PAGE << 31;
+  ck_assert_int_eq (store_write_meta (e, &huge), 0);
+  store_close_export (e);
+  store_snap_serve (60000);
+  e = store_open_export (st, "huge");
+  ck_assert_int_eq (store_read_meta (e, &huge), 1);
+  ck_assert_int_eq (store_claim (e), 0);
   store_close_export (e);
 }
 END_TEST
@@ -402,6 +429,7 @@ snapshot_suite (void)
 
   tcase_add_checked_fixture (fs, setup, teardown);
   tcase_add_test (fs, test_point_round_trip);
+  tcase_add_test (fs, test_claim_huge_export);
   tcase_add_test (fs, test_take_quiescent);
   tcase_add_test (fs, test_take_removes_leftovers);
   tcase_add_test (fs, test_take_clone);
