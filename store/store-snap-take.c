@@ -62,6 +62,7 @@ struct take {
   size_t next;
   int failed;
   uint64_t by_tool, by_holder;
+  size_t listed;                /* check_complete's count */
 };
 
 /* ---- open ---- */
@@ -72,6 +73,8 @@ remove_leftover (void *opaque, const char *name, uint64_t size)
   struct take *t = opaque;
 
   (void) size;
+  if (strcmp (name, STORE_META_NAME) == 0)
+    return 0;                   /* an export: never removed here */
   nbdkit_debug ("snapshot '%s': removing %s, left by an interrupted "
                 "snapshot", t->name, name);
   return store_remove_object (t->dst, name);
@@ -316,6 +319,49 @@ copy_all (struct take *t)
 
 /* ---- finish ---- */
 
+/* Count in T->listed the objects of the snapshot that its point lists. */
+static int
+count_listed (void *opaque, const char *name, uint64_t size)
+{
+  struct take *t = opaque;
+  struct snap_entry *ent;
+  bool tombstone = false;
+  uint32_t page;
+
+  (void) size;
+  if (!store_page_name_parse (name, &page) &&
+      !(tombstone = store_tombstone_name_parse (name, &page)))
+    return 0;
+  for (ent = snap_point_find (&t->pt, page);
+       ent && ent < t->pt.entries + t->pt.nentries && ent->page == page;
+       ++ent)
+    if (ent->tombstone == tombstone) {
+      t->listed++;
+      break;
+    }
+  return 0;
+}
+
+/* Does the snapshot hold every page and tombstone of its point?  (A
+ * second nbds3 snapshot into the same name, started meanwhile, removes
+ * what it takes for leftovers.)  0, or -1 after nbdkit_error.
+ */
+static int
+check_complete (struct take *t)
+{
+  t->listed = 0;
+  if (store_list_objects (t->dst, count_listed, t) == -1)
+    return -1;
+  if (t->listed == t->pt.nentries)
+    return 0;
+  nbdkit_error ("snapshot '%s' lacks %zu of the %zu pages and tombstones of "
+                "its point (another nbds3 snapshot into that name removed "
+                "them?): it is not made", t->name,
+                t->pt.nentries - t->listed, t->pt.nentries);
+  errno = EIO;
+  return -1;
+}
+
 static int
 finish (struct take *t)
 {
@@ -328,7 +374,8 @@ finish (struct take *t)
   /* Opened again: its directory may not have existed at first (FS). */
   store_close_export (t->dst);
   if ((t->dst = store_open_export (t->s, t->name)) == NULL ||
-      store_sync (t->dst) == -1 || store_claim (t->dst) == -1)
+      store_sync (t->dst) == -1 || store_claim (t->dst) == -1 ||
+      check_complete (t) == -1)
     return -1;
   /* A snapshot of a clone reads from the clone's base too: the base must
    * know it, so that it is not deleted under the snapshot.
@@ -362,6 +409,7 @@ store_snap_take (struct store *s, const char *export, const char *name,
                  unsigned timeout_ms, struct store_snap_report *rep)
 {
   struct take t = { .s = s, .export = export, .name = name, .rep = rep };
+  struct store_meta dst_meta;
   int64_t t0 = clock_now_ns ();
   int r = -1, err;
 
@@ -373,7 +421,10 @@ store_snap_take (struct store *s, const char *export, const char *name,
   }
   err = errno;
   withdraw (&t);
-  if (r == -1 && t.dst_ours)
+  /* What this run copied, unless NAME became an export meanwhile
+   * (another run into that name finished first: its pages stay).
+   */
+  if (r == -1 && t.dst_ours && store_read_meta (t.dst, &dst_meta) == 0)
     store_list_objects (t.dst, remove_leftover, &t);
   snap_point_free (&t.pt);
   if (t.dst)

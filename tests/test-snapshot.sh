@@ -152,6 +152,29 @@ assert r["held"] is False, r' "$tmpdir/qs2.json" ||
   info "2a. a holder that lets go: the tool takes the point itself"
 fi
 
+# 2c. Two snapshots into one name: the second waits for the first (it
+# holds the export), takes its own point, finds the name taken by then
+# and fails, and the first's snapshot is left whole.
+if [ "$STORE" = fs ]; then
+  NBDS3_SNAP_TEST_COPY_AFTER="$tmpdir/go-qs3" \
+    nbds3_tool snapshot q qs3 >"$tmpdir/qs3a.out" 2>&1 &
+  first=$!
+  sleep 0.5
+  nbds3_tool snapshot q qs3 >"$tmpdir/qs3b.out" 2>&1 &
+  second=$!
+  sleep 0.5
+  : >"$tmpdir/go-qs3"
+  wait "$first" || fail "the first snapshot into qs3: $(cat "$tmpdir/qs3a.out")"
+  if wait "$second"; then
+    fail "a second snapshot into qs3 succeeded: $(cat "$tmpdir/qs3b.out")"
+  fi
+  start_nbds3_as ro -r "${KEYS[@]}"
+  nbdcopy "$(uri qs3 ro)" - | cmp -s - "$tmpdir/q2" ||
+    fail "a second snapshot into its name damaged the first: $(cat "$tmpdir/qs3b.out")"
+  stop_nbdkit ro
+  info "2c. a second snapshot into one name fails, the first stays whole"
+fi
+
 # ---- 2b. a clone held by a server: its pages and tombstones ----
 
 nbds3_tool clone qs c >/dev/null || fail "nbds3 clone qs c failed"
