@@ -817,6 +817,82 @@ fs_free (struct store *s)
 
 /* ---- Snapshots ---- */
 
+/* A page file's version, for snapshots: its inode and modification
+ * time, which no code changes after the rename (see the top), into BUF
+ * ("" after fstatat failed with ENOENT).  0, or -1 after nbdkit_error.
+ */
+#define FS_VERSION_MAX 80       /* SNAP_VERSION_MAX: what a point keeps */
+static int
+page_version (int dir_fd, const char *dir, const char *name,
+              char buf[FS_VERSION_MAX])
+{
+  struct stat st;
+
+  buf[0] = '\0';
+  if (fstatat (dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+    snprintf (buf, FS_VERSION_MAX, "%ju-%jd.%09ld", (uintmax_t) st.st_ino,
+              (intmax_t) st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+    return 0;
+  }
+  if (errno == ENOENT)
+    return 0;
+  nbdkit_error ("cannot stat %s/%s: %m", dir, name);
+  return -1;
+}
+
+static int
+fs_list_page_versions (struct store_export *se,
+                       int (*fn) (void *opaque, uint32_t page,
+                                  const char *version),
+                       void *opaque)
+{
+  struct fs_export *e = (struct fs_export *) se;
+  int dir_fd = get_dir_fd (e), r;
+  char version[FS_VERSION_MAX];
+  struct dirent *ent;
+  uint32_t page;
+  DIR *d;
+
+  if (dir_fd == -1)
+    return 0;
+  if ((d = store_fs_open_dir_stream (dir_fd)) == NULL) {
+    nbdkit_error ("cannot list %s: %m", e->dir);
+    return -1;
+  }
+  while ((r = store_fs_next_entry (d, e->dir, &ent)) == 1) {
+    if (ent->d_type == DT_DIR || !store_page_name_parse (ent->d_name, &page))
+      continue;
+    if (page_version (dirfd (d), e->dir, ent->d_name, version) == -1 ||
+        (version[0] && fn (opaque, page, version) == -1)) {
+      r = -1;
+      break;
+    }
+  }
+  closedir (d);
+  return r;
+}
+
+/* Does the snapshot's file TO (in directory DST_FD of DST_DIR) hold
+ * VERSION ("" matches anything)?  1 yes, 0 no, -1 after nbdkit_error.
+ */
+static int
+holds_version (int dst_fd, const char *dst_dir, const char *name,
+               const char *version)
+{
+  char now[FS_VERSION_MAX];
+
+  if (version[0] == '\0')
+    return 1;
+  if (page_version (dst_fd, dst_dir, name, now) == -1)
+    return -1;
+  return strcmp (now, version) == 0;
+}
+
+/* Link NAME of E into DST (a hard link: the same inode, so the same
+ * bytes and checksum for ever).  When VERSION is set (the point's), the
+ * link must hold that very inode: a page that is already in DST, or
+ * that E no longer has, counts only if DST's is that version.
+ */
 static int
 fs_copy_object (struct store_export *se, const char *name,
                 const char *version, uint64_t size, struct store_export *sdst)
@@ -825,19 +901,39 @@ fs_copy_object (struct store_export *se, const char *name,
   struct fs_export *dst = (struct fs_export *) sdst;
   CLEANUP_FREE char *from = store_fs_path_join (e->dir, name);
   CLEANUP_FREE char *to = store_fs_path_join (dst->dir, name);
+  int dst_fd, r;
 
-  (void) version;               /* a page inode never changes: see top */
   (void) size;
   if (from == NULL || to == NULL || store_fs_mkdir_durable (dst->dir) == -1)
     return -1;
   if (link (from, to) == 0)
-    return 1;
-  if (errno == EEXIST)
-    return 2;                   /* the holder linked this version first */
-  if (errno == ENOENT)          /* removed: linked before, or lost */
-    return access (to, F_OK) == 0 ? 2 : 0;
-  nbdkit_error ("cannot link %s to %s: %m", from, to);
-  return -1;
+    r = 1;
+  else if (errno == EEXIST || errno == ENOENT)
+    r = 2;                      /* the holder linked it first, or lost */
+  else {
+    nbdkit_error ("cannot link %s to %s: %m", from, to);
+    return -1;
+  }
+  dst_fd = open (dst->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dst_fd == -1) {
+    nbdkit_error ("cannot open %s: %m", dst->dir);
+    return -1;
+  }
+  switch (holds_version (dst_fd, dst->dir, name, version)) {
+  case -1:
+    r = -1;
+    break;
+  case 0:
+    if (r == 1)                 /* linked a later version: not ours */
+      unlinkat (dst_fd, name, 0);
+    else if (faccessat (dst_fd, name, F_OK, 0) == 0)
+      nbdkit_error ("%s holds another version of %s than the snapshot's "
+                    "point: an earlier, interrupted snapshot into that name "
+                    "left it", to, name);
+    r = 0;
+  }
+  close (dst_fd);
+  return r;
 }
 
 /* ---- Named objects (store-fs-objects.c) ---- */
@@ -1027,6 +1123,7 @@ static const struct store_ops fs_ops = {
   .remove_tombstone = fs_remove_tombstone,
   .list_tombstones = fs_list_tombstones,
   .copy_object = fs_copy_object,
+  .list_page_versions = fs_list_page_versions,
 };
 
 struct store *

@@ -248,10 +248,11 @@ struct store_ops {
                           int (*fn) (void *opaque, uint32_t page),
                           void *opaque);
   /* Snapshots (store-snap.c).  list_page_versions is list_pages with
-   * each page's version: what copy_page needs to copy that version and
-   * no other (S3: its ETag as listed).  NULL when a page file is never
-   * changed once stored, only replaced or removed (FS: see the top of
-   * store-fs.c), so that copying it needs no version ("").
+   * each page's version: what copy_object needs to copy that version and
+   * no other, and to tell it from another already in the snapshot (S3:
+   * its ETag as listed; FS: its inode and modification time, which never
+   * change once a page file is renamed into place: see the top of
+   * store-fs.c).  NULL: the pages have no versions ("").
    */
   int (*list_page_versions) (struct store_export *e,
                              int (*fn) (void *opaque, uint32_t page,

@@ -184,7 +184,7 @@ START_TEST (test_point_round_trip)
   for (uint32_t i = 0; i < 3; ++i) {
     ck_assert_uint_eq (back.entries[i].page, i);
     ck_assert (!back.entries[i].tombstone);
-    ck_assert_str_eq (back.entries[i].version, "");
+    ck_assert_uint_gt (strlen (back.entries[i].version), 0);  /* inode */
   }
   ck_assert_ptr_eq (snap_point_find (&back, 1), &back.entries[1]);
   ck_assert_ptr_null (snap_point_find (&back, 5));
@@ -203,6 +203,45 @@ START_TEST (test_point_round_trip)
   ck_assert_int_eq (store_put_object (e, STORE_SNAP_POINT, cut,
                                       sizeof cut - 1, false), 0);
   ck_assert_int_eq (snap_point_get (e, 16, &back), -1);
+  store_close_export (e);
+}
+END_TEST
+
+/* FS: a page counts as copied only as the point's version (its inode):
+ * not a later one, nor another left in the snapshot by an interrupted
+ * run or a holder still armed for an older request.
+ */
+START_TEST (test_copy_version)
+{
+  struct store_export *e = make_export ("v", 2, 'a');
+  struct store_export *dst = store_open_export (st, "v1");
+  struct snap_request req;
+  struct snap_point pt;
+  unsigned char buf[PAGE];
+  char v0[SNAP_VERSION_MAX], v1[SNAP_VERSION_MAX], from[512];
+
+  ck_assert_int_eq (snap_request_new ("v1", &req), 0);
+  ck_assert_int_eq (snap_point_record (e, &req, false, &pt), 0);
+  strcpy (v0, pt.entries[0].version);
+  strcpy (v1, pt.entries[1].version);
+  snap_point_free (&pt);
+  /* Page 0 rewritten after the point: its link is a later version. */
+  memset (buf, 'z', sizeof buf);
+  ck_assert_int_eq (store_write_page (e, 0, buf, PAGE), 0);
+  ck_assert_int_eq (store_copy_object (e, "page-00000000.bin", v0, PAGE, dst),
+                    0);
+  ck_assert (access (path ("data/exports/v1/page-00000000.bin"), F_OK) != 0);
+  /* Page 1 as at the point: copied, and once there it counts. */
+  ck_assert_int_eq (store_copy_object (e, "page-00000001.bin", v1, PAGE, dst),
+                    1);
+  ck_assert_int_eq (store_copy_object (e, "page-00000001.bin", v1, PAGE, dst),
+                    2);
+  /* Another version already in the snapshot does not count. */
+  snprintf (from, sizeof from, "%s", path ("data/exports/v/page-00000000.bin"));
+  ck_assert_int_eq (link (from, path ("data/exports/v1/page-00000000.bin")), 0);
+  ck_assert_int_eq (store_copy_object (e, "page-00000000.bin", v0, PAGE, dst),
+                    0);
+  store_close_export (dst);
   store_close_export (e);
 }
 END_TEST
@@ -430,6 +469,7 @@ snapshot_suite (void)
   tcase_add_checked_fixture (fs, setup, teardown);
   tcase_add_test (fs, test_point_round_trip);
   tcase_add_test (fs, test_claim_huge_export);
+  tcase_add_test (fs, test_copy_version);
   tcase_add_test (fs, test_take_quiescent);
   tcase_add_test (fs, test_take_removes_leftovers);
   tcase_add_test (fs, test_take_clone);
