@@ -394,14 +394,33 @@ finish (struct take *t)
 }
 
 /* Remove the request and then the point record (see the top). */
-static void
+static int
 withdraw (struct take *t)
 {
+  struct snap_point pt;
+  int r;
+
   if (!t->requested)
-    return;
-  if (store_remove_object (t->e, STORE_SNAP_REQUEST) == 0)
-    store_remove_object (t->e, STORE_SNAP_POINT);
+    return 0;
   t->requested = false;
+  /* The point first, and only this run's: once the request is gone,
+   * another run may request, and its holder answer, at once.
+   */
+  r = snap_point_get (t->e, t->meta.size / t->meta.page_size + 1, &pt);
+  if (r == 1) {
+    bool ours = strcmp (pt.req.id, t->req.id) == 0;
+
+    snap_point_free (&pt);
+    r = ours ? store_remove_object (t->e, STORE_SNAP_POINT) : 0;
+  }
+  if (r != -1)
+    r = store_remove_object (t->e, STORE_SNAP_REQUEST);
+  if (r == -1)
+    nbdkit_error ("export '%s': the snapshot request could not be "
+                  "withdrawn: until " STORE_SNAP_REQUEST " and "
+                  STORE_SNAP_POINT " are removed (by hand), its server "
+                  "keeps copying pages before it changes them", t->export);
+  return r == -1 ? -1 : 0;
 }
 
 int
@@ -420,7 +439,8 @@ store_snap_take (struct store *s, const char *export, const char *name,
       r = 0;
   }
   err = errno;
-  withdraw (&t);
+  if (withdraw (&t) == -1)
+    rep->not_withdrawn = true;
   /* What this run copied, unless NAME became an export meanwhile
    * (another run into that name finished first: its pages stay).
    */

@@ -62,6 +62,7 @@ struct store_snap {
   pthread_rwlock_t mutations;
   struct snap_point *point;     /* armed: copy-before-write into DST */
   struct store_export *dst;     /* the snapshot being taken */
+  bool dst_done;                /* DST has its metadata (atomic) */
 
   pthread_mutex_t poll_lock;    /* serialises polls and resumes */
   pthread_mutex_t lock;         /* guards the fields below */
@@ -112,6 +113,7 @@ arm (struct store_snap *sn, struct snap_point *pt, struct store_export *dst)
 {
   sn->point = pt;
   sn->dst = dst;
+  sn->dst_done = false;
   nbdkit_debug ("snapshot '%s' of export '%s': copy-before-write of %zu "
                 "pages armed", pt->req.name, sn->e->name, pt->nentries);
 }
@@ -432,6 +434,24 @@ store_snap_close (struct store_export *e)
 /* Copy what the armed point recorded of PAGE into the snapshot, unless
  * it is there already (MUTATIONS held shared).  0 or -1.
  */
+/* Is the snapshot DST complete (its metadata written: the tool copied
+ * every page of the point), so that copy-before-write has nothing left
+ * to do until the poll disarms it?  Then a copy could only land in a
+ * snapshot that was deleted since, or in an export made under its name.
+ */
+static bool
+dst_complete (struct store_snap *sn)
+{
+  struct store_meta meta;
+
+  if (__atomic_load_n (&sn->dst_done, __ATOMIC_ACQUIRE))
+    return true;
+  if (store_read_meta (sn->dst, &meta) != 1)
+    return false;
+  __atomic_store_n (&sn->dst_done, true, __ATOMIC_RELEASE);
+  return true;
+}
+
 static int
 copy_before_write (struct store_snap *sn, uint32_t page)
 {
@@ -443,6 +463,10 @@ copy_before_write (struct store_snap *sn, uint32_t page)
 
     if (__atomic_load_n (&ent->copied, __ATOMIC_ACQUIRE))
       continue;
+    if (dst_complete (sn)) {
+      __atomic_store_n (&ent->copied, true, __ATOMIC_RELEASE);
+      continue;
+    }
     r = snap_entry_copy (sn->e, ent, sn->page_size, sn->dst);
     if (r == -1) {
       nbdkit_error ("export '%s', page %" PRIu32 ": cannot copy it into "

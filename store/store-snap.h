@@ -85,6 +85,9 @@ struct store_snap_report {
                                  * Unix time in ms (the point was taken
                                  * before) */
   int64_t total_ms;
+  bool not_withdrawn;           /* the request and point record stay
+                                 * (reported): the snapshot may still
+                                 * have been made */
 };
 
 /* Make NAME a read-only snapshot of the export EXPORT of store S (see the

@@ -432,6 +432,34 @@ START_TEST (test_copy_before_write)
 }
 END_TEST
 
+/* Once the snapshot has its metadata (the tool copied every page),
+ * copy-before-write copies nothing more into it: a copy could only land
+ * in an export made under its name after it was deleted.
+ */
+START_TEST (test_copy_before_write_done)
+{
+  struct store_export *e = make_export ("d", 2, 'a'), *dst;
+  struct store_meta done = meta4k;
+  struct snap_request req;
+  unsigned char buf[PAGE];
+
+  store_snap_serve (60000);
+  ck_assert_int_eq (mkdir (path ("data/exports/d1"), 0777), 0);
+  ck_assert_int_eq (snap_request_new ("d1", &req), 0);
+  ck_assert_int_eq (snap_request_put (e, &req), 0);
+  ck_assert_int_eq (store_claim (e), 0);        /* armed */
+  dst = store_open_export (st, "d1");
+  done.version = STORE_META_VERSION;
+  done.read_only = true;
+  ck_assert_int_eq (store_write_meta (dst, &done), 0);
+  store_close_export (dst);
+  memset (buf, 'y', sizeof buf);
+  ck_assert_int_eq (store_write_page (e, 0, buf, PAGE), 0);
+  ck_assert (access (path ("data/exports/d1/page-00000000.bin"), F_OK) != 0);
+  store_close_export (e);
+}
+END_TEST
+
 /* A request that names an export (the tool never writes one) is not
  * answered: nothing is copied over that export.
  */
@@ -475,6 +503,7 @@ snapshot_suite (void)
   tcase_add_test (fs, test_take_clone);
   tcase_add_test (fs, test_take_no_answer);
   tcase_add_test (fs, test_copy_before_write);
+  tcase_add_test (fs, test_copy_before_write_done);
   tcase_add_test (fs, test_request_into_export);
   suite_add_tcase (s, fs);
   return s;

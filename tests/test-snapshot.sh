@@ -175,6 +175,32 @@ if [ "$STORE" = fs ]; then
   info "2c. a second snapshot into one name fails, the first stays whole"
 fi
 
+# 2d. A request that cannot be withdrawn (made immutable here) leaves its
+# server copying pages before it changes them: the tool says so and exits
+# 1, although the snapshot is made.  Needs chattr (ext4 and the like).
+if [ "$STORE" = fs ] && touch "$tmpdir/imm" && chattr +i "$tmpdir/imm" 2>/dev/null
+then
+  chattr -i "$tmpdir/imm"
+  hold_client hq "$(uri q)" 'pass'
+  NBDS3_SNAP_TEST_COPY_AFTER="$tmpdir/go-qs4" \
+    nbds3_tool snapshot q qs4 >"$tmpdir/qs4.out" 2>&1 &
+  snap=$!
+  wait_for 30 test -e "$data_dir/exports/q/nbds3.snappoint" ||
+    fail "the server recorded no point for qs4"
+  chattr +i "$data_dir/exports/q/nbds3.snapreq"
+  : >"$tmpdir/go-qs4"
+  rc=0
+  wait "$snap" || rc=$?
+  chattr -i "$data_dir/exports/q/nbds3.snapreq"
+  [ "$rc" = 1 ] && grep -q "could not be withdrawn" "$tmpdir/qs4.out" ||
+    fail "a request left behind (exit $rc): $(cat "$tmpdir/qs4.out")"
+  rm -f "$data_dir/exports/q/nbds3.snapreq" "$data_dir/exports/q/nbds3.snappoint"
+  release_client hq
+  info "2d. a request the tool cannot withdraw: it says so and exits 1"
+else
+  info "2d. skipped: no chattr +i here"
+fi
+
 # ---- 2b. a clone held by a server: its pages and tombstones ----
 
 nbds3_tool clone qs c >/dev/null || fail "nbds3 clone qs c failed"

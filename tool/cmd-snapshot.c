@@ -74,6 +74,7 @@ run (const struct tool_args *args)
 {
   const char *export = args->pos[0], *name = args->pos[1];
   struct store_snap_report rep;
+  int r;
   struct store *s = tool_store ();
 
   if (s == NULL)
@@ -87,9 +88,13 @@ run (const struct tool_args *args)
     return TOOL_PROBLEM;
   }
   if (args->json)
-    return print_json (export, name, &rep);
-  print_text (export, name, &rep);
-  return tool_flush_stdout ();
+    r = print_json (export, name, &rep);
+  else {
+    print_text (export, name, &rep);
+    r = tool_flush_stdout ();
+  }
+  /* Made, but its server keeps copying: said above; a problem. */
+  return rep.not_withdrawn ? TOOL_PROBLEM : r;
 }
 
 const struct tool_cmd tool_cmd_snapshot = {
