@@ -57,6 +57,7 @@ nbds3_tool delete snap 2>"$tmpdir/err" || {
   fail "a back-reference to no export keeps its base from being deleted"
 }
 store_export_exists snap && fail "snap still exists after its delete"
+store_export_exists ghost && fail "the check of ghost left objects"
 info "1. a stale back-reference does not keep its base"
 
 # ---- 2. a clone being created ----

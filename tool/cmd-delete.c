@@ -84,12 +84,19 @@ ref_is_stale (const char *name)
 {
   struct store_export *c;
   struct store_meta meta;
+  struct tool_stored stored;
   bool found, stale = false;
 
   if (tool_open_export (name, false, &c, &meta, &found) != TOOL_OK)
     return false;
-  if (!found && store_claim (c) >= 0)
-    stale = store_read_meta (c, &meta) == 0;
+  if (!found && tool_list_stored (c, &stored) == 0) {
+    tool_stored_free (&stored);
+    if (store_claim (c) >= 0)
+      stale = store_read_meta (c, &meta) == 0;
+    /* The guard just taken is all there is of NAME: it goes too. */
+    if (stale && stored.objects == 0)
+      store_remove_export (c);
+  }
   store_close_export (c);
   return stale;
 }
