@@ -10,6 +10,10 @@
 #      a real clone still refuses the delete.
 #   2. A back-reference of a clone being created (its guard held, no
 #      metadata yet) still refuses the delete of its base.
+#   3. Two snapshots into one name at once (of two exports): the second
+#      is refused and removes nothing; before, it removed what the first
+#      had copied (no metadata yet: "a leftover"), wrote its own snapshot,
+#      and the first, failing on the metadata, then removed all of it.
 
 source "$(dirname "$0")/functions.sh"
 require_tools nbdsh
@@ -82,3 +86,34 @@ if nbds3_tool delete snap2 2>"$tmpdir/err"; then
 fi
 store_export_exists snap2 || fail "snap2 was deleted under a clone"
 info "2. a clone being created keeps its base"
+[ -n "$hold_guard_pid" ] && kill "$hold_guard_pid" 2>/dev/null
+[ "$STORE" = s3 ] && release_client busy
+
+# ---- 3. two snapshots into one name ----
+
+# A snapshot of ex into kk waits between its point and its copy (the test
+# hook) while a snapshot of ey into kk runs: that one must be refused and
+# remove nothing, and kk must end up ex's snapshot, whole.
+for e in ex ey; do
+  nbds3_tool create $e --size=$((4 * P)) --page-size=64k >/dev/null
+done
+start_nbds3 page-size=64k
+nbdsh -u "$(uri ex)" -c 'h.pwrite(b"x" * 262144, 0); h.flush()'
+nbdsh -u "$(uri ey)" -c 'h.pwrite(b"y" * 262144, 0); h.flush()'
+stop_nbdkit main
+NBDS3_SNAP_TEST_COPY_AFTER="$tmpdir/go" nbds3_tool -v snapshot ex kk \
+  >"$tmpdir/a.out" 2>&1 &
+a_pid=$!
+wait_for 10 grep -q 'before the copy (test)' "$tmpdir/a.out" ||
+  fail "the first snapshot into kk did not reach its point"
+if nbds3_tool snapshot ey kk 2>"$tmpdir/err"; then
+  fail "a second snapshot into a name being filled succeeded"
+fi
+touch "$tmpdir/go"
+wait "$a_pid" || { cat "$tmpdir/a.out"; fail "the first snapshot into kk failed"; }
+start_nbds3 page-size=64k
+nbdsh -u "$(uri kk)" -c 'assert h.pread(262144, 0) == b"x" * 262144' ||
+  fail "kk is not ex's snapshot, whole"
+stop_nbdkit main
+nbds3_tool verify kk >/dev/null || fail "kk does not verify"
+info "3. two snapshots into one name: the second is refused, harmlessly"
