@@ -101,8 +101,9 @@ claim_dst (struct take *t)
   if ((t->dst = store_open_export (t->s, t->name)) == NULL)
     return -1;
   if (store_claim (t->dst) == -1) {
-    nbdkit_error ("another nbds3 snapshot into '%s' is being taken: wait "
-                  "for it, or choose another name", t->name);
+    nbdkit_error ("another nbds3 snapshot into '%s' is being taken, or an "
+                  "interrupted one left its guard (see above): wait for it, "
+                  "or choose another name", t->name);
     errno = EEXIST;
     return -1;
   }
