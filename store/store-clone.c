@@ -12,8 +12,10 @@
  * a delete either sees the back-reference and refuses, or has deleted
  * the base before the clone checks it.  The back-reference is created
  * before the clone's metadata, so a crash in between leaves only a
- * back-reference without a clone, which keeps the base from being
- * deleted until it is removed.
+ * back-reference without a clone.  The clone's own guard is held from
+ * before the back-reference until the metadata exists, so a delete of
+ * the base tells such a leftover (no metadata, guard free: it removes it)
+ * from a clone being created (guard held: it refuses).
  */
 
 #include <config.h>
@@ -64,7 +66,7 @@ check_clone (struct store_export *b, struct store_export *c,
   return 0;
 }
 
-/* Write the metadata of clone C of BASE (BASE_META) under C's guard.
+/* Write the metadata of clone C of BASE (BASE_META), under C's guard.
  * 0 or -1 after nbdkit_error.
  */
 static int
@@ -79,8 +81,6 @@ write_clone_meta (struct store_export *c, const char *base,
   };
 
   snprintf (meta.base, sizeof meta.base, "%s", base);
-  if (store_claim (c) == -1)
-    return -1;
   return store_write_meta (c, &meta);
 }
 
@@ -93,6 +93,12 @@ create_clone (struct store_export *b, struct store_export *c,
   struct store_meta base_meta;
   int err;
 
+  /* The clone's guard first, held until its metadata exists: a delete of
+   * the base that finds the back-reference without a clone takes it for
+   * stale (a crash left it) only if it can take this guard.
+   */
+  if (store_claim (c) == -1)
+    return -1;
   /* The base's guard, which a delete of the base takes before it looks
    * for clones: so the base is not deleted between the check and the
    * back-reference (no server ever holds a read-only export).

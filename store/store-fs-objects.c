@@ -86,8 +86,9 @@ store_fs_list_objects (const char *dir,
   return list_dir (dir, NULL, fn, opaque);
 }
 
-/* The directory that holds NAME under DIR, created if CREATE (durably),
- * and NAME's last component into *LEAF.  NULL after nbdkit_error.
+/* The directory that holds NAME under DIR, created if CREATE (durably,
+ * DIR too, as a put under a prefix that holds nothing works on S3), and
+ * NAME's last component into *LEAF.  NULL after nbdkit_error.
  */
 static char *
 holder_dir (const char *dir, const char *name, bool create,
@@ -97,7 +98,8 @@ holder_dir (const char *dir, const char *name, bool create,
   CLEANUP_FREE char *sub = NULL;
   struct stat st;
 
-  if (stat (dir, &st) == -1) {
+  if (stat (dir, &st) == -1 &&
+      (errno != ENOENT || !create || store_fs_mkdir_durable (dir) == -1)) {
     if (errno != ENOENT)
       nbdkit_error ("cannot use export directory %s: %m", dir);
     return NULL;                /* ENOENT: the export does not exist */

@@ -3,8 +3,11 @@
  * Snapshots, the tool side (store_snap_take in store-snap.h): make NAME a
  * read-only snapshot of EXPORT, in stages around one state struct:
  *
- *   open       EXPORT must exist and NAME must not; what an interrupted
- *              snapshot left under NAME (it has no metadata) is removed.
+ *   open       EXPORT must exist and NAME must not; NAME's guard is
+ *              taken and held to the end (so two snapshots into one name
+ *              never mix, nor remove each other's pages), then what an
+ *              interrupted snapshot left under NAME (it has no metadata)
+ *              is removed.
  *   point      When nobody holds EXPORT, the tool takes its guard and
  *              records the point of the quiescent export itself.  Else it
  *              writes nbds3.snapreq (an exclusive create) and waits, up to
@@ -39,6 +42,7 @@
 
 #include "clock.h"
 #include "store-clone.h"
+#include "store-s3-lease.h"
 #include "store-snap.h"
 #include "store-snap-point.h"
 
@@ -73,11 +77,41 @@ remove_leftover (void *opaque, const char *name, uint64_t size)
   struct take *t = opaque;
 
   (void) size;
-  if (strcmp (name, STORE_META_NAME) == 0)
-    return 0;                   /* an export: never removed here */
+  /* NAME's guard is ours (claim_dst), and stays till the end; an
+   * export's metadata is never removed here.
+   */
+  if (strcmp (name, S3_LEASE_NAME) == 0 ||
+      strcmp (name, STORE_HOLDER_NAME) == 0 ||
+      strcmp (name, STORE_META_NAME) == 0)
+    return 0;
   nbdkit_debug ("snapshot '%s': removing %s, left by an interrupted "
                 "snapshot", t->name, name);
   return store_remove_object (t->dst, name);
+}
+
+/* Open NAME and take its guard, which only one snapshot into NAME holds
+ * at once.  On the FS store a guard needs the export's directory, which
+ * an empty request object creates (removed below as a leftover).  0, or
+ * -1 after nbdkit_error.
+ */
+static int
+claim_dst (struct take *t)
+{
+  if ((t->dst = store_open_export (t->s, t->name)) == NULL ||
+      (store_put_object (t->dst, STORE_SNAP_REQUEST, "", 0, true) == -1 &&
+       errno != EEXIST))
+    return -1;
+  store_close_export (t->dst);
+  if ((t->dst = store_open_export (t->s, t->name)) == NULL)
+    return -1;
+  if (store_claim (t->dst) == -1) {
+    nbdkit_error ("another nbds3 snapshot into '%s' is being taken, or an "
+                  "interrupted one left its guard (see above): wait for it, "
+                  "or choose another name", t->name);
+    errno = EEXIST;
+    return -1;
+  }
+  return 0;
 }
 
 static int
@@ -100,8 +134,16 @@ open_exports (struct take *t)
     errno = ENOENT;
     return -1;
   }
+  /* An export of that name: refused before anything is written into it
+   * (claim_dst's request object would read as a request to its holder).
+   */
   if ((t->dst = store_open_export (t->s, t->name)) == NULL ||
       (r = store_read_meta (t->dst, &dst_meta)) == -1)
+    return -1;
+  store_close_export (t->dst);
+  t->dst = NULL;
+  if (r == 0 &&
+      (claim_dst (t) == -1 || (r = store_read_meta (t->dst, &dst_meta)) == -1))
     return -1;
   if (r == 1) {
     nbdkit_error ("export '%s' exists already: choose another name for "
@@ -371,11 +413,8 @@ finish (struct take *t)
   meta.read_only = true;
   meta.checksums = true;
   snprintf (meta.snapshot_of, sizeof meta.snapshot_of, "%s", t->export);
-  /* Opened again: its directory may not have existed at first (FS). */
-  store_close_export (t->dst);
-  if ((t->dst = store_open_export (t->s, t->name)) == NULL ||
-      store_sync (t->dst) == -1 || store_claim (t->dst) == -1 ||
-      check_complete (t) == -1)
+  /* Its guard is ours since open. */
+  if (store_sync (t->dst) == -1 || check_complete (t) == -1)
     return -1;
   /* A snapshot of a clone reads from the clone's base too: the base must
    * know it, so that it is not deleted under the snapshot.

@@ -112,6 +112,9 @@ if nbds3_tool snapshot q qs 2>"$tmpdir/again.err"; then
 fi
 grep -q "exists already" "$tmpdir/again.err" ||
   fail "a snapshot over an existing export: $(cat "$tmpdir/again.err")"
+if store_object qs nbds3.snapreq >/dev/null 2>&1; then
+  fail "a refused snapshot left a request object in the existing export"
+fi
 start_nbds3 "${KEYS[@]}"
 nbdcopy "$(uri qs)" - | cmp -s - "$tmpdir/q1" ||
   fail "the snapshot of a quiescent export differs from it"

@@ -292,6 +292,7 @@ expect 0 verify e1
 # ---- delete ----
 
 put_obj e1 clones/x "b''"
+expect 0 create x --size=1M     # so that clones/x is not a stale one
 expect 1 delete e1
 says "base of 1 clone .*'x'"
 expect 1 resize e1 1M --force
@@ -299,6 +300,7 @@ says "base of 1 clone"
 expect 0 info e1
 says "clones: +x"
 rm_obj e1 clones/x
+expect 0 delete x
 
 expect 0 delete e1
 says "deleted export 'e1'"

@@ -16,6 +16,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <nbdkit-plugin.h>
@@ -72,6 +73,60 @@ unlink_from_base (const char *name, const char *base)
   return r;
 }
 
+/* Whether the back-reference clones/NAME is stale: no export NAME exists
+ * and none is being made (its guard is free: a clone, and a snapshot of
+ * a clone, holds its own guard from before it creates its back-reference
+ * until its metadata exists).  What a clone, snapshot or delete killed
+ * in between leaves.
+ */
+static bool
+ref_is_stale (const char *name)
+{
+  struct store_export *c;
+  struct store_meta meta;
+  struct tool_stored stored;
+  bool found, stale = false;
+
+  if (tool_open_export (name, false, &c, &meta, &found) != TOOL_OK)
+    return false;
+  if (!found && tool_list_stored (c, &stored) == 0) {
+    tool_stored_free (&stored);
+    if (store_claim (c) >= 0)
+      stale = store_read_meta (c, &meta) == 0;
+    /* The guard just taken is all there is of NAME: it goes too. */
+    if (stale && stored.objects == 0)
+      store_remove_export (c);
+  }
+  store_close_export (c);
+  return stale;
+}
+
+/* Remove from E, and from CLONES, the stale back-references.  0, or -1
+ * after nbdkit_error.
+ */
+static int
+drop_stale_refs (struct store_export *e, struct tool_names *clones)
+{
+  char ref[sizeof TOOL_CLONES_DIR + STORE_EXPORT_NAME_MAX];
+  size_t kept = 0;
+
+  for (size_t i = 0; i < clones->n; ++i) {
+    if (!ref_is_stale (clones->v[i])) {
+      clones->v[kept++] = clones->v[i];
+      continue;
+    }
+    snprintf (ref, sizeof ref, TOOL_CLONES_DIR "%s", clones->v[i]);
+    if (store_remove_object (e, ref) == -1)
+      return -1;
+    fprintf (stderr, "nbds3: delete: removed %s of export '%s': no export "
+             "'%s' exists or is being made (an interrupted clone, "
+             "snapshot or delete left it)\n", ref, e->name, clones->v[i]);
+    free (clones->v[i]);
+  }
+  clones->n = kept;
+  return 0;
+}
+
 /* Delete E, whose metadata META exists if FOUND. */
 static int
 delete (struct store_export *e, const struct store_meta *meta, bool found,
@@ -80,6 +135,8 @@ delete (struct store_export *e, const struct store_meta *meta, bool found,
   int r;
 
   if (store_list_objects (e, collect, l) == -1)
+    return TOOL_PROBLEM;
+  if (drop_stale_refs (e, &l->clones) == -1)
     return TOOL_PROBLEM;
   if (l->clones.n) {
     nbdkit_error ("delete: export '%s' is the base of %zu clone%s (the "
