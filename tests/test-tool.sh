@@ -317,6 +317,9 @@ checksums=required
 base=e2
 '''"
 put_obj e2 clones/c "b''"
+# e2 is no snapshot: the plugin would not serve c, and verify says so.
+expect 1 verify c
+says "its base 'e2' is not read-only"
 expect 0 --json info c
 json 'd["base"] == "e2"' 'd["base-chain"] == ["e2"]' \
      'd["base-chain-broken"] is None'

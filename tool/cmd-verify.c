@@ -257,8 +257,17 @@ check_meta (struct verify *v, const char *name)
     if (tool_open_export (m->base, true, &base, &bm, NULL) != TOOL_OK)
       problem (v, STORE_META_NAME, -1, "its base '%s' cannot be read (see "
                "the error above)", m->base);
-    else
+    else {
+      /* What the plugin's chain (store-chain.c) refuses to serve. */
+      if (!bm.read_only)
+        problem (v, STORE_META_NAME, -1, "its base '%s' is not read-only "
+                 "(a snapshot): the plugin does not serve it", m->base);
+      if (bm.page_size != m->page_size)
+        problem (v, STORE_META_NAME, -1, "its base '%s' has page size %"
+                 PRIu32 ", not %" PRIu32 ": the plugin does not serve it",
+                 m->base, bm.page_size, m->page_size);
       store_close_export (base);
+    }
   }
 }
 
