@@ -67,6 +67,7 @@ struct take {
   int failed;
   uint64_t by_tool, by_holder;
   size_t listed;                /* check_complete's count */
+  bool break_guard;             /* take EXPORT's guard, never ask */
 };
 
 /* ---- open ---- */
@@ -251,13 +252,19 @@ take_point (struct take *t, unsigned timeout_ms)
 
   if (snap_request_new (t->name, &t->req) == -1)
     return -1;
-  /* Ask before trying to take it: a refused claim reports the holder as
-   * an error, and a held export is no error here.
+  /* With break_guard, the guard is taken from whoever holds it (S3:
+   * break-lease=true; a holder that died leaves a lease that looks
+   * held).  Else ask who holds it before trying to take it: a refused
+   * claim reports the holder as an error, and a held export is no error
+   * here.
    */
-  held = store_guard_holder (t->e, holder, sizeof holder);
-  if (held == -1)
+  if (t->break_guard) {
+    if (store_claim (t->e) == -1)
+      return -1;
+  }
+  else if ((held = store_guard_holder (t->e, holder, sizeof holder)) == -1)
     return -1;
-  if (held == 1 || store_claim (t->e) == -1) {
+  else if (held == 1 || store_claim (t->e) == -1) {
     if (held == 0 && errno != EBUSY)
       return -1;
     nbdkit_debug ("export '%s' is held (%s): asking its holder for the "
@@ -464,9 +471,11 @@ withdraw (struct take *t)
 
 int
 store_snap_take (struct store *s, const char *export, const char *name,
-                 unsigned timeout_ms, struct store_snap_report *rep)
+                 unsigned timeout_ms, bool break_guard,
+                 struct store_snap_report *rep)
 {
-  struct take t = { .s = s, .export = export, .name = name, .rep = rep };
+  struct take t = { .s = s, .export = export, .name = name, .rep = rep,
+                    .break_guard = break_guard };
   struct store_meta dst_meta;
   int64_t t0 = clock_now_ns ();
   int r = -1, err;

@@ -92,7 +92,9 @@ struct store_snap_report {
 
 /* Make NAME a read-only snapshot of the export EXPORT of store S (see the
  * top of store-snap.c), waiting at most TIMEOUT_MS for a server that
- * holds EXPORT to record the point.  NAME's metadata is written last.
+ * holds EXPORT to record the point; with BREAK_GUARD (the store breaks a
+ * held guard: S3's break-lease=true) the tool takes EXPORT's guard from
+ * its holder instead of asking it.  NAME's metadata is written last.
  * For tests, the environment variable NBDS3_SNAP_TEST_COPY_AFTER=FILE
  * makes it wait between the point and the copy until FILE exists (two
  * minutes at most), so that a server writes the export meanwhile.
@@ -102,6 +104,7 @@ struct store_snap_report {
  */
 extern int store_snap_take (struct store *s, const char *export,
                             const char *name, unsigned timeout_ms,
+                            bool break_guard,
                             struct store_snap_report *rep);
 
 #endif /* NBDS3_STORE_SNAP_H */

@@ -276,7 +276,7 @@ START_TEST (test_take_quiescent)
   unsigned char buf[PAGE];
 
   store_close_export (e);
-  ck_assert_int_eq (store_snap_take (st, "q", "q1", 1000, &rep), 0);
+  ck_assert_int_eq (store_snap_take (st, "q", "q1", 1000, false, &rep), 0);
   ck_assert (!rep.holder);
   ck_assert_uint_eq (rep.pages, 4);
   ck_assert_uint_eq (rep.copied_by_tool, 4);
@@ -300,11 +300,11 @@ START_TEST (test_take_quiescent)
   ck_assert (page_is ("q", 2, 'z'));
 
   /* Refusals. */
-  ck_assert_int_eq (store_snap_take (st, "q", "q1", 1000, &rep), -1);
+  ck_assert_int_eq (store_snap_take (st, "q", "q1", 1000, false, &rep), -1);
   ck_assert_int_eq (errno, EEXIST);
-  ck_assert_int_eq (store_snap_take (st, "nope", "q2", 1000, &rep), -1);
+  ck_assert_int_eq (store_snap_take (st, "nope", "q2", 1000, false, &rep), -1);
   ck_assert_int_eq (errno, ENOENT);
-  ck_assert_int_eq (store_snap_take (st, "q", "q", 1000, &rep), -1);
+  ck_assert_int_eq (store_snap_take (st, "q", "q", 1000, false, &rep), -1);
   ck_assert_int_eq (errno, EINVAL);
 }
 END_TEST
@@ -323,7 +323,7 @@ START_TEST (test_take_removes_leftovers)
   snprintf (from, sizeof from, "%s", path ("data/exports/l/page-00000000.bin"));
   ck_assert_int_eq (link (from, path ("data/exports/l1/page-00000001.bin")),
                     0);
-  ck_assert_int_eq (store_snap_take (st, "l", "l1", 1000, &rep), 0);
+  ck_assert_int_eq (store_snap_take (st, "l", "l1", 1000, false, &rep), 0);
   ck_assert (page_is ("l1", 1, 'b'));
 }
 END_TEST
@@ -346,7 +346,7 @@ START_TEST (test_take_clone)
   ck_assert_int_eq (store_put_object (e, "page-00000003.zero", "", 0, false),
                     0);
   store_close_export (e);
-  ck_assert_int_eq (store_snap_take (st, "c", "c1", 1000, &rep), 0);
+  ck_assert_int_eq (store_snap_take (st, "c", "c1", 1000, false, &rep), 0);
   ck_assert_uint_eq (rep.pages, 1);
   ck_assert_uint_eq (rep.tombstones, 1);
   ck_assert (access (path ("data/exports/c1/page-00000003.zero"), F_OK) == 0);
@@ -370,7 +370,7 @@ START_TEST (test_take_no_answer)
 
   /* E holds the export's lock, and nothing in this process answers. */
   ck_assert_int_eq (store_claim (e), 0);
-  ck_assert_int_eq (store_snap_take (st, "n", "n1", 300, &rep), -1);
+  ck_assert_int_eq (store_snap_take (st, "n", "n1", 300, false, &rep), -1);
   ck_assert_int_eq (errno, ETIMEDOUT);
   ck_assert (rep.holder);
   ck_assert (access (path ("data/exports/n/" STORE_SNAP_REQUEST), F_OK) != 0);

@@ -117,3 +117,28 @@ nbdsh -u "$(uri kk)" -c 'assert h.pread(262144, 0) == b"x" * 262144' ||
 stop_nbdkit main
 nbds3_tool verify kk >/dev/null || fail "kk does not verify"
 info "3. two snapshots into one name: the second is refused, harmlessly"
+
+# ---- 4. a snapshot tool killed holding the export's guard ----
+# On S3 its leases stay, looking held: break-lease=true takes them over
+# at once, instead of sending a request nobody answers and waiting
+# 2 x lease-timeout.  (On FS the kill releases the locks.)
+# (The binary itself in the background, so that $! is the tool's pid.)
+NBDS3_SNAP_TEST_COPY_AFTER="$tmpdir/never" "$TOOL" -v snapshot ex kz \
+  "${STORE_KEYS[@]}" >"$tmpdir/kz.out" 2>&1 &
+kz_pid=$!
+wait_for 10 grep -q 'before the copy (test)' "$tmpdir/kz.out" ||
+  fail "the snapshot into kz did not reach its point"
+kill -9 "$kz_pid"
+wait "$kz_pid" 2>/dev/null || :
+start=$(date +%s)
+take_over=()
+[ "$STORE" = s3 ] && take_over=(break-lease=true)
+nbds3_tool snapshot ex kz "${take_over[@]}" >"$tmpdir/kz2.out" 2>&1 ||
+  fail "a snapshot after a killed one, with break-lease: $(cat "$tmpdir/kz2.out")"
+[ $(( $(date +%s) - start )) -lt 20 ] ||
+  fail "the snapshot after a killed one waited for a holder"
+start_nbds3 page-size=64k
+nbdsh -u "$(uri kz)" -c 'assert h.pread(262144, 0) == b"x" * 262144' ||
+  fail "kz is not ex's snapshot"
+stop_nbdkit main
+info "4. after a snapshot tool was killed, break-lease=true takes over"

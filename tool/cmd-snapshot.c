@@ -82,7 +82,8 @@ run (const struct tool_args *args)
   if (!store_export_name_valid (name) || !store_export_name_valid (export))
     return tool_usage_error ("snapshot", "'%s' is not a valid export name",
                              store_export_name_valid (name) ? export : name);
-  if (store_snap_take (s, export, name, holder_timeout_ms (), &rep) == -1) {
+  if (store_snap_take (s, export, name, holder_timeout_ms (),
+                       config.s3.break_lease, &rep) == -1) {
     nbdkit_error ("snapshot: no snapshot '%s' of export '%s' was made",
                   name, export);
     return TOOL_PROBLEM;
