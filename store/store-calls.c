@@ -537,3 +537,9 @@ store_remove_export (struct store_export *e)
   TRACE ("remove_export", e, NO_PAGE, r);
   return r;
 }
+
+int
+store_check_guard (struct store_export *e)
+{
+  return e->store->ops->check_guard ? e->store->ops->check_guard (e) : 0;
+}

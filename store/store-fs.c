@@ -1095,6 +1095,19 @@ fs_remove_export (struct store_export *se)
   return store_fs_remove_dir (e->dir);
 }
 
+static int
+fs_check_guard (struct store_export *se)
+{
+  struct fs_export *e = (struct fs_export *) se;
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&e->lock);
+
+  if (e->locked)
+    return 0;
+  nbdkit_error ("export '%s': this process does not hold its lock", e->name);
+  errno = EIO;
+  return -1;
+}
+
 static const struct store_ops fs_ops = {
   .name = "fs",
   .ready = fs_ready,
@@ -1119,6 +1132,7 @@ static const struct store_ops fs_ops = {
   .replace_meta = fs_replace_meta,
   .remove_objects = fs_remove_objects,
   .remove_export = fs_remove_export,
+  .check_guard = fs_check_guard,
   .put_tombstone = fs_put_tombstone,
   .remove_tombstone = fs_remove_tombstone,
   .list_tombstones = fs_list_tombstones,

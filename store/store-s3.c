@@ -1275,6 +1275,14 @@ s3_remove_export (struct store_export *se)
   return 0;
 }
 
+static int
+s3_check_guard (struct store_export *se)
+{
+  int64_t not_after;
+
+  return may_mutate ((struct s3_export *) se, &not_after);
+}
+
 static const struct store_ops s3_ops = {
   .name = "s3",
   .ready = s3_ready,
@@ -1298,6 +1306,7 @@ static const struct store_ops s3_ops = {
   .replace_meta = s3_replace_meta,
   .remove_objects = s3_remove_objects,
   .remove_export = s3_remove_export,
+  .check_guard = s3_check_guard,
   .put_tombstone = s3_put_tombstone,
   .remove_tombstone = s3_remove_tombstone,
   .list_tombstones = s3_list_tombstones,

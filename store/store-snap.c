@@ -186,7 +186,12 @@ answer (struct store_snap *sn, const struct snap_request *req)
   }
   pthread_rwlock_wrlock (&sn->mutations);
   disarm_locked (sn);
-  if (snap_point_record (sn->e, req, sn->clone, pt) == 0) {
+  /* Only while the guard is still this process's (an S3 lease can be
+   * lost): no other holder's mutations may fall inside the point.
+   */
+  if (store_check_guard (sn->e) == 0 &&
+      snap_point_record (sn->e, req, sn->clone, pt) == 0 &&
+      store_check_guard (sn->e) == 0) {
     pt->point_ms = (clock_now_ns () - t0) / NS_PER_MS;
     r = snap_point_put (sn->e, pt);
   }

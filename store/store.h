@@ -312,6 +312,14 @@ struct store_ops {
    * called.  0 or -1 (FS: ENOTEMPTY when something was added meanwhile).
    */
   int (*remove_export) (struct store_export *e);
+
+  /* May this process still write E under its guard, now?  0; or -1
+   * after nbdkit_error (errno EIO) when it holds none or lost it (S3: a
+   * lease that could not be renewed in time, or that another server
+   * took).  No I/O.  For the snapshot holder, which must not answer
+   * for an export it no longer holds.  NULL: 0 once claimed.
+   */
+  int (*check_guard) (struct store_export *e);
 };
 
 struct store {
@@ -385,6 +393,7 @@ extern int store_replace_meta (struct store_export *e,
 extern int store_remove_objects (struct store_export *e,
                                  const char *const *names, size_t n);
 extern int store_remove_export (struct store_export *e);
+extern int store_check_guard (struct store_export *e);
 /* The tombstones (ENOTSUP after nbdkit_error for a store without
  * them).
  */

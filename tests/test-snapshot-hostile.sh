@@ -142,3 +142,32 @@ nbdsh -u "$(uri kz)" -c 'assert h.pread(262144, 0) == b"x" * 262144' ||
   fail "kz is not ex's snapshot"
 stop_nbdkit main
 info "4. after a snapshot tool was killed, break-lease=true takes over"
+
+# ---- 5. a holder that lost its lease does not answer (S3) ----
+# A holds export lx; B takes it with break-lease=true, and A's next
+# renewal finds its lease gone.  A snapshot request must be answered by
+# B alone: A's point could have B's writes after it.
+if [ "$STORE" = s3 ]; then
+  LKEYS=(size=1M page-size=64k lease-timeout=6 request-timeout=1
+         connect-timeout=1 retry-deadline=2)
+  nbds3_tool create lx --size=1M --page-size=64k >/dev/null
+  start_nbds3_as la "${LKEYS[@]}"
+  hold_client ha "$(uri lx la)" 'h.pwrite(b"a" * 65536, 0); h.flush()'
+  start_nbds3_as lb "${LKEYS[@]}" break-lease=true
+  hold_client hb "$(uri lx lb)" 'h.pwrite(b"b" * 65536, 0); h.flush()'
+  wait_for 20 grep -q "lease.*\(lost\|taken\|written by\)" \
+    "$(nbdkit_log la)" || fail "server la never saw its lease lost"
+  nbds3_tool snapshot lx lxs lease-timeout=6 request-timeout=1 \
+    connect-timeout=1 >"$tmpdir/lx.out" 2>&1 ||
+    fail "snapshot of lx: $(cat "$tmpdir/lx.out")"
+  if grep -q "point recorded" "$(nbdkit_log la)"; then
+    fail "server la answered a snapshot request after it lost its lease"
+  fi
+  grep -q "point recorded" "$(nbdkit_log lb)" ||
+    fail "server lb did not answer the snapshot request"
+  release_client hb
+  release_client ha
+  stop_nbdkit lb
+  stop_nbdkit la
+  info "5. a holder that lost its lease does not answer snapshot requests"
+fi
