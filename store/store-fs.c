@@ -8,17 +8,19 @@
  * Invariants:
  * - A page or metadata file is only ever replaced by renaming a fully
  *   written, fsync'd temporary file of the same directory over it, so it
- *   is never torn.
+ *   is never torn.  The directory is fsync'd at once for metadata, and
+ *   for pages only by fs_sync (the cache's flush), once for many pages.
+ *   Temporary names start with '.' (they never parse as pages) and
+ *   contain ".tmp."; those left by a crash are removed when the export's
+ *   guard is taken.
  * - Page files are immutable once renamed into place: no code changes a
  *   page inode after its rename (no pwrite, truncate, setxattr, chmod or
  *   utime of a renamed page; its checksum attribute is set on the
  *   temporary file).  A page is only replaced by rename or removed by
  *   unlink, so a hard link to it (a snapshot's: fs_copy_object) keeps the
- *   old page, bytes and checksum, for ever.  The directory is fsync'd at once for metadata, and
- *   for pages only by fs_sync (the cache's flush), once for many pages.
- *   Temporary names start with '.' (they never parse as pages) and
- *   contain ".tmp."; those left by a crash are removed when the export's
- *   guard is taken.
+ *   old page, bytes and checksum, for ever; its inode number and
+ *   modification time are the page's version that a snapshot's point
+ *   records.
  * - The single-writer guard is flock (LOCK_EX) on the export directory,
  *   taken by fs_claim (a writable open) or write_meta (creating it) and
  *   held by dir_fd until the export's last connection closes with

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT
  *
  * The single-writer lease of an S3 export (store-s3-lease.h): the object
- * [PREFIX/]exports/<export>/nbds3.lease, a few key=value lines naming its holder.
+ * [PREFIX/]exports/<export>/nbds3.lease, a few key=value lines naming its
+ * holder.
  *
  * - Taken with a conditional PUT: If-None-Match: * when there is none,
  *   If-Match on its ETag when it is released, ours (this process's writer

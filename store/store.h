@@ -168,8 +168,9 @@ struct store_ops {
 
   /* Take the single-writer guard of E before its first write (FS: the
    * directory's flock; S3: check that the server honours conditional
-   * writes, then take the export's lease).  Called when a writable connection opens an existing export,
-   * and before write_meta creates one; read-only servers never call it.
+   * writes, then take the export's lease).  Called when a writable
+   * connection opens an existing export, and before write_meta creates
+   * one; read-only servers never call it.
    * More calls are no-ops.  0; 1 when the guard was taken again after
    * unclaim and the export may have changed meanwhile (the caller must
    * forget what it cached); or -1 (EBUSY: another server holds it;
