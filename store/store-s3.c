@@ -5,7 +5,10 @@
  * per stored page (page-%08x.bin, always a full page) plus its metadata
  * (nbds3.meta), and in a clone one empty object per tombstone
  * (page-%08x.zero).  Every key, listing and probe object is under that root.
- * This file maps the store methods to S3 requests; s3-http.c sends them.
+ * This file maps the store methods to S3 requests (named objects and the
+ * tool's methods in store-s3-objects.c, tombstones and snapshots' copies
+ * in store-s3-snap.c, what the three share in store-s3-impl.h); s3-http.c
+ * sends them.
  *
  * Invariants:
  * - Only a 404 whose S3 error Code is NoSuchKey means "not stored".  Any
@@ -55,12 +58,13 @@
  * - Every page PUT stores the page's checksum (store.h) in its user
  *   metadata, x-amz-meta-nbds3-crc32c; a GET returns it for
  *   store_read_page to check.
- * - A snapshot's copy of a page (s3_copy_object) is a server-side
- *   CopyObject under the snapshot's own key, conditional on the source's
- *   ETag at the snapshot's point (x-amz-copy-source-if-match and radosgw's
- *   x-amz-copy-if-match: radosgw 16 honours only the latter), never on the
- *   destination; a 200 with an <Error> body is a failure, and every copy
- *   is checked with a HEAD (its size and checksum metadata).
+ * - A snapshot's copy of a page (s3_copy_object, store-s3-snap.c) is a
+ *   server-side CopyObject under the snapshot's own key, conditional on
+ *   the source's ETag at the snapshot's point (x-amz-copy-source-if-match
+ *   and radosgw's x-amz-copy-if-match: radosgw 16 honours only the
+ *   latter), never on the destination; a 200 with an <Error> body is a
+ *   failure, and every copy is checked with a HEAD (its size and checksum
+ *   metadata).
  * - One writer per export: s3_claim (before the first write) probes once
  *   that the server honours conditional writes, then takes the export's
  *   lease (store-s3-lease.c).  Every mutation checks the lease first and
@@ -85,61 +89,14 @@
 #include <nbdkit-plugin.h>
 
 #include "cleanup.h"
-#include "s3-delete.h"
 #include "s3-http.h"
 #include "s3-xml.h"
 #include "store-s3-etags.h"
+#include "store-s3-impl.h"
 #include "store-s3-lease.h"
 #include "store-s3-probe.h"
 #include "store-s3.h"
 #include "text.h"
-
-/* The user metadata naming the attempt that wrote a page, and the one
- * holding its checksum (8 hex digits).
- */
-#define WRITER_META "nbds3-writer"
-#define CHECKSUM_META "nbds3-crc32c"
-#define WRITER_TOKEN_BYTES 8
-/* Room for a nonce: the token, '-', a 64-bit count. */
-#define NONCE_MAX (2 * WRITER_TOKEN_BYTES + 1 + 20 + 1)
-
-struct s3_store {
-  struct store base;
-  struct s3_http *http;
-  const char *bucket, *endpoint;        /* the client's, for messages */
-  char *root;                   /* exports/, or PREFIX/exports/ with
-                                 * prefix=: every key starts with it */
-  /* How If-Match names an ETag: RFC 7232 quotes it (AWS), radosgw wants
-   * bare hex.  Starts bare; flipped when the server refuses a condition
-   * that names the object's current ETag.  Atomic.
-   */
-  bool quote_etags;
-  /* This process's writer token (random hex), the prefix of the nonce
-   * that every page PUT stores in its user metadata, and the count of
-   * nonces given out (atomic).
-   */
-  char writer[2 * WRITER_TOKEN_BYTES + 1];
-  uint64_t nonces;
-  struct s3_leases *leases;     /* one writer per export */
-  bool accept_unconditional;
-  bool aborted;                 /* cancel found requests in flight: they
-                                 * may still land, so leases are kept
-                                 * (atomic) */
-  pthread_mutex_t probe_lock;   /* guards probed */
-  int probed;                   /* 0: not yet; 1: conditions honoured;
-                                 * -1: not */
-  bool no_delete_objects;       /* the server has no DeleteObjects: one
-                                 * DELETE per key (atomic) */
-};
-
-struct s3_export {
-  struct store_export base;
-  char *name;
-  char *prefix;                 /* ROOT/NAME/ (s3_store's root) */
-  struct s3_etags etags;        /* of the pages known to be stored */
-  bool fenced;                  /* a conflict was seen (atomic) */
-  struct s3_lease *lease;       /* held while claimed (s3_claim) */
-};
 
 static const struct store_ops s3_ops;
 
@@ -151,8 +108,8 @@ static const struct s3_http_budget probe_budget = {
 
 /* ---- Requests ---- */
 
-static char *
-export_key (struct s3_export *e, const char *leaf)
+char *
+s3_store_export_key (struct s3_export *e, const char *leaf)
 {
   char *key;
 
@@ -189,10 +146,10 @@ get_checksum (const struct s3_store *s, const char *key,
  * stored with it.  1 if found (*GOT set to its length), 0 if NoSuchKey,
  * -1 on error.
  */
-static int
-get_object (struct s3_store *s, const char *key, void *buf, size_t len,
-            size_t *got, char etag[S3_HTTP_ETAG_MAX],
-            struct store_checksum *sum)
+int
+s3_store_get_object (struct s3_store *s, const char *key, void *buf,
+                     size_t len, size_t *got, char etag[S3_HTTP_ETAG_MAX],
+                     struct store_checksum *sum)
 {
   struct s3_http_request req = {
     .method = "GET", .key = key, .resp_buf = buf, .resp_len = len,
@@ -215,9 +172,9 @@ get_object (struct s3_store *s, const char *key, void *buf, size_t len,
 /* PUT BUF of LEN bytes to KEY; only if KEY does not exist when
  * IF_NONE_MATCH (a 412 is then EAGAIN, not reported).  0 or -1.
  */
-static int
-put_object (struct s3_store *s, const char *key, const void *buf, size_t len,
-            bool if_none_match, int64_t not_after)
+int
+s3_store_put_object (struct s3_store *s, const char *key, const void *buf,
+                     size_t len, bool if_none_match, int64_t not_after)
 {
   struct s3_http_request req = {
     .method = "PUT", .key = key, .body = buf, .body_len = len,
@@ -234,12 +191,13 @@ put_object (struct s3_store *s, const char *key, const void *buf, size_t len,
  * prefix (with DELIMITER) under PREFIX, page by page.  Either function
  * returning -1 stops the listing.  0 or -1.
  */
-static int
-list_objects (struct s3_store *s, const char *prefix, const char *delimiter,
-              int (*object_fn) (void *opaque,
-                                const struct s3_list_object *obj),
-              int (*prefix_fn) (void *opaque, const char *prefix),
-              void *opaque)
+int
+s3_store_list_objects (struct s3_store *s, const char *prefix,
+                       const char *delimiter,
+                       int (*object_fn) (void *opaque,
+                                         const struct s3_list_object *obj),
+                       int (*prefix_fn) (void *opaque, const char *prefix),
+                       void *opaque)
 {
   CLEANUP_FREE char *token = NULL;
   int r = 0;
@@ -369,7 +327,7 @@ export_prefix (void *opaque, const char *prefix)
   }
   if (!store_export_name_valid (name))
     return 0;
-  r = get_object (ctx->s, key, meta, sizeof meta, &got, NULL, NULL);
+  r = s3_store_get_object (ctx->s, key, meta, sizeof meta, &got, NULL, NULL);
   if (r <= 0)
     return r;
   return ctx->fn (ctx->opaque, name);
@@ -381,14 +339,15 @@ s3_list_exports (struct store *st, int (*fn) (void *opaque, const char *name),
 {
   struct exports_ctx ctx = { (struct s3_store *) st, fn, opaque };
 
-  return list_objects (ctx.s, ctx.s->root, "/", NULL, export_prefix, &ctx);
+  return s3_store_list_objects (ctx.s, ctx.s->root, "/", NULL, export_prefix,
+                                &ctx);
 }
 
 /* May a mutation of E start now?  0 and *NOT_AFTER (no attempt after
  * it: the lease), or -1 after nbdkit_error.
  */
-static int
-may_mutate (struct s3_export *e, int64_t *not_after)
+int
+s3_store_may_mutate (struct s3_export *e, int64_t *not_after)
 {
   if (e->lease == NULL) {
     nbdkit_error ("S3 export %s: written before this server took its lease",
@@ -443,19 +402,20 @@ s3_open_export (struct store *st, const char *name)
   return &e->base;
 }
 
-static int
+int
 s3_read_meta (struct store_export *se, struct store_meta *meta)
 {
   struct s3_export *e = (struct s3_export *) se;
   struct s3_store *s = (struct s3_store *) e->base.store;
-  CLEANUP_FREE char *key = export_key (e, STORE_META_NAME), *where = NULL;
+  CLEANUP_FREE char *key = s3_store_export_key (e, STORE_META_NAME);
+  CLEANUP_FREE char *where = NULL;
   char text[STORE_META_MAX];
   size_t len;
   int r;
 
   if (key == NULL)
     return -1;
-  r = get_object (s, key, text, sizeof text, &len, NULL, NULL);
+  r = s3_store_get_object (s, key, text, sizeof text, &len, NULL, NULL);
   if (r <= 0)
     return r;
   if (asprintf (&where, "s3://%s/%s", s->bucket, key) == -1)
@@ -471,7 +431,7 @@ static int
 s3_write_meta (struct store_export *se, const struct store_meta *meta)
 {
   struct s3_export *e = (struct s3_export *) se;
-  CLEANUP_FREE char *key = export_key (e, STORE_META_NAME);
+  CLEANUP_FREE char *key = s3_store_export_key (e, STORE_META_NAME);
   char text[STORE_META_MAX];
   size_t len = store_meta_format (meta, text);
 
@@ -482,9 +442,9 @@ s3_write_meta (struct store_export *se, const struct store_meta *meta)
   /* Created once, never rewritten: two processes cannot both create the
    * export with different shapes.
    */
-  if (key == NULL || may_mutate (e, &not_after) == -1)
+  if (key == NULL || s3_store_may_mutate (e, &not_after) == -1)
     return -1;
-  if (put_object (s, key, text, len, true, not_after) == 0)
+  if (s3_store_put_object (s, key, text, len, true, not_after) == 0)
     return 0;
   if (errno != EAGAIN)
     return -1;
@@ -510,17 +470,8 @@ s3_write_meta (struct store_export *se, const struct store_meta *meta)
   return -1;
 }
 
-struct pages_ctx {
-  struct s3_export *e;
-  bool tombstones;              /* list tombstones, not pages */
-  int (*fn) (void *opaque, uint32_t page);
-  void *opaque;
-  /* Instead of FN: list_page_versions's. */
-  int (*versioned_fn) (void *opaque, uint32_t page, const char *version);
-};
-
-static int
-page_object (void *opaque, const struct s3_list_object *obj)
+int
+s3_store_page_object (void *opaque, const struct s3_list_object *obj)
 {
   struct pages_ctx *ctx = opaque;
   size_t plen = strlen (ctx->e->prefix);
@@ -541,22 +492,24 @@ page_object (void *opaque, const struct s3_list_object *obj)
 }
 
 /* List E's pages, or with TOMBSTONES its tombstones, into FN. */
-static int
-list_page_objects (struct store_export *se, bool tombstones,
-                   int (*fn) (void *opaque, uint32_t page), void *opaque)
+int
+s3_store_list_page_objects (struct store_export *se, bool tombstones,
+                            int (*fn) (void *opaque, uint32_t page),
+                            void *opaque)
 {
   struct s3_export *e = (struct s3_export *) se;
   struct pages_ctx ctx = { e, tombstones, fn, opaque, NULL };
 
-  return list_objects ((struct s3_store *) e->base.store, e->prefix, NULL,
-                       page_object, NULL, &ctx);
+  return s3_store_list_objects ((struct s3_store *) e->base.store,
+                                e->prefix, NULL, s3_store_page_object,
+                                NULL, &ctx);
 }
 
 static int
 s3_list_pages (struct store_export *se,
                int (*fn) (void *opaque, uint32_t page), void *opaque)
 {
-  return list_page_objects (se, false, fn, opaque);
+  return s3_store_list_page_objects (se, false, fn, opaque);
 }
 
 static int
@@ -572,9 +525,9 @@ s3_read_page (struct store_export *se, uint32_t page, void *buf, size_t len,
   int r;
 
   snprintf (leaf, sizeof leaf, STORE_PAGE_NAME_FMT, page);
-  if ((key = export_key (e, leaf)) == NULL)
+  if ((key = s3_store_export_key (e, leaf)) == NULL)
     return -1;
-  r = get_object (s, key, buf, len, &got, etag, sum);
+  r = s3_store_get_object (s, key, buf, len, &got, etag, sum);
   if (r == 1 && got != len) {
     nbdkit_error ("S3 object s3://%s/%s is %zu bytes, expected %zu: "
                   "the export is damaged", s->bucket, key, got, len);
@@ -689,12 +642,12 @@ exists_unlisted (struct s3_export *e, uint32_t page, const char *key,
 }
 
 /* May mutation METHOD of KEY of E start now: E not fenced (see the top
- * of this file), and may_mutate?  0 and *NOT_AFTER, or -1 after
- * nbdkit_error.
+ * of this file), and s3_store_may_mutate?  0 and *NOT_AFTER, or -1
+ * after nbdkit_error.
  */
-static int
-may_mutate_key (struct s3_export *e, const char *method, const char *key,
-                int64_t *not_after)
+int
+s3_store_may_mutate_key (struct s3_export *e, const char *method,
+                         const char *key, int64_t *not_after)
 {
   struct s3_store *s = (struct s3_store *) e->base.store;
 
@@ -705,7 +658,7 @@ may_mutate_key (struct s3_export *e, const char *method, const char *key,
     errno = EIO;
     return -1;
   }
-  return may_mutate (e, not_after);
+  return s3_store_may_mutate (e, not_after);
 }
 
 /* Send the conditional mutation METHOD ("PUT" with BUF of LEN bytes and
@@ -728,10 +681,10 @@ mutate_page (struct s3_export *e, uint32_t page, const char *method,
   int64_t not_after;
 
   snprintf (leaf, sizeof leaf, STORE_PAGE_NAME_FMT, page);
-  if ((key = export_key (e, leaf)) == NULL)
+  if ((key = s3_store_export_key (e, leaf)) == NULL)
     return -1;
   new_nonce (s, nonce);
-  if (may_mutate_key (e, method, key, &not_after) == -1)
+  if (s3_store_may_mutate_key (e, method, key, &not_after) == -1)
     return -1;
   if (sum)
     store_checksum_format (sum, crc);
@@ -872,7 +825,7 @@ s3_claim (struct store_export *se)
 {
   struct s3_export *e = (struct s3_export *) se;
   struct s3_store *s = (struct s3_store *) e->base.store;
-  CLEANUP_FREE char *key = export_key (e, S3_LEASE_NAME);
+  CLEANUP_FREE char *key = s3_store_export_key (e, S3_LEASE_NAME);
 
   if (e->lease)
     return 0;
@@ -905,382 +858,6 @@ s3_cancel (struct store *st)
   if (inflight)
     __atomic_store_n (&s->aborted, true, __ATOMIC_RELAXED);
   s3_leases_halt (s->leases);
-}
-
-/* ---- Named objects ---- */
-
-struct objects_ctx {
-  size_t skip;                  /* strlen of the export's prefix */
-  int (*fn) (void *opaque, const char *name, uint64_t size);
-  void *opaque;
-};
-
-static int
-named_object (void *opaque, const struct s3_list_object *obj)
-{
-  struct objects_ctx *ctx = opaque;
-
-  if (strlen (obj->key) <= ctx->skip)
-    return 0;
-  return ctx->fn (ctx->opaque, obj->key + ctx->skip, obj->size);
-}
-
-static int
-s3_list_objects (struct store_export *se,
-                 int (*fn) (void *opaque, const char *name, uint64_t size),
-                 void *opaque)
-{
-  struct s3_export *e = (struct s3_export *) se;
-  struct objects_ctx ctx = { strlen (e->prefix), fn, opaque };
-
-  return list_objects ((struct s3_store *) e->base.store, e->prefix, NULL,
-                       named_object, NULL, &ctx);
-}
-
-static int
-s3_put_object (struct store_export *se, const char *name, const void *buf,
-               size_t len, bool exclusive)
-{
-  struct s3_export *e = (struct s3_export *) se;
-  CLEANUP_FREE char *key = export_key (e, name);
-
-  if (key == NULL)
-    return -1;
-  if (put_object ((struct s3_store *) e->base.store, key, buf, len,
-                  exclusive, 0) == 0)
-    return 0;
-  if (errno == EAGAIN)
-    errno = EEXIST;
-  return -1;
-}
-
-static int
-s3_get_object (struct store_export *se, const char *name, void *buf,
-               size_t cap, size_t *len)
-{
-  struct s3_export *e = (struct s3_export *) se;
-  CLEANUP_FREE char *key = export_key (e, name);
-
-  if (key == NULL)
-    return -1;
-  return get_object ((struct s3_store *) e->base.store, key, buf, cap, len,
-                     NULL, NULL);
-}
-
-static int
-s3_remove_object (struct store_export *se, const char *name)
-{
-  struct s3_export *e = (struct s3_export *) se;
-  CLEANUP_FREE char *key = export_key (e, name);
-  struct s3_http_request req = { .method = "DELETE", .missing_ok = true };
-  struct s3_http_response resp;
-  int r;
-
-  if (key == NULL)
-    return -1;
-  req.key = key;
-  r = s3_http_request (((struct s3_store *) e->base.store)->http, &req,
-                       &resp);
-  free (resp.body);
-  return r;
-}
-
-/* ---- Tombstones (store.h): empty objects page-%08x.zero ---- */
-
-/* PUT or DELETE (METHOD) the tombstone of PAGE, under the lease as a
- * page mutation is.  Unconditional: every tombstone is the same empty
- * object, so a late attempt changes nothing that another did not also
- * mean.  0 or -1.
- */
-static int
-mutate_tombstone (struct s3_export *e, uint32_t page, const char *method)
-{
-  struct s3_store *s = (struct s3_store *) e->base.store;
-  char leaf[STORE_TOMBSTONE_NAME_LEN + 1];
-  CLEANUP_FREE char *key = NULL;
-  struct s3_http_request req = {
-    .method = method, .body = "", .body_len = 0, .missing_ok = true,
-  };
-  struct s3_http_response resp;
-  int r;
-
-  snprintf (leaf, sizeof leaf, STORE_TOMBSTONE_NAME_FMT, page);
-  if ((key = export_key (e, leaf)) == NULL ||
-      may_mutate_key (e, method, key, &req.not_after) == -1)
-    return -1;
-  req.key = key;
-  r = s3_http_request (s->http, &req, &resp);
-  free (resp.body);
-  return r;
-}
-
-static int
-s3_put_tombstone (struct store_export *se, uint32_t page)
-{
-  return mutate_tombstone ((struct s3_export *) se, page, "PUT");
-}
-
-static int
-s3_remove_tombstone (struct store_export *se, uint32_t page)
-{
-  return mutate_tombstone ((struct s3_export *) se, page, "DELETE");
-}
-
-static int
-s3_list_tombstones (struct store_export *se,
-                    int (*fn) (void *opaque, uint32_t page), void *opaque)
-{
-  return list_page_objects (se, true, fn, opaque);
-}
-
-/* ---- Snapshots ---- */
-
-static int
-s3_list_page_versions (struct store_export *se,
-                       int (*fn) (void *opaque, uint32_t page,
-                                  const char *version),
-                       void *opaque)
-{
-  struct s3_export *e = (struct s3_export *) se;
-  struct pages_ctx ctx = { e, false, NULL, opaque, fn };
-
-  return list_objects ((struct s3_store *) e->base.store, e->prefix, NULL,
-                       page_object, NULL, &ctx);
-}
-
-/* HEAD the copy KEY: 1 if it is SIZE bytes and, when SIZE is not 0 (a
- * page), carries a checksum; 0 if absent; -1 after nbdkit_error when it
- * is not what was copied.
- */
-static int
-check_copy (struct s3_store *s, const char *key, uint64_t size)
-{
-  struct s3_http_request req = {
-    .method = "HEAD", .key = key, .missing_ok = true,
-  };
-  struct s3_http_response resp;
-
-  if (s3_http_request (s->http, &req, &resp) == -1)
-    return -1;
-  free (resp.body);
-  if (resp.status == 404)
-    return 0;
-  if (resp.content_length != (int64_t) size ||
-      (size && s3_http_response_meta (&resp, CHECKSUM_META) == NULL)) {
-    nbdkit_error ("S3 copy s3://%s/%s is %" PRId64 " bytes%s, expected %"
-                  PRIu64 " with a checksum: the server did not copy it as "
-                  "it was", s->bucket, key, resp.content_length,
-                  s3_http_response_meta (&resp, CHECKSUM_META) ? "" :
-                  " without a checksum", size);
-    errno = EIO;
-    return -1;
-  }
-  return 1;
-}
-
-/* CopyObject of SRC to DST if SRC's ETag is VERSION (unless ""): 1, 0 if
- * SRC is not VERSION (412) or absent, -1 after nbdkit_error.
- */
-static int
-copy_object (struct s3_store *s, const char *src, const char *dst,
-             const char *version)
-{
-  char bare[S3_HTTP_ETAG_MAX], quoted[S3_HTTP_ETAG_MAX + 2];
-  char etag[S3_XML_ETAG_MAX];
-  struct s3_http_request req = {
-    .method = "PUT", .key = dst, .copy_source = src, .missing_ok = true,
-  };
-  struct s3_http_response resp;
-  struct s3_error err;
-  int r;
-
-  if (version[0]) {
-    s3_etag_bare (version, bare);
-    snprintf (quoted, sizeof quoted, "\"%s\"", bare);
-    req.copy_if_match = __atomic_load_n (&s->quote_etags, __ATOMIC_RELAXED)
-      ? quoted : bare;
-  }
-  r = s3_http_request (s->http, &req, &resp);
-  if (r == -1 || resp.status == 404) {
-    free (resp.body);
-    return r == -1 && errno != EAGAIN ? -1 : 0;
-  }
-  r = s3_xml_parse_copy_result (resp.body, resp.body_len, etag, &err);
-  free (resp.body);
-  if (r == -1) {
-    nbdkit_error ("S3 CopyObject s3://%s/%s to %s failed although the "
-                  "server answered %ld: %s: %s", s->bucket, src, dst,
-                  resp.status, err.code[0] ? err.code : "no "
-                  "CopyObjectResult", s3_error_text (&err));
-    errno = EIO;
-    return -1;
-  }
-  return 1;
-}
-
-static int
-s3_copy_object (struct store_export *se, const char *name,
-                const char *version, uint64_t size, struct store_export *sdst)
-{
-  struct s3_export *e = (struct s3_export *) se;
-  struct s3_store *s = (struct s3_store *) e->base.store;
-  CLEANUP_FREE char *src = export_key (e, name);
-  CLEANUP_FREE char *dst = export_key ((struct s3_export *) sdst, name);
-  int r, c;
-
-  if (src == NULL || dst == NULL)
-    return -1;
-  r = copy_object (s, src, dst, version);
-  if (r == -1 || (c = check_copy (s, dst, size)) == -1)
-    return -1;
-  if (r == 0)     /* changed or deleted since VERSION: copied before? */
-    return c == 1 ? 2 : 0;
-  if (c == 0) {
-    nbdkit_error ("S3 copy s3://%s/%s is absent just after CopyObject "
-                  "made it: is the server consistent?", s->bucket, dst);
-    errno = EIO;
-    return -1;
-  }
-  return 1;
-}
-
-/* ---- The tool's methods ---- */
-
-static int
-s3_guard_holder (struct store_export *se, char *buf, size_t len)
-{
-  struct s3_export *e = (struct s3_export *) se;
-  CLEANUP_FREE char *key = export_key (e, S3_LEASE_NAME);
-
-  if (key == NULL)
-    return -1;
-  return s3_lease_describe (((struct s3_store *) e->base.store)->leases, key,
-                            buf, len);
-}
-
-static int
-s3_replace_meta (struct store_export *se, const struct store_meta *meta)
-{
-  struct s3_export *e = (struct s3_export *) se;
-  struct s3_store *s = (struct s3_store *) e->base.store;
-  CLEANUP_FREE char *key = export_key (e, STORE_META_NAME);
-  char text[STORE_META_MAX];
-  size_t len = store_meta_format (meta, text);
-  struct store_meta now;
-  int64_t not_after;
-
-  if (key == NULL || may_mutate (e, &not_after) == -1)
-    return -1;
-  switch (s3_read_meta (se, &now)) {
-  case -1:
-    return -1;
-  case 0:
-    nbdkit_error ("S3 export %s has no metadata to replace (s3://%s/%s)",
-                  e->name, s->bucket, key);
-    errno = ENOENT;
-    return -1;
-  }
-  /* Unconditional: the lease keeps every server from writing meanwhile. */
-  return put_object (s, key, text, len, false, not_after);
-}
-
-/* DELETE KEY, under E's lease.  0 or -1 after nbdkit_error. */
-static int
-delete_key (struct s3_export *e, const char *key)
-{
-  struct s3_http_request req = {
-    .method = "DELETE", .key = key, .missing_ok = true,
-  };
-  struct s3_http_response resp;
-  int r;
-
-  if (may_mutate (e, &req.not_after) == -1)
-    return -1;
-  r = s3_http_request (((struct s3_store *) e->base.store)->http, &req,
-                       &resp);
-  free (resp.body);
-  return r;
-}
-
-/* Delete the N keys KEYS of E: one DeleteObjects, or one DELETE each
- * when the server has no DeleteObjects.  0 or -1.
- */
-static int
-delete_batch (struct s3_export *e, const char *const *keys, size_t n)
-{
-  struct s3_store *s = (struct s3_store *) e->base.store;
-  int64_t not_after;
-  bool unsupported;
-
-  if (!__atomic_load_n (&s->no_delete_objects, __ATOMIC_RELAXED)) {
-    if (may_mutate (e, &not_after) == -1)
-      return -1;
-    if (s3_delete_objects (s->http, keys, n, not_after, &unsupported) == 0)
-      return 0;
-    if (!unsupported)
-      return -1;
-    __atomic_store_n (&s->no_delete_objects, true, __ATOMIC_RELAXED);
-  }
-  for (size_t i = 0; i < n; ++i)
-    if (delete_key (e, keys[i]) == -1)
-      return -1;
-  return 0;
-}
-
-static int
-s3_remove_objects (struct store_export *se, const char *const *names,
-                   size_t n)
-{
-  struct s3_export *e = (struct s3_export *) se;
-  const size_t batch = n < S3_DELETE_MAX_KEYS ? n : S3_DELETE_MAX_KEYS;
-  char **keys = calloc (batch ? batch : 1, sizeof *keys);
-  int r = 0;
-
-  if (keys == NULL) {
-    nbdkit_error ("s3: out of memory");
-    return -1;
-  }
-  for (size_t done = 0; r == 0 && done < n; done += batch) {
-    size_t m = n - done < batch ? n - done : batch;
-
-    for (size_t i = 0; r == 0 && i < m; ++i) {
-      uint32_t page;
-
-      if ((keys[i] = export_key (e, names[done + i])) == NULL)
-        r = -1;
-      else if (store_page_name_parse (names[done + i], &page))
-        s3_etags_remove (&e->etags, page);
-    }
-    if (r == 0)
-      r = delete_batch (e, (const char *const *) keys, m);
-    for (size_t i = 0; i < m; ++i) {
-      free (keys[i]);
-      keys[i] = NULL;
-    }
-  }
-  free (keys);
-  return r;
-}
-
-static int
-s3_remove_export (struct store_export *se)
-{
-  struct s3_export *e = (struct s3_export *) se;
-  CLEANUP_FREE char *key = export_key (e, STORE_META_NAME);
-
-  if (key == NULL || delete_key (e, key) == -1 ||
-      s3_lease_drop (e->lease) == -1)
-    return -1;
-  e->lease = NULL;              /* deleted: nothing to release */
-  return 0;
-}
-
-static int
-s3_check_guard (struct store_export *se)
-{
-  int64_t not_after;
-
-  return may_mutate ((struct s3_export *) se, &not_after);
 }
 
 static const struct store_ops s3_ops = {
