@@ -472,6 +472,24 @@ s3_lease_take (struct s3_leases *l, const char *export, const char *key,
   return -1;
 }
 
+/* The release's condition failed: did a renewal that was aborted (at
+ * the shutdown deadline, or by its timeout) land after all?  Then the
+ * lease object is still this process's, with another ETag: true and
+ * that bare ETAG.  (errno EAGAIN kept for the caller otherwise.)
+ */
+static bool
+renewal_landed (struct s3_lease *lease, char etag[S3_HTTP_ETAG_MAX])
+{
+  struct s3_leases *l = lease->l;
+  struct lease_info info;
+  bool ours;
+
+  ours = get_lease (l, lease->key, &info, etag, &release_budget) == 1 &&
+    strcmp (info.writer, l->writer) == 0 && strcmp (info.state, "held") == 0;
+  errno = EAGAIN;
+  return ours;
+}
+
 void
 s3_lease_release (struct s3_lease *lease, bool keep)
 {
@@ -489,7 +507,10 @@ s3_lease_release (struct s3_lease *lease, bool keep)
   else if (!__atomic_load_n (&lease->lost, __ATOMIC_ACQUIRE)) {
     len = format_body (lease, "released", body);
     if (put_lease (l, lease->key, body, len, lease->etag, etag,
-                   &release_budget) == 0)
+                   &release_budget) == 0 ||
+        (errno == EAGAIN && renewal_landed (lease, etag) &&
+         put_lease (l, lease->key, body, len, etag, etag,
+                    &release_budget) == 0))
       nbdkit_debug ("s3: export %s: lease released", lease->export);
     else if (errno == EAGAIN)
       nbdkit_error ("S3 export %s: releasing its lease s3://%s/%s was "
