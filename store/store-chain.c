@@ -504,6 +504,12 @@ chain_list_tombstones (struct store_export *se,
 }
 
 static int
+chain_check_guard (struct store_export *se)
+{
+  return store_check_guard (top_of (se));
+}
+
+static int
 chain_copy_object (struct store_export *se, const char *name,
                    const char *version, uint64_t size,
                    struct store_export *dst)
@@ -571,6 +577,7 @@ static const struct store_ops chain_ops = {
   .list_page_versions = chain_list_page_versions,
   .list_tombstones = chain_list_tombstones,
   .copy_object = chain_copy_object,
+  .check_guard = chain_check_guard,
 };
 
 /* ---- Opening the chain ---- */

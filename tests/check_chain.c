@@ -418,6 +418,24 @@ START_TEST (test_claim_again_lists_anew)
 }
 END_TEST
 
+/* The chain's guard is its top's: a snapshot holder asks it before it
+ * answers (store-snap.c), so an unclaimed clone is no holder.
+ */
+START_TEST (test_chain_guard_is_the_top)
+{
+  struct store_export *c;
+
+  make_export ("base", "ab");
+  make_read_only ("base");
+  ck_assert_int_eq (store_clone_create (st, "base", "c1"), 0);
+  c = open_served ("c1");
+  ck_assert_int_eq (store_check_guard (c), -1);
+  ck_assert_int_eq (store_claim (c), 0);
+  ck_assert_int_eq (store_check_guard (c), 0);
+  store_close_export (c);
+}
+END_TEST
+
 /* A base's pages at or beyond its size read as zeros through a larger
  * clone.
  */
@@ -607,6 +625,7 @@ chain_suite (void)
   tcase_add_test (tc, test_chain_of_depth_3);
   tcase_add_test (tc, test_pages_beyond_a_base);
   tcase_add_test (tc, test_claim_again_lists_anew);
+  tcase_add_test (tc, test_chain_guard_is_the_top);
   tcase_add_test (tc, test_failed_write_reads_through);
   tcase_add_test (tc, test_chains_refused);
   tcase_add_test (tc, test_clone_create);
